@@ -1,0 +1,137 @@
+"""Benchmark datasets: SpERT JSON -> Documents with character offsets.
+
+SpERT files hold a JSON list of sentences: `tokens`, `entities` (token `start`/`end`, end
+exclusive, `type`), `relations` (`head`/`tail` index into `entities`, `type`). The text is the
+tokens joined by single spaces; each token span is mapped to character offsets.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from hybrid_ie.document import Document, Entity, Relation, document_from_dict, read_jsonl
+from hybrid_ie.errors import InputError
+from hybrid_ie.paths import data_dir
+
+DATASETS = ("conll04", "scierc", "ade")
+SPLITS = ("train", "dev", "test")
+
+
+def token_offsets(tokens: list[str]) -> list[tuple[int, int]]:
+    """Character (start, end) of each token in `" ".join(tokens)`."""
+    offsets, pos = [], 0
+    for tok in tokens:
+        offsets.append((pos, pos + len(tok)))
+        pos += len(tok) + 1
+    return offsets
+
+
+def spert_to_document(sentence: dict[str, Any], doc_id: str) -> Document:
+    """Convert one SpERT sentence to a Document (entity ids T1, T2, ... in file order)."""
+    try:
+        tokens = [str(t) for t in sentence["tokens"]]
+        text = " ".join(tokens)
+        offsets = token_offsets(tokens)
+        entities = []
+        for i, ent in enumerate(sentence.get("entities", [])):
+            start_tok, end_tok = int(ent["start"]), int(ent["end"])
+            if not 0 <= start_tok < end_tok <= len(tokens):
+                raise InputError(f"entity {i} has token span [{start_tok}, {end_tok}) outside the sentence")
+            start, end = offsets[start_tok][0], offsets[end_tok - 1][1]
+            entities.append(
+                Entity(id=f"T{i + 1}", start=start, end=end, text=text[start:end], label=ent["type"])
+            )
+        relations = []
+        for j, rel in enumerate(sentence.get("relations", [])):
+            head, tail = int(rel["head"]), int(rel["tail"])
+            if not (0 <= head < len(entities) and 0 <= tail < len(entities)):
+                raise InputError(f"relation {j} points at a missing entity ({head}, {tail})")
+            relations.append(Relation(head=f"T{head + 1}", tail=f"T{tail + 1}", label=rel["type"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"sentence {doc_id}: not in SpERT layout ({exc!r})") from exc
+    meta = {"tokens": tokens}
+    if "orig_id" in sentence:
+        meta["orig_id"] = sentence["orig_id"]
+    return Document(id=doc_id, text=text, entities=entities, relations=relations, meta=meta)
+
+
+def read_spert(path: str | Path, *, id_prefix: str | None = None) -> list[Document]:
+    """Read a SpERT JSON file. Document ids are `<prefix>-<index>`; the default prefix is
+    `<folder>-<stem>` (e.g. `conll04-test`), the same ids `load_dataset` gives."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    if not isinstance(data, list):
+        raise InputError(f"{path}: expected a JSON list of sentences (SpERT layout)")
+    prefix = id_prefix if id_prefix is not None else f"{path.resolve().parent.name}-{path.stem}"
+    docs = []
+    for i, sentence in enumerate(data):
+        try:
+            docs.append(spert_to_document(sentence, f"{prefix}-{i}"))
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from exc
+    return docs
+
+
+def dataset_path(name: str, split: str, root: str | Path | None = None) -> Path:
+    if split not in SPLITS:
+        raise InputError(f"unknown split {split!r}; expected one of {SPLITS}")
+    base = Path(root) if root else data_dir()
+    path = base / name / f"{split}.json"
+    if not path.exists():
+        raise InputError(f"dataset {name!r} split {split!r} not found at {path}")
+    return path
+
+
+def load_dataset(name: str, split: str, root: str | Path | None = None) -> list[Document]:
+    """Load a benchmark split by name (`conll04`, `scierc`, `ade`) from the data folder."""
+    return read_spert(dataset_path(name, split, root))
+
+
+def load_types(name: str, root: str | Path | None = None) -> dict[str, Any]:
+    """The dataset's `types.json` (short and verbose names of each type)."""
+    base = Path(root) if root else data_dir()
+    return json.loads((base / name / "types.json").read_text(encoding="utf-8"))
+
+
+def is_spert_file(path: str | Path) -> bool:
+    """True when the file is a JSON list (SpERT), False for JSONL."""
+    with Path(path).open("rb") as handle:
+        head = handle.read(4096).lstrip()
+    return head.startswith(b"[")
+
+
+def load_documents(source: str | Path, root: str | Path | None = None) -> list[Document]:
+    """Documents from a dataset reference: `name:split` (e.g. `conll04:test`), a SpERT JSON file
+    or a JSONL file of Documents (JSONL of `{"id", "text"}` gives documents without gold)."""
+    text = str(source)
+    if ":" in text and not Path(text).exists():
+        name, split = text.split(":", 1)
+        return load_dataset(name, split, root)
+    path = Path(text)
+    if not path.exists():
+        raise InputError(f"{path}: no such file (or use name:split, e.g. conll04:test)")
+    if is_spert_file(path):
+        return read_spert(path)
+    return list(read_jsonl(path))
+
+
+__all__ = [
+    "DATASETS",
+    "SPLITS",
+    "dataset_path",
+    "document_from_dict",
+    "is_spert_file",
+    "load_dataset",
+    "load_documents",
+    "load_types",
+    "read_spert",
+    "spert_to_document",
+    "token_offsets",
+]

@@ -1,0 +1,219 @@
+"""Extraction schemas: entity types and relation types with their constraints.
+
+A schema file (`schemas/<name>.json`) is validated against `schemas/schema.schema.json` with
+`jsonschema`; a bad file fails with the file name and the offending field. Cross-references
+(relation head/tail types must be declared entity types, names unique) are checked too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from hybrid_ie.errors import SchemaError
+from hybrid_ie.paths import SCHEMAS_DIR
+
+META_SCHEMA_FILE = SCHEMAS_DIR / "schema.schema.json"
+
+
+@dataclass(frozen=True)
+class EntityType:
+    name: str
+    description: str
+    verbose: str = ""
+
+    @property
+    def prompt(self) -> str:
+        """The natural-language label the encoder reads."""
+        return self.verbose or self.name
+
+
+@dataclass(frozen=True)
+class RelationType:
+    name: str
+    description: str
+    verbose: str = ""
+    head_types: tuple[str, ...] = ()
+    tail_types: tuple[str, ...] = ()
+    symmetric: bool = False
+
+    @property
+    def prompt(self) -> str:
+        return self.verbose or self.name
+
+    def allows(self, head_type: str, tail_type: str) -> bool:
+        """True when the schema allows this relation between entities of these types."""
+        ok_head = not self.head_types or head_type in self.head_types
+        ok_tail = not self.tail_types or tail_type in self.tail_types
+        if ok_head and ok_tail:
+            return True
+        if self.symmetric:
+            return (not self.head_types or tail_type in self.head_types) and (
+                not self.tail_types or head_type in self.tail_types
+            )
+        return False
+
+
+@dataclass(frozen=True)
+class Schema:
+    name: str
+    entity_types: tuple[EntityType, ...]
+    relation_types: tuple[RelationType, ...] = ()
+    description: str = ""
+    source: str = field(default="", compare=False)
+
+    # -- lookups ---------------------------------------------------------------------------
+    @property
+    def entity_labels(self) -> list[str]:
+        return [t.name for t in self.entity_types]
+
+    @property
+    def relation_labels(self) -> list[str]:
+        return [t.name for t in self.relation_types]
+
+    def entity_type(self, name: str) -> EntityType:
+        for t in self.entity_types:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    def relation_type(self, name: str) -> RelationType:
+        for t in self.relation_types:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    @property
+    def symmetric_relations(self) -> set[str]:
+        return {t.name for t in self.relation_types if t.symmetric}
+
+    def allows(self, relation: str, head_type: str, tail_type: str) -> bool:
+        try:
+            return self.relation_type(relation).allows(head_type, tail_type)
+        except KeyError:
+            return False
+
+    # -- serialisation ---------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        def ent(t: EntityType) -> dict[str, Any]:
+            d: dict[str, Any] = {"name": t.name, "description": t.description}
+            if t.verbose:
+                d["verbose"] = t.verbose
+            return d
+
+        def rel(t: RelationType) -> dict[str, Any]:
+            d: dict[str, Any] = {"name": t.name, "description": t.description}
+            if t.verbose:
+                d["verbose"] = t.verbose
+            d.update(head_types=list(t.head_types), tail_types=list(t.tail_types), symmetric=t.symmetric)
+            return d
+
+        out: dict[str, Any] = {"name": self.name}
+        if self.description:
+            out["description"] = self.description
+        out["entity_types"] = [ent(t) for t in self.entity_types]
+        out["relation_types"] = [rel(t) for t in self.relation_types]
+        return out
+
+    @property
+    def fingerprint(self) -> str:
+        """A stable hash of the schema's content (used in cache keys)."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False).encode("utf-8")
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str = "<dict>") -> Schema:
+        _validate(data, source)
+        ents = tuple(
+            EntityType(name=e["name"], description=e["description"], verbose=e.get("verbose", ""))
+            for e in data["entity_types"]
+        )
+        rels = tuple(
+            RelationType(
+                name=r["name"],
+                description=r["description"],
+                verbose=r.get("verbose", ""),
+                head_types=tuple(r.get("head_types", ())),
+                tail_types=tuple(r.get("tail_types", ())),
+                symmetric=bool(r.get("symmetric", False)),
+            )
+            for r in data["relation_types"]
+        )
+        return cls(
+            name=data["name"],
+            entity_types=ents,
+            relation_types=rels,
+            description=data.get("description", ""),
+            source=source,
+        )
+
+    @classmethod
+    def from_labels(
+        cls, entity_labels: list[str], relation_labels: list[str] | None = None, name: str = "adhoc"
+    ) -> Schema:
+        """A schema from bare label lists (zero-shot use): no descriptions, no constraints."""
+        return cls.from_dict(
+            {
+                "name": name,
+                "entity_types": [{"name": x, "description": x} for x in entity_labels],
+                "relation_types": [{"name": x, "description": x} for x in relation_labels or []],
+            },
+            source="<labels>",
+        )
+
+
+@lru_cache(maxsize=1)
+def _meta_schema() -> dict[str, Any]:
+    return json.loads(META_SCHEMA_FILE.read_text(encoding="utf-8"))
+
+
+def _validate(data: Any, source: str) -> None:
+    validator = jsonschema.Draft202012Validator(_meta_schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        err = errors[0]
+        where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
+        raise SchemaError(f"{source}: invalid schema at field '{where}': {err.message}")
+    ent_names = [e["name"] for e in data["entity_types"]]
+    rel_names = [r["name"] for r in data["relation_types"]]
+    for kind, names in (("entity_types", ent_names), ("relation_types", rel_names)):
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise SchemaError(f"{source}: invalid schema at field '{kind}': duplicate names {dupes}")
+    for i, rel in enumerate(data["relation_types"]):
+        for key in ("head_types", "tail_types"):
+            for j, t in enumerate(rel.get(key, [])):
+                if t not in ent_names:
+                    raise SchemaError(
+                        f"{source}: invalid schema at field 'relation_types/{i}/{key}/{j}': "
+                        f"{t!r} is not one of the entity types {ent_names}"
+                    )
+
+
+def available_schemas() -> list[str]:
+    return sorted(p.stem for p in SCHEMAS_DIR.glob("*.json") if p.name != META_SCHEMA_FILE.name)
+
+
+def load_schema(name_or_path: str | Path | Schema) -> Schema:
+    """Load a schema by name (`conll04`, `default`, ...) or by path to a JSON file."""
+    if isinstance(name_or_path, Schema):
+        return name_or_path
+    text = str(name_or_path)
+    path = Path(text)
+    if not (path.suffix == ".json" or path.exists()):
+        path = SCHEMAS_DIR / f"{text}.json"
+        if not path.exists():
+            raise SchemaError(f"unknown schema {text!r}; available: {', '.join(available_schemas())}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise SchemaError(f"{path}: schema file not found") from exc
+    except json.JSONDecodeError as exc:
+        raise SchemaError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    return Schema.from_dict(data, source=str(path))
