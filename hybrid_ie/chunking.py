@@ -1,0 +1,89 @@
+"""Text -> words, sentences and overlapping word windows, all with global character offsets.
+
+Every unit here is a `Chunk` whose `text == document_text[start:end]`, so anything found inside a
+chunk maps back to the document by adding `chunk.start`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# A word is a run of letters/digits with inner apostrophes, hyphens or dots ("O'Neil", "U.S",
+# "3.5", "state-run"), or any single other non-space character. Whitespace always separates
+# words, so spans of space-joined corpora (SpERT) are unions of these words.
+WORD_RE = re.compile(r"\w+(?:[-'’.]\w+)*|[^\w\s]", re.UNICODE)
+SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+# "Mr.", "Dr.", "Inc.", "U.S.", "J." end in a period without ending a sentence.
+ABBREVIATION_RE = re.compile(r"(?:\b[A-Z][a-z]{0,3}|\b[A-Za-z](?:\.[A-Za-z])+|\b(?:etc|vs|e\.g|i\.e|approx|No))\.$")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a text: `text` equals the full text's `[start:end]`."""
+
+    start: int
+    end: int
+    text: str
+    index: int = 0
+
+
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """Character (start, end) of each word of `text` (whitespace never belongs to a word)."""
+    return [m.span() for m in WORD_RE.finditer(text)]
+
+
+def words_from_tokens(tokens: list[str]) -> tuple[str, list[tuple[int, int]]]:
+    """Text and word spans for pre-tokenised input (tokens joined by single spaces)."""
+    spans, pos = [], 0
+    for tok in tokens:
+        spans.append((pos, pos + len(tok)))
+        pos += len(tok) + 1
+    return " ".join(tokens), spans
+
+
+def split_sentences(text: str) -> list[Chunk]:
+    """Split on sentence-final punctuation followed by whitespace and a capital or digit.
+
+    Cheap and predictable; a sentence that is too long for the encoder is windowed later.
+    Leading/trailing whitespace of each sentence is excluded from its span.
+    """
+    chunks: list[Chunk] = []
+    pos = 0
+    boundaries = [
+        m.end() for m in SENTENCE_END_RE.finditer(text) if not ABBREVIATION_RE.search(text[: m.start()])
+    ] + [len(text)]
+    for end in boundaries:
+        piece = text[pos:end]
+        stripped_start = pos + (len(piece) - len(piece.lstrip()))
+        stripped_end = pos + len(piece.rstrip())
+        if stripped_end > stripped_start:
+            chunks.append(Chunk(stripped_start, stripped_end, text[stripped_start:stripped_end], len(chunks)))
+        pos = end
+    return chunks
+
+
+def word_windows(text: str, max_words: int, stride: int | None = None) -> list[Chunk]:
+    """Overlapping windows of at most `max_words` words; consecutive windows start `stride`
+    words apart (default: half a window). A text of at most `max_words` words is one chunk.
+    Windows always cover every word: nothing is dropped."""
+    if max_words < 1:
+        raise ValueError("max_words must be at least 1")
+    stride = stride or max(1, max_words // 2)
+    if stride > max_words:
+        raise ValueError("stride must not exceed max_words (windows would skip words)")
+    spans = word_spans(text)
+    if not spans:
+        return [Chunk(0, len(text), text, 0)] if text else []
+    if len(spans) <= max_words:
+        return [Chunk(spans[0][0], spans[-1][1], text[spans[0][0] : spans[-1][1]], 0)]
+    chunks: list[Chunk] = []
+    first = 0
+    while True:
+        last = min(first + max_words, len(spans)) - 1
+        start, end = spans[first][0], spans[last][1]
+        chunks.append(Chunk(start, end, text[start:end], len(chunks)))
+        if last == len(spans) - 1:
+            break
+        first += stride
+    return chunks
