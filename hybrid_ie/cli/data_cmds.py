@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
 from hybrid_ie.cli.common import err_console, user_errors
 
 
 def convert(
-    fmt: str = typer.Argument(..., metavar="FORMAT", help="Input format; only 'spert' is supported."),
-    input_path: Path = typer.Argument(..., metavar="IN", help="SpERT JSON file."),
-    output: Path = typer.Option(..., "-o", "--output", help="Output JSONL file."),
+    fmt: Annotated[str, typer.Argument(metavar="FORMAT", help="Input format; only 'spert' is supported.")],
+    input_path: Annotated[Path, typer.Argument(metavar="IN", help="SpERT JSON file.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output JSONL file.")],
 ) -> None:
     """Convert a dataset file to the hybrid-ie JSONL document format."""
     from hybrid_ie.datasets import read_spert
@@ -27,5 +31,68 @@ def convert(
     err_console.print(f"wrote {n} documents to {output}")
 
 
+def _rich_table(title: str, header: tuple[str, ...], rows: list[list[str]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for i, name in enumerate(header):
+        table.add_column(name, justify="left" if i < 2 and not name.endswith("%") else "right")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def evaluate(
+    gold: Annotated[
+        str,
+        typer.Option(
+            "--gold", help="Gold documents: JSONL, a SpERT JSON file, or name:split (e.g. conll04:test)."
+        ),
+    ],
+    pred: Annotated[Path, typer.Option("--pred", help="Predicted documents (JSONL), matched to gold by id.")],
+    schema: Annotated[
+        str | None,
+        typer.Option(
+            "--schema",
+            help="Schema name or file; only used for its symmetric relations. Without it every relation "
+            "is compared with its direction (nothing is guessed from the data set name).",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+) -> None:
+    """Score predictions against gold: entities (strict, boundary, partial), relations (strict,
+    boundary), per label and macro. Gold documents missing from the predictions count as empty
+    predictions and are reported."""
+    from hybrid_ie.datasets import load_documents
+    from hybrid_ie.metrics import score
+    from hybrid_ie.metrics.tables import (
+        LABEL_HEADER,
+        SUMMARY_HEADER,
+        coverage_line,
+        per_label_rows,
+        summary_rows,
+    )
+    from hybrid_ie.schema import load_schema
+
+    with user_errors():
+        symmetric = load_schema(schema).symmetric_relations if schema else set()
+        gold_docs = load_documents(gold)
+        pred_docs = load_documents(pred)
+        report = score(gold_docs, pred_docs, symmetric=symmetric).to_dict()
+
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False))
+    else:
+        out = Console()
+        out.print(_rich_table("Scores", SUMMARY_HEADER, summary_rows(report)))
+        for level in ("entities", "relations"):
+            rows = per_label_rows(report, level)
+            if rows:
+                out.print(_rich_table(f"Per label, {level} (strict)", LABEL_HEADER, rows))
+        out.print(coverage_line(report), highlight=False)
+    docs = report["documents"]
+    if docs["missing_in_pred"] or docs["extra_in_pred"]:
+        err_console.print(f"[yellow]warning:[/] {coverage_line(report)}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     app.command("convert")(convert)
+    app.command("eval")(evaluate)

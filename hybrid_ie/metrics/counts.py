@@ -20,20 +20,12 @@ def f1_of(precision: float, recall: float) -> float:
     return safe_ratio(2 * precision * recall, precision + recall)
 
 
-@dataclass
-class Counts:
-    """True positives, false positives and false negatives of one scheme (or one label)."""
+class Rates:
+    """Precision, recall and F1 from a subclass's `tp`, `fp` and `fn`."""
 
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-
-    def add_sets(self, gold: set[Any], pred: set[Any]) -> None:
-        """Count one document: items are compared as sets (each distinct item counts once)."""
-        hits = len(gold & pred)
-        self.tp += hits
-        self.fp += len(pred) - hits
-        self.fn += len(gold) - hits
+    tp: float
+    fp: float
+    fn: float
 
     @property
     def precision(self) -> float:
@@ -59,7 +51,23 @@ class Counts:
 
 
 @dataclass
-class PartialCounts:
+class Counts(Rates):
+    """True positives, false positives and false negatives of one scheme (or one label)."""
+
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    def add_sets(self, gold: set[Any], pred: set[Any]) -> None:
+        """Count one document: items are compared as sets (each distinct item counts once)."""
+        hits = len(gold & pred)
+        self.tp += hits
+        self.fp += len(pred) - hits
+        self.fn += len(gold) - hits
+
+
+@dataclass
+class PartialCounts(Rates):
     """nervaluate's "partial" scheme (entity type ignored).
 
     correct (COR): predicted span equals a gold span; partial (PAR): predicted span overlaps a
@@ -85,37 +93,20 @@ class PartialCounts:
         self.missed += missed
 
     @property
-    def tp(self) -> float:
+    def tp(self) -> float:  # type: ignore[override]
         return self.correct + 0.5 * self.partial
 
     @property
-    def fp(self) -> float:
+    def fp(self) -> float:  # type: ignore[override]
         return self.spurious + 0.5 * self.partial
 
     @property
-    def fn(self) -> float:
+    def fn(self) -> float:  # type: ignore[override]
         return self.missed + 0.5 * self.partial
-
-    @property
-    def precision(self) -> float:
-        return safe_ratio(self.tp, self.correct + self.partial + self.spurious)
-
-    @property
-    def recall(self) -> float:
-        return safe_ratio(self.tp, self.correct + self.partial + self.missed)
-
-    @property
-    def f1(self) -> float:
-        return f1_of(self.precision, self.recall)
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "precision": self.precision,
-            "recall": self.recall,
-            "f1": self.f1,
-            "tp": float(self.tp),
-            "fp": float(self.fp),
-            "fn": float(self.fn),
+            **super().to_dict(),
             "correct": self.correct,
             "partial": self.partial,
             "spurious": self.spurious,
