@@ -1,0 +1,312 @@
+"""The router: which chunks go to the LLM, and why.
+
+For every chunk the encoder has read, `route_chunk` collects *signals* that the encoder's answer
+may be wrong, each with an uncertainty in (0, 1]:
+
+==========================  ================================================================  =========================
+reason                      when                                                              uncertainty
+==========================  ================================================================  =========================
+``entity_near_threshold``   an entity kept with score in [t, t + band), or a candidate in      ``1 - |score - t| / band``
+                            [t - band, t) (t = the encoder's entity threshold)
+``relation_near_threshold`` the same for relations and relation candidates (relation t)        ``1 - |score - t| / band``
+``overlap``                 a plausible candidate (score >= t - band) competes with a kept     ``min(s1, s2) / max(s1, s2)``
+                            entity: same span with another label, crossing spans, or nested
+                            spans when decoding is flat
+``unknown_label``           a schema type whose prompt the encoder never saw in training       ``1.0``
+``type_violation``          an encoder relation whose label or argument types the schema       ``1.0``
+                            does not allow
+``empty_long_chunk``        no entity in a chunk of at least ``empty_min_words`` words         ``0.5``
+``always``                  the policy escalates every chunk (``RoutingPolicy.always()``)      ``0.0``
+==========================  ================================================================  =========================
+
+A chunk's *uncertainty* is the largest uncertainty of its signals (0 with none); among equal
+values the chunk with more signals ranks first. A chunk with at least one signal *wants* to
+escalate; `apply_budget` then lets the most uncertain ones through: over a run at most
+``floor(budget * chunks seen)`` chunks escalate, and each batch gets the slots its own chunks add
+(``floor(budget * (seen + n)) - floor(budget * seen)``), so a batch never borrows unused slots of
+an earlier one. A token cap (``max_llm_tokens`` per batch) is enforced by the pipeline while it
+calls the LLM in this order. Budget 0 means no chunk ever reaches the LLM.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from hybrid_ie.chunking import word_spans
+from hybrid_ie.document import Document
+from hybrid_ie.errors import InputError
+from hybrid_ie.schema import Schema
+
+ENTITY_NEAR_THRESHOLD = "entity_near_threshold"
+RELATION_NEAR_THRESHOLD = "relation_near_threshold"
+OVERLAP = "overlap"
+UNKNOWN_LABEL = "unknown_label"
+TYPE_VIOLATION = "type_violation"
+EMPTY_LONG_CHUNK = "empty_long_chunk"
+ALWAYS = "always"
+REASONS = (
+    ENTITY_NEAR_THRESHOLD,
+    RELATION_NEAR_THRESHOLD,
+    OVERLAP,
+    UNKNOWN_LABEL,
+    TYPE_VIOLATION,
+    EMPTY_LONG_CHUNK,
+    ALWAYS,
+)
+
+# Skipped-by-budget markers written into meta["route"].
+SKIPPED_BUDGET = "budget"
+SKIPPED_TOKENS = "token_budget"
+
+
+@dataclass(frozen=True)
+class RoutingPolicy:
+    """When a chunk is escalated to the LLM, and how many may be.
+
+    entity_band / relation_band: half-width of the uncertainty band around the encoder's
+        entity / relation threshold.
+    check_overlaps, check_unknown_labels, check_type_violations: switch those signals on/off.
+    empty_min_words: a chunk with at least this many words and no entity escalates (0 = off).
+    escalate_all: every chunk wants the LLM (the "always" policy), whatever its signals.
+    budget: the fraction of chunks (0..1) that may reach the LLM, most uncertain first.
+    max_llm_tokens: at most this many LLM tokens (prompt + completion) per batch; None = no cap.
+    llm_task: "verify" (the LLM checks the encoder's candidates) or "extract" (from scratch).
+    """
+
+    entity_band: float = 0.15
+    relation_band: float = 0.15
+    check_overlaps: bool = True
+    check_unknown_labels: bool = True
+    check_type_violations: bool = True
+    empty_min_words: int = 15
+    escalate_all: bool = False
+    budget: float = 0.2
+    max_llm_tokens: int | None = None
+    llm_task: str = "verify"
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.budget <= 1.0:
+            raise InputError(f"routing budget must be a fraction in [0, 1], got {self.budget}")
+        for name in ("entity_band", "relation_band"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise InputError(f"routing {name} must be in [0, 1], got {getattr(self, name)}")
+        if self.max_llm_tokens is not None and self.max_llm_tokens < 0:
+            raise InputError(f"max_llm_tokens must be >= 0, got {self.max_llm_tokens}")
+        if self.llm_task not in ("verify", "extract"):
+            raise InputError(f"llm_task must be 'verify' or 'extract', got {self.llm_task!r}")
+
+    @classmethod
+    def always(cls, **overrides: Any) -> RoutingPolicy:
+        """Every chunk goes to the LLM (budget 1.0, escalate everything)."""
+        return cls(**{"escalate_all": True, "budget": 1.0, **overrides})
+
+    @classmethod
+    def never(cls, **overrides: Any) -> RoutingPolicy:
+        """No chunk goes to the LLM: the hybrid output equals the encoder output."""
+        return cls(**{"budget": 0.0, **overrides})
+
+    def with_budget(self, budget: float) -> RoutingPolicy:
+        return replace(self, budget=budget)
+
+
+@dataclass
+class Signal:
+    reason: str
+    uncertainty: float
+    detail: str = ""
+
+
+@dataclass
+class RouteDecision:
+    """The router's verdict on one chunk. `escalate` is final only after `apply_budget`."""
+
+    signals: list[Signal] = field(default_factory=list)
+    escalate: bool = False
+    skipped: str | None = None
+
+    @property
+    def reasons(self) -> list[str]:
+        """Distinct reasons, in the order first seen."""
+        return list(dict.fromkeys(s.reason for s in self.signals))
+
+    @property
+    def uncertainty(self) -> float:
+        return max((s.uncertainty for s in self.signals), default=0.0)
+
+    @property
+    def wants_llm(self) -> bool:
+        return bool(self.signals)
+
+    def rank_key(self) -> tuple[float, int]:
+        """Sort key, most uncertain first (use with `sorted(..., key=..., reverse=True)`)."""
+        return (self.uncertainty, len(self.signals))
+
+    def to_meta(self) -> dict[str, Any]:
+        return {
+            "escalated": self.escalate,
+            "reasons": self.reasons,
+            "uncertainty": round(self.uncertainty, 4),
+            "skipped": self.skipped,
+            "details": [s.detail for s in self.signals if s.detail][:10],
+        }
+
+
+# -- signals ----------------------------------------------------------------------------------
+
+
+def _band_uncertainty(score: float, threshold: float, band: float) -> float | None:
+    """1 at the threshold, falling to 0 at threshold +- band; None outside the band."""
+    if band <= 0 or not threshold - band <= score < threshold + band:
+        return None
+    return max(1e-6, 1.0 - abs(score - threshold) / band)
+
+
+def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def _nested(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return (a[0] <= b[0] and b[1] <= a[1]) or (b[0] <= a[0] and a[1] <= b[1])
+
+
+def _competes(kept: tuple[int, int], other: tuple[int, int], same_label: bool, nested: bool) -> bool:
+    """Two spans compete when only one of them can be right under the decoding mode."""
+    if kept == other:
+        return not same_label
+    if not _overlaps(kept, other):
+        return False
+    return not (nested and _nested(kept, other))
+
+
+def unknown_labels(schema: Schema, known_labels: Iterable[str] | None) -> list[str]:
+    """Names of schema types (entity and relation) whose prompt the encoder never trained on."""
+    if known_labels is None:
+        return []
+    known = {label.strip().lower() for label in known_labels}
+    types = [*schema.entity_types, *schema.relation_types]
+    return [t.name for t in types if t.prompt.strip().lower() not in known]
+
+
+def route_chunk(
+    chunk: Document,
+    schema: Schema,
+    policy: RoutingPolicy,
+    *,
+    unknown: Sequence[str] = (),
+    nested: bool = False,
+) -> RouteDecision:
+    """Collect the escalation signals of one chunk's encoder output (see the module table).
+
+    `chunk` is the encoder's Document for the chunk, with `meta["encoder"]` as the encoder
+    contract defines it; `unknown` is `unknown_labels(schema, encoder.known_labels)`.
+    """
+    info = chunk.meta.get("encoder", {})
+    ent_t = float(info.get("threshold", 0.5))
+    rel_t = float(info.get("relation_threshold", ent_t))
+    candidates = info.get("candidates", [])
+    rel_candidates = info.get("relation_candidates", [])
+    signals: list[Signal] = []
+
+    if policy.escalate_all:
+        signals.append(Signal(ALWAYS, 0.0))
+    if policy.check_unknown_labels and unknown:
+        signals.append(Signal(UNKNOWN_LABEL, 1.0, "never trained on: " + ", ".join(unknown)))
+
+    for ent in chunk.entities:
+        u = _band_uncertainty(ent.score if ent.score is not None else 1.0, ent_t, policy.entity_band)
+        if u is not None:
+            signals.append(Signal(ENTITY_NEAR_THRESHOLD, u, f"{ent.text!r} {ent.label} {ent.score:.2f}"))
+    for cand in candidates:
+        score = float(cand["score"])
+        if score < ent_t:
+            u = _band_uncertainty(score, ent_t, policy.entity_band)
+            if u is not None:
+                signals.append(Signal(ENTITY_NEAR_THRESHOLD, u, f"{cand['text']!r} {cand['label']} {score:.2f}"))
+        if policy.check_overlaps and score >= ent_t - policy.entity_band:
+            span = (int(cand["start"]), int(cand["end"]))
+            for ent in chunk.entities:
+                if _competes(ent.span, span, ent.label == cand["label"], nested):
+                    kept = ent.score if ent.score is not None else 1.0
+                    u = min(kept, score) / max(kept, score, 1e-9)
+                    detail = f"{ent.text!r} {ent.label} vs {cand['text']!r} {cand['label']}"
+                    signals.append(Signal(OVERLAP, max(u, 1e-6), detail))
+
+    for rel in chunk.relations:
+        u = _band_uncertainty(rel.score if rel.score is not None else 1.0, rel_t, policy.relation_band)
+        if u is not None:
+            signals.append(Signal(RELATION_NEAR_THRESHOLD, u, f"{rel.label} {rel.score:.2f}"))
+    for cand in rel_candidates:
+        score = float(cand["score"])
+        if score < rel_t:
+            u = _band_uncertainty(score, rel_t, policy.relation_band)
+            if u is not None:
+                signals.append(Signal(RELATION_NEAR_THRESHOLD, u, f"{cand['label']} {score:.2f}"))
+
+    if policy.check_type_violations:
+        ents = chunk.entity_map()
+        for rel in chunk.relations:
+            head, tail = ents[rel.head], ents[rel.tail]
+            if not schema.allows(rel.label, head.label, tail.label):
+                signals.append(Signal(TYPE_VIOLATION, 1.0, f"{rel.label}({head.label}, {tail.label})"))
+        allowed = set(schema.entity_labels)
+        for ent in chunk.entities:
+            if ent.label not in allowed:
+                signals.append(Signal(TYPE_VIOLATION, 1.0, f"entity label {ent.label!r}"))
+
+    if policy.empty_min_words and not chunk.entities and len(word_spans(chunk.text)) >= policy.empty_min_words:
+        signals.append(Signal(EMPTY_LONG_CHUNK, 0.5))
+    return RouteDecision(signals=signals)
+
+
+# -- budget -----------------------------------------------------------------------------------
+
+
+@dataclass
+class BudgetState:
+    """Running counts across the batches of one run (one per Extractor.extract_many call)."""
+
+    chunks_seen: int = 0
+
+    def slots(self, budget: float, n_chunks: int) -> int:
+        """LLM slots for a batch of n chunks: the slots these chunks add to the run total."""
+        eps = 1e-9
+        return math.floor(budget * (self.chunks_seen + n_chunks) + eps) - math.floor(
+            budget * self.chunks_seen + eps
+        )
+
+
+def escalation_order(decisions: Sequence[RouteDecision]) -> list[int]:
+    """Indices of the chunks that want the LLM, most uncertain first (stable for ties)."""
+    wanting = [i for i, d in enumerate(decisions) if d.wants_llm]
+    return sorted(wanting, key=lambda i: decisions[i].rank_key(), reverse=True)
+
+
+def apply_budget(decisions: Sequence[RouteDecision], policy: RoutingPolicy, state: BudgetState) -> list[int]:
+    """Mark which chunks of this batch escalate; return their indices, most uncertain first.
+
+    Chunks that wanted the LLM but found no slot get `skipped = "budget"`.
+    """
+    order = escalation_order(decisions)
+    slots = state.slots(policy.budget, len(decisions))
+    chosen = order[:slots]
+    for i in order:
+        decisions[i].escalate = i in chosen
+        decisions[i].skipped = None if i in chosen else SKIPPED_BUDGET
+    state.chunks_seen += len(decisions)
+    return chosen
+
+
+__all__ = [
+    "REASONS",
+    "BudgetState",
+    "RouteDecision",
+    "RoutingPolicy",
+    "Signal",
+    "apply_budget",
+    "escalation_order",
+    "route_chunk",
+    "unknown_labels",
+]
