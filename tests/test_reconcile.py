@@ -113,7 +113,7 @@ def test_duplicates_merge_by_span_and_flat_overlaps_resolve_greedily():
 
 def test_symmetric_relations_merge_in_either_order():
     schema = load_schema("scierc")
-    sym = sorted(schema.symmetric_relations)[0]
+    sym = min(schema.symmetric_relations)
     rtype = schema.relation_type(sym)
     label = rtype.head_types[0] if rtype.head_types else schema.entity_labels[0]
     enc = doc([(JOHN, label, 0.9), (BOSTON, label, 0.9)], [(0, 1, sym, 0.9)])
