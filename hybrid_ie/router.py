@@ -164,6 +164,29 @@ def _band_uncertainty(score: float, threshold: float, band: float) -> float | No
     return max(1e-6, 1.0 - abs(score - threshold) / band)
 
 
+def _score(score: float | None) -> float:
+    """An item without a score counts as certain."""
+    return 1.0 if score is None else score
+
+
+def _band_signals(
+    reason: str,
+    kept: Sequence[tuple[float, str]],
+    candidates: Sequence[tuple[float, str]],
+    threshold: float,
+    band: float,
+) -> list[Signal]:
+    """Signals for kept items scored in [t, t + band) and candidates scored in [t - band, t)."""
+    signals = []
+    for (score, what), is_candidate in [*((k, False) for k in kept), *((c, True) for c in candidates)]:
+        if is_candidate and score >= threshold:  # dropped by overlap decoding: not a band signal
+            continue
+        u = _band_uncertainty(score, threshold, band)
+        if u is not None:
+            signals.append(Signal(reason, u, f"{what} {score:.2f}"))
+    return signals
+
+
 def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
@@ -215,35 +238,23 @@ def route_chunk(
     if policy.check_unknown_labels and unknown:
         signals.append(Signal(UNKNOWN_LABEL, 1.0, "never trained on: " + ", ".join(unknown)))
 
-    for ent in chunk.entities:
-        u = _band_uncertainty(ent.score if ent.score is not None else 1.0, ent_t, policy.entity_band)
-        if u is not None:
-            signals.append(Signal(ENTITY_NEAR_THRESHOLD, u, f"{ent.text!r} {ent.label} {ent.score:.2f}"))
+    kept_scores = [(_score(e.score), f"{e.text!r} {e.label}") for e in chunk.entities]
+    cand_scores = [(float(c["score"]), f"{c['text']!r} {c['label']}") for c in candidates]
+    signals += _band_signals(ENTITY_NEAR_THRESHOLD, kept_scores, cand_scores, ent_t, policy.entity_band)
     for cand in candidates:
         score = float(cand["score"])
-        if score < ent_t:
-            u = _band_uncertainty(score, ent_t, policy.entity_band)
-            if u is not None:
-                signals.append(Signal(ENTITY_NEAR_THRESHOLD, u, f"{cand['text']!r} {cand['label']} {score:.2f}"))
         if policy.check_overlaps and score >= ent_t - policy.entity_band:
             span = (int(cand["start"]), int(cand["end"]))
             for ent in chunk.entities:
                 if _competes(ent.span, span, ent.label == cand["label"], nested):
-                    kept = ent.score if ent.score is not None else 1.0
+                    kept = _score(ent.score)
                     u = min(kept, score) / max(kept, score, 1e-9)
                     detail = f"{ent.text!r} {ent.label} vs {cand['text']!r} {cand['label']}"
                     signals.append(Signal(OVERLAP, max(u, 1e-6), detail))
 
-    for rel in chunk.relations:
-        u = _band_uncertainty(rel.score if rel.score is not None else 1.0, rel_t, policy.relation_band)
-        if u is not None:
-            signals.append(Signal(RELATION_NEAR_THRESHOLD, u, f"{rel.label} {rel.score:.2f}"))
-    for cand in rel_candidates:
-        score = float(cand["score"])
-        if score < rel_t:
-            u = _band_uncertainty(score, rel_t, policy.relation_band)
-            if u is not None:
-                signals.append(Signal(RELATION_NEAR_THRESHOLD, u, f"{cand['label']} {score:.2f}"))
+    kept_scores = [(_score(r.score), r.label) for r in chunk.relations]
+    cand_scores = [(float(c["score"]), str(c["label"])) for c in rel_candidates]
+    signals += _band_signals(RELATION_NEAR_THRESHOLD, kept_scores, cand_scores, rel_t, policy.relation_band)
 
     if policy.check_type_violations:
         ents = chunk.entity_map()
