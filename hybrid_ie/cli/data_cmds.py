@@ -78,9 +78,7 @@ def evaluate(
         pred_docs = load_documents(pred)
         report = score(gold_docs, pred_docs, symmetric=symmetric).to_dict()
 
-    if as_json:
-        typer.echo(json.dumps(report, ensure_ascii=False))
-    else:
+    if not as_json:
         out = Console()
         out.print(_rich_table("Scores", SUMMARY_HEADER, summary_rows(report)))
         for level in ("entities", "relations"):
@@ -88,8 +86,11 @@ def evaluate(
             if rows:
                 out.print(_rich_table(f"Per label, {level} (strict)", LABEL_HEADER, rows))
         out.print(coverage_line(report), highlight=False)
+        return
+    typer.echo(json.dumps(report, ensure_ascii=False))
     docs = report["documents"]
     if docs["missing_in_pred"] or docs["extra_in_pred"]:
+        # stdout holds only the JSON object; the coverage still reaches the person at the terminal.
         err_console.print(f"[yellow]warning:[/] {coverage_line(report)}", highlight=False)
 
 
