@@ -20,5 +20,5 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except HybridIEError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from exc
