@@ -91,7 +91,7 @@ def evaluate(
     docs = report["documents"]
     if docs["missing_in_pred"] or docs["extra_in_pred"]:
         # stdout holds only the JSON object; the coverage still reaches the person at the terminal.
-        err_console.print(f"[yellow]warning:[/] {coverage_line(report)}", highlight=False)
+        err_console.print(f"[yellow]warning:[/] {coverage_line(report)}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
