@@ -15,6 +15,7 @@ from dataclasses import dataclass
 WORD_RE = re.compile(r"\w+(?:[-'’.]\w+)*|[^\w\s]", re.UNICODE)
 SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
 # "Mr.", "Dr.", "Inc.", "U.S.", "J." end in a period without ending a sentence.
+ABBREVIATION_LOOKBACK = 64  # characters; longer than any abbreviation the pattern matches
 ABBREVIATION_RE = re.compile(r"(?:\b[A-Z][a-z]{0,3}|\b[A-Za-z](?:\.[A-Za-z])+|\b(?:etc|vs|e\.g|i\.e|approx|No))\.$")
 
 
@@ -51,7 +52,10 @@ def split_sentences(text: str) -> list[Chunk]:
     chunks: list[Chunk] = []
     pos = 0
     boundaries = [
-        m.end() for m in SENTENCE_END_RE.finditer(text) if not ABBREVIATION_RE.search(text[: m.start()])
+        m.end()
+        for m in SENTENCE_END_RE.finditer(text)
+        # look back a bounded stretch only: slicing text[:m.start()] made long texts quadratic
+        if not ABBREVIATION_RE.search(text, max(0, m.start() - ABBREVIATION_LOOKBACK), m.start())
     ] + [len(text)]
     for end in boundaries:
         piece = text[pos:end]
