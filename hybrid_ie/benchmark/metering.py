@@ -1,0 +1,169 @@
+"""Wrappers that let every run of a benchmark share one encoder pass and count every LLM call.
+
+`SharedEncoder` stands in for a `JointEncoder`: `predict` results are kept per (text, schema,
+decoding options), so the encoder reads each chunk once however many runs (encoder-only, hybrid
+at each budget) ask for it. `MeteredLLM` stands in for an `LLMClient`: it forwards each call and
+records what it cost (tokens, latency, cache hit, grounding, schema validity). Both forward every
+other attribute to the wrapped object, so the pipeline sees the interfaces of contract 2 and 3.
+
+Stand-alone time: with the LLM's response cache a higher budget re-uses the calls of a lower one
+and runs faster than it would alone. `MeteredLLM` remembers the latency each call had when it
+was really computed (keyed by task, text, schema and candidates), so a run's cost can be stated
+as if its cache had been empty (`CallRecord.standalone_s`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hybrid_ie.document import Document
+from hybrid_ie.schema import Schema
+
+# Options of JointEncoder.predict that change only speed or display, never the output.
+_OUTPUT_NEUTRAL_OPTIONS = frozenset({"batch_size", "progress"})
+
+
+class SharedEncoder:
+    """A `JointEncoder` whose predictions are computed once per distinct input and re-used.
+
+    `seconds` is the time spent inside the wrapped encoder, `requests` the number of `predict`
+    calls received (hits included), `texts_encoded` the texts the wrapped encoder really read.
+    """
+
+    def __init__(self, encoder: Any) -> None:
+        self._encoder = encoder
+        self._memo: dict[tuple[str, str, str], Document] = {}
+        self._lock = threading.Lock()
+        self.seconds = 0.0
+        self.requests = 0
+        self.texts_encoded = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._encoder, name)
+
+    @property
+    def wrapped(self) -> Any:
+        return self._encoder
+
+    def predict(
+        self, texts: Sequence[str], schema: Schema, *, ids: Sequence[str] | None = None, **options: Any
+    ) -> list[Document]:
+        texts = list(texts)
+        # Without ids, name documents as JointEncoder.predict does, so hits and misses agree.
+        ids = [str(i) for i in ids] if ids is not None else [f"doc-{i}" for i in range(len(texts))]
+        options_key = json.dumps(
+            {k: v for k, v in sorted(options.items()) if k not in _OUTPUT_NEUTRAL_OPTIONS}, default=str
+        )
+        keys = [(text, schema.fingerprint, options_key) for text in texts]
+        with self._lock:
+            self.requests += 1
+            todo = sorted({i for i, key in enumerate(keys) if key not in self._memo})
+            if todo:
+                started = time.perf_counter()
+                fresh = self._encoder.predict(
+                    [texts[i] for i in todo],
+                    schema,
+                    ids=[ids[i] for i in todo],
+                    **options,
+                )
+                self.seconds += time.perf_counter() - started
+                self.texts_encoded += len(todo)
+                for i, doc in zip(todo, fresh, strict=True):
+                    self._memo.setdefault(keys[i], doc)
+        out = []
+        for i, key in enumerate(keys):
+            doc = self._memo[key]
+            out.append(doc.model_copy(deep=True, update={"id": ids[i]}))
+        return out
+
+
+@dataclass
+class CallRecord:
+    """One LLM call as the benchmark saw it."""
+
+    task: str
+    key: str
+    status: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+    wall_s: float
+    retries: int
+    reasks: int
+    cost: float
+    cache_hit: bool
+    schema_valid: bool
+    grounding: dict[str, int] = field(default_factory=dict)
+    standalone_s: float = 0.0
+
+
+def _call_key(task: str, text: str, schema: Schema, candidates: Document | None) -> str:
+    payload = {"task": task, "text": text, "schema": schema.fingerprint}
+    if candidates is not None:
+        payload["candidates"] = candidates.model_dump(mode="json", exclude={"meta", "id"})
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()
+
+
+class MeteredLLM:
+    """An `LLMClient` whose calls are recorded in `calls` (in call order, thread-safe)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+        self._computed_latency: dict[str, float] = {}
+        self.calls: list[CallRecord] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    @property
+    def wrapped(self) -> Any:
+        return self._client
+
+    def extract(self, text: str, schema: Schema) -> Any:
+        return self._metered(
+            "extract", _call_key("extract", text, schema, None), lambda: self._client.extract(text, schema)
+        )
+
+    def verify(self, text: str, schema: Schema, candidates: Document) -> Any:
+        return self._metered(
+            "verify",
+            _call_key("verify", text, schema, candidates),
+            lambda: self._client.verify(text, schema, candidates),
+        )
+
+    def _metered(self, task: str, key: str, call: Callable[[], Any]) -> Any:
+        started = time.perf_counter()
+        result = call()
+        wall = time.perf_counter() - started
+        usage = result.usage
+        with self._lock:
+            if not usage.cache_hit:
+                self._computed_latency.setdefault(key, float(usage.latency_s))
+            standalone = self._computed_latency.get(key, float(usage.latency_s))
+            self.calls.append(
+                CallRecord(
+                    task=task,
+                    key=key,
+                    status=result.status,
+                    prompt_tokens=int(usage.prompt_tokens or 0),
+                    completion_tokens=int(usage.completion_tokens or 0),
+                    latency_s=float(usage.latency_s or 0.0),
+                    wall_s=wall,
+                    retries=int(usage.retries or 0),
+                    reasks=int(usage.reasks or 0),
+                    cost=float(usage.cost or 0.0),
+                    cache_hit=bool(usage.cache_hit),
+                    schema_valid=bool(result.schema_valid),
+                    grounding={k: int(v) for k, v in (result.grounding or {}).items()},
+                    standalone_s=standalone,
+                )
+            )
+        return result

@@ -1,0 +1,133 @@
+"""Benchmark figures (matplotlib, Agg backend, PNG), drawn from the report dictionary.
+
+Every function reads the same dictionary that `report.json` holds, so the figures can be
+redrawn from a saved report without re-running anything:
+
+- `plot_f1_vs_budget`: strict micro F1 of the hybrid runs against the escalation budget, one
+  panel for entities and one for relations; encoder-only and LLM-only as horizontal lines.
+- `plot_f1_vs_time`: strict micro F1 of every run against its stand-alone wall time (the time
+  the run would take with an empty LLM cache, see `runner.RunCost.standalone_s`).
+- `plot_reliability`: reliability diagram of encoder scores (calibration on the dev split).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+KINDS = ("entities", "relations")
+SINGLE_TIER_STYLE = {"encoder": ("tab:blue", "--"), "llm": ("tab:red", ":")}
+
+
+def _strict_f1(run: dict[str, Any], kind: str) -> float:
+    return float(run["scores"][kind]["strict"]["f1"])
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_f1_vs_budget(report: dict[str, Any], path: str | Path) -> Path | None:
+    """F1 (strict, micro) against the escalation budget; None when there is no hybrid run and no
+    single-tier run to draw."""
+    runs = report["runs"]
+    hybrid = sorted((r for r in runs if r["mode"] == "hybrid"), key=lambda r: r["budget"])
+    singles = [r for r in runs if r["mode"] in SINGLE_TIER_STYLE]
+    if not hybrid and not singles:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=False)
+    for ax, kind in zip(axes, KINDS, strict=True):
+        if hybrid:
+            budgets = [r["budget"] for r in hybrid]
+            f1s = [_strict_f1(r, kind) for r in hybrid]
+            ax.plot(budgets, f1s, "o-", color="tab:green", label="hybrid")
+            for r, b, f in zip(hybrid, budgets, f1s, strict=True):
+                rate = r["cost"]["escalation_rate"]
+                ax.annotate(
+                    f"{rate:.0%}",
+                    (b, f),
+                    textcoords="offset points",
+                    xytext=(0, 6),
+                    ha="center",
+                    fontsize=7,
+                    color="tab:green",
+                )
+        for r in singles:
+            color, style = SINGLE_TIER_STYLE[r["mode"]]
+            ax.axhline(_strict_f1(r, kind), color=color, linestyle=style, label=f"{r['mode']} only")
+        ax.set_title(f"{kind}: strict micro F1")
+        ax.set_xlabel("escalation budget (point labels: measured escalation rate)")
+        ax.set_ylabel("F1")
+        ax.set_xlim(-0.03, 1.03)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="best")
+    fig.suptitle(_title(report), fontsize=10)
+    return _save(fig, Path(path))
+
+
+def plot_f1_vs_time(report: dict[str, Any], path: str | Path) -> Path | None:
+    """F1 (strict, micro) of each run against its stand-alone wall time in seconds."""
+    runs = report["runs"]
+    if not runs:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    colors = {"encoder": "tab:blue", "llm": "tab:red", "hybrid": "tab:green"}
+    for ax, kind in zip(axes, KINDS, strict=True):
+        for r in runs:
+            x, y = r["cost"]["standalone_s"], _strict_f1(r, kind)
+            ax.scatter([x], [y], color=colors.get(r["mode"], "black"))
+            ax.annotate(r["name"], (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        ax.set_title(f"{kind}: strict micro F1 vs time")
+        ax.set_xlabel("stand-alone wall time for the document set (s)")
+        ax.set_ylabel("F1")
+        times = [r["cost"]["standalone_s"] for r in runs]
+        if min(times) > 0 and max(times) / min(times) > 20:
+            ax.set_xscale("log")
+        ax.margins(x=0.15, y=0.1)
+        ax.grid(alpha=0.3)
+    fig.suptitle(_title(report), fontsize=10)
+    return _save(fig, Path(path))
+
+
+def plot_reliability(calibration: dict[str, Any], path: str | Path) -> Path | None:
+    """Reliability diagram: mean score vs observed precision per score bin, one line per
+    variant (e.g. raw and temperature-scaled), the diagonal for perfect calibration."""
+    variants = calibration.get("variants", {})
+    if not variants:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, kind in zip(axes, KINDS, strict=True):
+        ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfect")
+        drawn = False
+        for variant, kinds in variants.items():
+            data = kinds.get(kind)
+            if not data or not data["bins"]:
+                continue
+            xs = [b["mean_score"] for b in data["bins"] if b["count"]]
+            ys = [b["accuracy"] for b in data["bins"] if b["count"]]
+            ax.plot(xs, ys, "o-", label=f"{variant} (ECE {data['ece']:.3f}, n={data['count']})")
+            drawn = True
+        ax.set_title(f"{kind}: reliability")
+        ax.set_xlabel("encoder score")
+        ax.set_ylabel("fraction correct (strict match)")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+        if drawn:
+            ax.legend(fontsize=8, loc="upper left")
+    fig.suptitle(f"encoder calibration on {calibration.get('dataset', '?')}", fontsize=10)
+    return _save(fig, Path(path))
+
+
+def _title(report: dict[str, Any]) -> str:
+    data = report.get("dataset", {})
+    return f"{data.get('source', '?')} ({data.get('documents', '?')} documents)"

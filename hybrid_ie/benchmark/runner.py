@@ -1,0 +1,405 @@
+"""Run extraction modes x escalation budgets on the same documents and collect every number.
+
+Order of the runs: encoder-only, then hybrid at each budget in ascending order, then LLM-only.
+The encoder reads each chunk once (`SharedEncoder`): every hybrid budget re-uses the encoder
+output and therefore the same routing decisions (chunks ranked by uncertainty), so budgets differ
+only in how many chunks reach the LLM; with the LLM's response cache a higher budget re-uses the
+calls a lower one made. Each run's predictions are written, one document per line, to
+`preds/<run>.jsonl` (`encoder`, `llm`, `hybrid-<budget>`) and its scores are computed from that
+file, so `hybrid-ie eval --gold preds/gold.jsonl --pred preds/<run>.jsonl --schema <schema>`
+reproduces them exactly.
+
+Times: `wall_s` is what the run took inside this benchmark (sharing the encoder pass and the LLM
+cache); `standalone_s` is what it would take alone with an empty LLM cache: its wall time with the
+shared encoder pass added back for runs that use the encoder, and each cached LLM call counted at
+the latency it had when it was computed. `docs_per_s` is documents / `standalone_s`.
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field, is_dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from hybrid_ie.benchmark.metering import CallRecord, MeteredLLM, SharedEncoder
+from hybrid_ie.benchmark.report import GOLD_FILE, PREDS_DIR, build_report
+from hybrid_ie.datasets import load_documents
+from hybrid_ie.document import Document, read_jsonl, write_document, write_jsonl
+from hybrid_ie.errors import InputError
+from hybrid_ie.metrics import score
+from hybrid_ie.paths import REPO_ROOT
+from hybrid_ie.schema import Schema, available_schemas, load_schema
+
+MODES = ("encoder", "llm", "hybrid")
+DEFAULT_BUDGETS = (0.0, 0.1, 0.2, 0.3, 0.5, 1.0)
+
+
+@dataclass
+class BenchmarkConfig:
+    """What to run. `source` is `name:split` (e.g. `conll04:test`), a SpERT JSON file or a JSONL
+    file of gold Documents; `limit` keeps its first N documents."""
+
+    source: str
+    output_dir: Path
+    schema: str | None = None
+    modes: tuple[str, ...] = MODES
+    budgets: tuple[float, ...] = DEFAULT_BUDGETS
+    limit: int | None = None
+    seed: int = 0
+    model: str | None = None
+    llm_config: str | None = None
+    batch_size: int = 16
+    calibration_source: str | None = "auto"
+    examples_per_kind: int = 3
+    progress: bool = True
+    command: str = ""
+
+    def __post_init__(self) -> None:
+        self.output_dir = Path(self.output_dir)
+        unknown = [m for m in self.modes if m not in MODES]
+        if unknown or not self.modes:
+            raise InputError(f"unknown mode(s) {unknown or '(none given)'}; choose from {', '.join(MODES)}")
+        for b in self.budgets:
+            if not 0.0 <= b <= 1.0:
+                raise InputError(f"budget {b} is not a fraction in [0, 1]")
+        if "hybrid" in self.modes and not self.budgets:
+            raise InputError("hybrid mode needs at least one budget")
+        if self.limit is not None and self.limit < 1:
+            raise InputError(f"--limit must be at least 1, got {self.limit}")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    mode: str
+    budget: float | None = None
+
+    @property
+    def name(self) -> str:
+        return self.mode if self.budget is None else f"{self.mode}-{self.budget:g}"
+
+    @property
+    def uses_encoder(self) -> bool:
+        return self.mode != "llm"
+
+
+def plan_runs(modes: Iterable[str], budgets: Iterable[float]) -> list[RunSpec]:
+    """Encoder-only first, hybrid budgets ascending (so the cache serves higher budgets), LLM last."""
+    modes = set(modes)
+    runs = [RunSpec("encoder")] if "encoder" in modes else []
+    if "hybrid" in modes:
+        runs += [RunSpec("hybrid", b) for b in sorted(set(budgets))]
+    if "llm" in modes:
+        runs.append(RunSpec("llm"))
+    return runs
+
+
+def resolve_schema(source: str, schema: str | None) -> Schema:
+    """The schema given, else the one named like the data set (`conll04:test` -> `conll04`,
+    `.../scierc/test.json` -> `scierc`)."""
+    if schema:
+        return load_schema(schema)
+    name = (
+        source.split(":", 1)[0] if ":" in source and not Path(source).exists() else Path(source).parent.name
+    )
+    if name in available_schemas():
+        return load_schema(name)
+    raise InputError(
+        f"cannot tell the schema of {source!r}; pass --schema (available: {', '.join(available_schemas())})"
+    )
+
+
+def load_gold(source: str, limit: int | None) -> list[Document]:
+    docs = load_documents(source)
+    if limit is not None:
+        docs = docs[:limit]
+    if not docs:
+        raise InputError(f"{source}: no documents to benchmark")
+    return docs
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return
+    torch.manual_seed(seed)
+
+
+# -- one run ------------------------------------------------------------------------------------
+
+
+def route_counts(doc: Document) -> tuple[int, int]:
+    """(chunks, escalated chunks) of a predicted document, from `meta["route"]`."""
+    route = doc.meta.get("route") or []
+    chunks = route.get("chunks", []) if isinstance(route, dict) else route
+    return len(chunks), sum(1 for c in chunks if isinstance(c, dict) and c.get("escalated"))
+
+
+@dataclass
+class RunOutcome:
+    spec: RunSpec
+    preds_path: Path
+    wall_s: float
+    encoder_s: float
+    calls: list[CallRecord] = field(default_factory=list)
+    chunks: int = 0
+    escalated: int = 0
+    failed_documents: int = 0
+    documents: int = 0
+
+
+def _make_extractor(spec: RunSpec, schema: Schema, encoder: Any, llm: Any, policy: Any) -> Any:
+    from hybrid_ie.pipeline import Extractor
+
+    if spec.mode == "hybrid":
+        policy = policy.with_budget(spec.budget)
+    return Extractor(schema, encoder=encoder, llm=llm, policy=policy, mode=spec.mode)
+
+
+def execute_run(
+    spec: RunSpec,
+    extractor: Any,
+    gold: Sequence[Document],
+    preds_path: Path,
+    *,
+    encoder: SharedEncoder | None,
+    llm: MeteredLLM | None,
+    batch_size: int,
+    progress: bool,
+) -> RunOutcome:
+    """Extract every gold text with `extractor`, streaming the predictions to `preds_path`."""
+    first_call = len(llm.calls) if llm is not None else 0
+    encoder_before = encoder.seconds if encoder is not None else 0.0
+    outcome = RunOutcome(spec, preds_path, 0.0, 0.0)
+    inputs = ({"id": d.id, "text": d.text} for d in gold)
+    started = time.perf_counter()
+    with (
+        preds_path.open("w", encoding="utf-8") as handle,
+        tqdm(
+            total=len(gold), desc=f"{spec.name:>12}", unit="doc", disable=not progress, dynamic_ncols=True
+        ) as bar,
+    ):
+        for doc in extractor.extract_many(inputs, batch_size=batch_size):
+            write_document(doc, handle)
+            chunks, escalated = route_counts(doc)
+            outcome.chunks += chunks
+            outcome.escalated += escalated
+            outcome.failed_documents += doc.error is not None
+            outcome.documents += 1
+            bar.update(1)
+            if llm is not None:
+                bar.set_postfix(
+                    escalated=f"{outcome.escalated}/{outcome.chunks}", llm_calls=len(llm.calls) - first_call
+                )
+    outcome.wall_s = time.perf_counter() - started
+    outcome.encoder_s = (encoder.seconds - encoder_before) if encoder is not None else 0.0
+    outcome.calls = list(llm.calls[first_call:]) if llm is not None else []
+    return outcome
+
+
+def run_cost(outcome: RunOutcome, encoder_pass_s: float) -> dict[str, Any]:
+    """The cost numbers of one run (see the module docstring for the times)."""
+    calls = outcome.calls
+    grounding = {"exact": 0, "fuzzy": 0, "ungrounded": 0}
+    for call in calls:
+        for key, value in call.grounding.items():
+            grounding[key] = grounding.get(key, 0) + value
+    grounded_total = sum(grounding.values())
+    llm_wall = sum(c.wall_s for c in calls)
+    standalone = (
+        outcome.wall_s
+        - outcome.encoder_s
+        - llm_wall
+        + (encoder_pass_s if outcome.spec.uses_encoder else 0.0)
+        + sum(c.standalone_s for c in calls)
+    )
+    standalone = max(standalone, 0.0)
+    ok_calls = [c for c in calls if c.status == "ok"]
+    return {
+        "documents": outcome.documents,
+        "failed_documents": outcome.failed_documents,
+        "chunks": outcome.chunks,
+        "escalated_chunks": outcome.escalated,
+        "escalation_rate": outcome.escalated / outcome.chunks if outcome.chunks else 0.0,
+        "llm_calls": len(calls),
+        "llm_calls_by_task": {t: sum(c.task == t for c in calls) for t in sorted({c.task for c in calls})},
+        "llm_failed": len(calls) - len(ok_calls),
+        "cache_hits": sum(c.cache_hit for c in calls),
+        "prompt_tokens": sum(c.prompt_tokens for c in calls),
+        "completion_tokens": sum(c.completion_tokens for c in calls),
+        "retries": sum(c.retries for c in calls),
+        "reasks": sum(c.reasks for c in calls),
+        "cost_usd": sum(c.cost for c in calls),
+        "schema_valid_rate": sum(c.schema_valid for c in calls) / len(calls) if calls else None,
+        "grounding": grounding,
+        "grounding_rate": (grounding["exact"] + grounding["fuzzy"]) / grounded_total
+        if grounded_total
+        else None,
+        "wall_s": outcome.wall_s,
+        "encoder_s": outcome.encoder_s,
+        "llm_s": llm_wall,
+        "llm_standalone_s": sum(c.standalone_s for c in calls),
+        "standalone_s": standalone,
+        "docs_per_s": outcome.documents / standalone if standalone > 0 else None,
+    }
+
+
+# -- the whole benchmark ------------------------------------------------------------------------
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def _describe(obj: Any) -> Any:
+    if obj is None:
+        return None
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return {k: v for k, v in asdict(obj).items() if not k.lower().endswith(("key", "api_key"))}
+    if hasattr(obj, "model_dump"):
+        return {k: v for k, v in obj.model_dump(mode="json").items() if "key" not in k.lower()}
+    return repr(obj)
+
+
+def load_encoder(model: str | None) -> Any:
+    from hybrid_ie.encoder import JointEncoder
+
+    return JointEncoder.from_pretrained(model)
+
+
+def load_llm(config_file: str | None) -> Any:
+    from hybrid_ie.llm import LLMClient, LLMConfig
+
+    config = LLMConfig.from_file(config_file) if config_file else LLMConfig()
+    return LLMClient(config)
+
+
+def default_policy() -> Any:
+    from hybrid_ie.router import RoutingPolicy
+
+    return RoutingPolicy()
+
+
+def run_benchmark(
+    config: BenchmarkConfig,
+    *,
+    encoder: Any = None,
+    llm: Any = None,
+    policy: Any = None,
+) -> dict[str, Any]:
+    """Run every mode and budget of `config`, write the predictions, and return the report
+    dictionary (see `report.build_report`); `encoder`, `llm` and `policy` override the defaults
+    (the shipped checkpoint or `--model`, the LLM of `--llm-config`, `RoutingPolicy()`)."""
+    from hybrid_ie.benchmark.calibration_report import calibration_for
+
+    seed_everything(config.seed)
+    schema = resolve_schema(config.source, config.schema)
+    gold = load_gold(config.source, config.limit)
+    runs = plan_runs(config.modes, config.budgets)
+    preds_dir = config.output_dir / PREDS_DIR
+    preds_dir.mkdir(parents=True, exist_ok=True)
+    write_jsonl(gold, preds_dir / GOLD_FILE)
+
+    needs_encoder = any(r.uses_encoder for r in runs)
+    needs_llm = any(r.mode != "encoder" for r in runs)
+    shared_encoder = (
+        SharedEncoder(encoder if encoder is not None else load_encoder(config.model))
+        if needs_encoder
+        else None
+    )
+    metered_llm = MeteredLLM(llm if llm is not None else load_llm(config.llm_config)) if needs_llm else None
+    policy = policy if policy is not None else (default_policy() if "hybrid" in config.modes else None)
+
+    outcomes = []
+    for i, spec in enumerate(runs, start=1):
+        if config.progress:
+            tqdm.write(f"run {i}/{len(runs)}: {spec.name} on {len(gold)} documents")
+        extractor = _make_extractor(spec, schema, shared_encoder, metered_llm, policy)
+        outcomes.append(
+            execute_run(
+                spec,
+                extractor,
+                gold,
+                preds_dir / f"{spec.name}.jsonl",
+                encoder=shared_encoder,
+                llm=metered_llm,
+                batch_size=config.batch_size,
+                progress=config.progress,
+            )
+        )
+
+    encoder_pass_s = shared_encoder.seconds if shared_encoder is not None else 0.0
+    symmetric = frozenset(schema.symmetric_relations)
+    results = []
+    for outcome in outcomes:
+        preds = list(read_jsonl(outcome.preds_path))
+        results.append(
+            {
+                "name": outcome.spec.name,
+                "mode": outcome.spec.mode,
+                "budget": outcome.spec.budget,
+                "preds": str(outcome.preds_path.relative_to(config.output_dir)),
+                "scores": score(gold, preds, symmetric=symmetric).to_dict(),
+                "cost": run_cost(outcome, encoder_pass_s),
+                "_predictions": preds,
+            }
+        )
+
+    calibration = None
+    if shared_encoder is not None:
+        calibration = calibration_for(
+            config.calibration_source, config.source, shared_encoder.wrapped, schema, config.limit
+        )
+
+    meta = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": config.command,
+        "git_commit": _git_commit(),
+        "seed": config.seed,
+        "schema": schema.name,
+        "symmetric_relations": sorted(symmetric),
+        "encoder": {
+            "model": (config.model or "(shipped checkpoint)") if encoder is None else type(encoder).__name__,
+            "encoder_pass_s": encoder_pass_s,
+            "texts_encoded": shared_encoder.texts_encoded if shared_encoder else 0,
+        },
+        "llm": _describe(getattr(metered_llm.wrapped, "config", None)) if metered_llm is not None else None,
+        "policy": _describe(policy),
+        "reconcile": _reconcile_default(),
+        "batch_size": config.batch_size,
+    }
+    return build_report(
+        config=config,
+        gold=gold,
+        results=results,
+        meta=meta,
+        calibration=calibration,
+        symmetric=symmetric,
+    )
+
+
+def _reconcile_default() -> str | None:
+    try:
+        from hybrid_ie import reconcile
+    except ImportError:
+        return None
+    return getattr(reconcile, "DEFAULT_STRATEGY", None)

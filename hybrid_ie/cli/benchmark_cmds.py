@@ -1,0 +1,128 @@
+"""`hybrid-ie benchmark`: encoder-only, LLM-only and hybrid at each escalation budget on the same
+documents; writes report.md, report.json, PNG figures and the predictions (preds/) to a folder."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hybrid_ie.cli.common import err_console, user_errors
+
+
+def _split_list(value: str, what: str) -> list[str]:
+    from hybrid_ie.errors import InputError
+
+    items = [x.strip() for x in value.split(",") if x.strip()]
+    if not items:
+        raise InputError(f"{what}: give a comma-separated list, got {value!r}")
+    return items
+
+
+def _budgets(value: str) -> tuple[float, ...]:
+    from hybrid_ie.errors import InputError
+
+    out = []
+    for item in _split_list(value, "--budgets"):
+        try:
+            out.append(float(item))
+        except ValueError as exc:
+            raise InputError(f"--budgets: {item!r} is not a number") from exc
+    return tuple(out)
+
+
+def benchmark(
+    dataset: Annotated[
+        str,
+        typer.Option(
+            "--dataset",
+            help="Data set name (conll04, scierc, ade) or a SpERT JSON / JSONL file of gold Documents.",
+        ),
+    ],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Report folder (e.g. eval/reports/conll04).")
+    ],
+    split: Annotated[str, typer.Option("--split", help="Split, when --dataset is a name.")] = "test",
+    limit: Annotated[int | None, typer.Option("--limit", help="Only the first N documents.")] = None,
+    modes: Annotated[
+        str, typer.Option("--modes", help="Comma-separated: encoder,llm,hybrid.")
+    ] = "encoder,llm,hybrid",
+    budgets: Annotated[
+        str,
+        typer.Option("--budgets", help="Hybrid escalation budgets (fractions of chunks), comma-separated."),
+    ] = "0,0.1,0.2,0.3,0.5,1.0",
+    seed: Annotated[int, typer.Option("--seed", help="Seed for torch and the error-example sample.")] = 0,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Encoder checkpoint folder (default: the shipped one).")
+    ] = None,
+    llm_config: Annotated[
+        str | None, typer.Option("--llm-config", help="LLM config file (TOML/JSON); default: env / built-in.")
+    ] = None,
+    schema: Annotated[
+        str | None, typer.Option("--schema", help="Schema name or file (default: named like the data set).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Documents per pipeline batch.")] = 16,
+    calibration: Annotated[
+        str | None,
+        typer.Option(
+            "--calibration",
+            help="Where to measure encoder calibration: 'auto' (the dev split beside the data), "
+            "a name:split or file, or 'none'.",
+        ),
+    ] = "auto",
+    examples: Annotated[int, typer.Option("--examples", help="Error examples per kind and mode.")] = 3,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Progress bars on stderr.")
+    ] = True,
+) -> None:
+    """Compare encoder-only, LLM-only and hybrid (at each budget) on the same documents."""
+    from hybrid_ie.benchmark import BenchmarkConfig, run_benchmark, write_report
+
+    with user_errors():
+        source = dataset if Path(dataset).exists() else f"{dataset}:{split}"
+        config = BenchmarkConfig(
+            source=source,
+            output_dir=output,
+            schema=schema,
+            modes=tuple(_split_list(modes, "--modes")),
+            budgets=_budgets(budgets),
+            limit=limit,
+            seed=seed,
+            model=model,
+            llm_config=llm_config,
+            batch_size=batch_size,
+            calibration_source=None if (calibration or "none").lower() == "none" else calibration,
+            examples_per_kind=examples,
+            progress=progress,
+            command=shlex.join(["hybrid-ie", *sys.argv[1:]]),
+        )
+        report = run_benchmark(config)
+        written = write_report(report, output)
+
+    out = Console()
+    table = Table(title=f"{report['dataset']['source']}: {report['dataset']['documents']} documents")
+    for name in ("run", "escalated", "ent F1", "rel F1", "LLM calls", "stand-alone s"):
+        table.add_column(name, justify="left" if name == "run" else "right")
+    for run in report["runs"]:
+        cost = run["cost"]
+        table.add_row(
+            run["name"],
+            f"{cost['escalation_rate']:.1%}",
+            f"{100 * run['scores']['entities']['strict']['f1']:.2f}",
+            f"{100 * run['scores']['relations']['strict']['f1']:.2f}",
+            str(cost["llm_calls"]),
+            f"{cost['standalone_s']:.1f}",
+        )
+    out.print(table)
+    for kind in ("entities", "relations"):
+        out.print(report["verdict"][kind]["statement"], highlight=False)
+    err_console.print(f"wrote {', '.join(str(p) for p in written.values())}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("benchmark")(benchmark)
