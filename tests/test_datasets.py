@@ -1,0 +1,149 @@
+"""hybrid_ie.datasets: the three benchmark sets load with valid offsets; SpERT errors are clear."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hybrid_ie.datasets import (
+    DATASETS,
+    SPLITS,
+    is_spert_file,
+    load_dataset,
+    load_documents,
+    read_spert,
+    spert_to_document,
+    token_offsets,
+)
+from hybrid_ie.document import write_jsonl
+from hybrid_ie.errors import InputError
+from hybrid_ie.paths import data_dir
+
+DATA = Path(__file__).parent / "data"
+needs_data = pytest.mark.skipif(
+    not all((data_dir() / name / "test.json").exists() for name in DATASETS),
+    reason=f"benchmark data not found under {data_dir()}",
+)
+
+# sentences, entities and relations of each test split (the table in ../shared/data/README.md)
+TEST_SIZES = {"conll04": (288, 1079, 422), "scierc": (551, 1685, 974), "ade": (640, 1620, 1015)}
+
+
+@needs_data
+@pytest.mark.parametrize("name", DATASETS)
+@pytest.mark.parametrize("split", SPLITS)
+def test_every_split_loads_with_valid_offsets_and_links(name, split):
+    docs = load_dataset(name, split)
+    assert docs, f"{name}:{split} is empty"
+    raw = json.loads((data_dir() / name / f"{split}.json").read_text(encoding="utf-8"))
+    assert len(docs) == len(raw)
+    for i, (doc, sentence) in enumerate(zip(docs, raw, strict=True)):
+        assert doc.id == f"{name}-{split}-{i}"
+        assert doc.text == " ".join(doc.meta["tokens"])
+        ids = {e.id for e in doc.entities}
+        for ent, src in zip(doc.entities, sentence["entities"], strict=True):
+            assert doc.text[ent.start : ent.end] == ent.text  # the invariant, checked again
+            assert ent.text == " ".join(sentence["tokens"][src["start"] : src["end"]])
+            assert ent.label == src["type"] and ent.source == "gold"
+        for rel in doc.relations:
+            assert rel.head in ids and rel.tail in ids
+        assert [(r.head, r.tail, r.label) for r in doc.relations] == [
+            (f"T{r['head'] + 1}", f"T{r['tail'] + 1}", r["type"]) for r in sentence["relations"]
+        ]
+
+
+@needs_data
+@pytest.mark.parametrize("name", DATASETS)
+def test_test_split_sizes_match_the_data_readme(name):
+    docs = load_dataset(name, "test")
+    sizes = (len(docs), sum(len(d.entities) for d in docs), sum(len(d.relations) for d in docs))
+    assert sizes == TEST_SIZES[name]
+
+
+@needs_data
+def test_load_documents_accepts_name_split_spert_file_and_jsonl(tmp_path):
+    by_name = load_documents("conll04:test")
+    by_file = load_documents(data_dir() / "conll04" / "test.json")
+    jsonl = tmp_path / "t.jsonl"
+    write_jsonl(by_name, jsonl)
+    assert by_name == by_file == load_documents(jsonl)
+
+
+def test_tiny_spert_fixture():
+    docs = read_spert(DATA / "tiny_spert.json")
+    assert [d.id for d in docs] == ["data-tiny_spert-0", "data-tiny_spert-1"]
+    first = docs[0]
+    assert [(e.id, e.start, e.end, e.text, e.label) for e in first.entities] == [
+        ("T1", 0, 10, "John Smith", "Peop"),
+        ("T2", 21, 30, "Acme Corp", "Org"),
+        ("T3", 34, 40, "Boston", "Loc"),
+    ]
+    assert first.meta == {"tokens": first.text.split(" "), "orig_id": 1}
+    assert docs[1].entities == [] and docs[1].relations == []
+    assert read_spert(DATA / "tiny_spert.json", id_prefix="x")[1].id == "x-1"
+    assert is_spert_file(DATA / "tiny_spert.json") and not is_spert_file(DATA / "eval_gold.jsonl")
+
+
+def test_token_offsets():
+    assert token_offsets(["a", "bc", "", "d"]) == [(0, 1), (2, 4), (5, 5), (6, 7)]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "message"),
+    [
+        (
+            {"tokens": ["a", "b"], "entities": [{"type": "X", "start": 1, "end": 3}]},
+            r"entity 0 has token span \[1, 3\)",
+        ),
+        (
+            {"tokens": ["a"], "entities": [{"type": "X", "start": 0, "end": 0}]},
+            r"entity 0 has token span \[0, 0\)",
+        ),
+        (
+            {
+                "tokens": ["a"],
+                "entities": [{"type": "X", "start": 0, "end": 1}],
+                "relations": [{"type": "R", "head": 0, "tail": 1}],
+            },
+            r"relation 0 points at a missing entity \(0, 1\)",
+        ),
+        ({"entities": []}, r"sentence s-0: not in SpERT layout \(KeyError\('tokens'\)\)"),
+        (
+            {"tokens": ["a"], "entities": [{"start": 0, "end": 1}]},
+            r"not in SpERT layout \(KeyError\('type'\)\)",
+        ),
+    ],
+)
+def test_bad_sentences_are_explained(sentence, message):
+    with pytest.raises(InputError, match=message):
+        spert_to_document(sentence, "s-0")
+
+
+def test_bad_files_name_the_file(tmp_path):
+    not_list = tmp_path / "obj.json"
+    not_list.write_text('{"tokens": []}', encoding="utf-8")
+    with pytest.raises(InputError, match=rf"^{not_list}: expected a JSON list of sentences"):
+        read_spert(not_list)
+    broken = tmp_path / "broken.json"
+    broken.write_text('[{"tokens": ["a"]},\n', encoding="utf-8")
+    with pytest.raises(InputError, match=rf"^{broken}: not valid JSON"):
+        read_spert(broken)
+    bad_entity = tmp_path / "bad.json"
+    bad_entity.write_text(
+        '[{"tokens": ["a"]}, {"tokens": ["a"], "entities": [{"type": "X", "start": 0, "end": 5}]}]'
+    )
+    with pytest.raises(InputError, match=rf"^{bad_entity}: .*entity 0 has token span"):
+        read_spert(bad_entity)
+    with pytest.raises(InputError, match="cannot read"):
+        read_spert(tmp_path / "missing.json")
+
+
+def test_unknown_dataset_split_and_source(tmp_path):
+    with pytest.raises(InputError, match=r"unknown split 'validation'"):
+        load_dataset("conll04", "validation")
+    with pytest.raises(InputError, match=r"dataset 'nope' split 'test' not found at"):
+        load_dataset("nope", "test", root=tmp_path)
+    with pytest.raises(InputError, match=r"no such file \(or use name:split"):
+        load_documents(tmp_path / "missing.jsonl")
