@@ -1,0 +1,176 @@
+"""Candidates in, grounded answers out: the glue between Documents and the LLM's JSON.
+
+- `verify_candidates(doc, limit)`: the encoder's Document for a chunk (accepted entities and
+  relations plus the near-threshold candidates in `doc.meta["encoder"]`) -> numbered candidate
+  lists for the verify prompt.
+- `read_extraction` / `read_verification`: a validated answer -> Entities with character offsets
+  (source "llm") and Relations between them, with grounding counts.
+
+Relations always pass the type-signature filter: a relation is kept only when its head and tail
+are entities of this answer whose types the schema allows for that relation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hybrid_ie.document import Document, Entity, Relation
+from hybrid_ie.llm.grounding import Grounder, empty_counts
+from hybrid_ie.llm.prompts import EntityRow, RelationRow
+from hybrid_ie.llm.responses import CONFIRM, DROP
+from hybrid_ie.schema import Schema
+
+
+@dataclass(frozen=True)
+class CandidateEntity:
+    start: int
+    end: int
+    text: str
+    label: str
+    score: float | None
+
+
+@dataclass(frozen=True)
+class CandidateRelation:
+    head: int  # index into the entity candidates
+    tail: int
+    label: str
+    score: float | None
+
+
+@dataclass
+class Candidates:
+    entities: list[CandidateEntity] = field(default_factory=list)
+    relations: list[CandidateRelation] = field(default_factory=list)
+
+    def entity_rows(self) -> list[EntityRow]:
+        return [EntityRow(c.text, c.label, c.score) for c in self.entities]
+
+    def relation_rows(self) -> list[RelationRow]:
+        return [
+            RelationRow(self.entities[r.head].text, r.label, self.entities[r.tail].text, r.score)
+            for r in self.relations
+        ]
+
+
+def _top(items: list[Any], limit: int) -> list[Any]:
+    """The `limit` highest-scored items (a missing score counts as certain)."""
+    ranked = sorted(items, key=lambda c: -(1.0 if c.score is None else c.score))
+    return ranked[:limit]
+
+
+def verify_candidates(doc: Document, limit: int) -> Candidates:
+    """Numbered candidates for the verify prompt, in reading order, at most `limit` of each kind."""
+    encoder_meta = doc.meta.get("encoder") or {}
+    found: dict[tuple[int, int, str], CandidateEntity] = {}
+    rows = [(e.start, e.end, e.label, e.score) for e in doc.entities] + [
+        (c["start"], c["end"], c["label"], c.get("score")) for c in encoder_meta.get("candidates", [])
+    ]
+    for start, end, label, score in rows:
+        key = (start, end, label)
+        if key not in found and 0 <= start < end <= len(doc.text):
+            found[key] = CandidateEntity(start, end, doc.text[start:end], label, score)
+    entities = sorted(_top(list(found.values()), limit), key=lambda c: (c.start, c.end, c.label))
+    index_of_span: dict[tuple[int, int], int] = {}
+    for i, c in enumerate(entities):
+        index_of_span.setdefault((c.start, c.end), i)
+
+    spans = {e.id: (e.start, e.end) for e in doc.entities}
+    pairs = [(spans[r.head], spans[r.tail], r.label, r.score) for r in doc.relations] + [
+        (tuple(c["head"]), tuple(c["tail"]), c["label"], c.get("score"))
+        for c in encoder_meta.get("relation_candidates", [])
+    ]
+    relations: dict[tuple[int, int, str], CandidateRelation] = {}
+    for head_span, tail_span, label, score in pairs:
+        head, tail = index_of_span.get(head_span), index_of_span.get(tail_span)
+        if head is None or tail is None or head == tail or (head, tail, label) in relations:
+            continue
+        relations[(head, tail, label)] = CandidateRelation(head, tail, label, score)
+    kept = sorted(_top(list(relations.values()), limit), key=lambda r: (r.head, r.tail, r.label))
+    return Candidates(entities, kept)
+
+
+def _key(mention: str) -> str:
+    return " ".join(mention.lower().split())
+
+
+class AnswerBuilder:
+    """Collects grounded entities and type-checked relations for one chunk text."""
+
+    def __init__(self, text: str, schema: Schema):
+        self.text = text
+        self.schema = schema
+        self.grounder = Grounder(text)
+        self.grounding = empty_counts()
+        self.entities: list[Entity] = []
+        self.relations: list[Relation] = []
+        self.dropped_relations = 0
+        self._by_span: dict[tuple[int, int, str], Entity] = {}
+        self._by_mention: dict[str, list[Entity]] = {}
+        self._relation_keys: set[tuple[str, str, str]] = set()
+
+    def add_entity(self, start: int, end: int, label: str, mention: str | None = None) -> Entity:
+        key = (start, end, label)
+        if key not in self._by_span:
+            entity = Entity(
+                id=f"L{len(self.entities) + 1}", start=start, end=end, text=self.text[start:end],
+                label=label, source="llm",
+            )
+            self.entities.append(entity)
+            self._by_span[key] = entity
+            for name in {_key(entity.text), _key(mention or entity.text)}:
+                self._by_mention.setdefault(name, []).append(entity)
+        return self._by_span[key]
+
+    def ground_entity(self, mention: str, label: str) -> Entity | None:
+        span = self.grounder.locate(mention)
+        if span is None:
+            self.grounding["ungrounded"] += 1
+            return None
+        self.grounding[span.status] += 1
+        return self.add_entity(span.start, span.end, label, mention)
+
+    def add_relation(self, heads: list[Entity], label: str, tails: list[Entity]) -> None:
+        """Keep the first head/tail pair the schema allows for `label`; else count it dropped."""
+        for head in heads:
+            for tail in tails:
+                if head.id != tail.id and self.schema.allows(label, head.label, tail.label):
+                    key = (head.id, tail.id, label)
+                    if key not in self._relation_keys:
+                        self._relation_keys.add(key)
+                        self.relations.append(Relation(head=head.id, tail=tail.id, label=label, source="llm"))
+                    return
+        self.dropped_relations += 1
+
+    def relate_mentions(self, head: str, label: str, tail: str) -> None:
+        self.add_relation(self._by_mention.get(_key(head), []), label, self._by_mention.get(_key(tail), []))
+
+
+def read_extraction(text: str, schema: Schema, answer: Any) -> AnswerBuilder:
+    out = AnswerBuilder(text, schema)
+    for item in answer.entities:
+        out.ground_entity(item.text, item.type)
+    for item in getattr(answer, "relations", []):
+        out.relate_mentions(item.head, item.type, item.tail)
+    return out
+
+
+def read_verification(text: str, schema: Schema, candidates: Candidates, answer: Any) -> AnswerBuilder:
+    out = AnswerBuilder(text, schema)
+    kept: dict[int, Entity] = {}
+    for i, (cand, verdict) in enumerate(zip(candidates.entities, answer.entities, strict=True)):
+        if verdict != DROP:
+            label = cand.label if verdict == CONFIRM else verdict
+            kept[i] = out.add_entity(cand.start, cand.end, label)
+    for cand, verdict in zip(candidates.relations, getattr(answer, "relations", []), strict=True):
+        if verdict != DROP and cand.head in kept and cand.tail in kept:
+            label = cand.label if verdict == CONFIRM else verdict
+            out.add_relation([kept[cand.head]], label, [kept[cand.tail]])
+        elif verdict != DROP:
+            out.dropped_relations += 1
+    for item in answer.add_entities:
+        out.ground_entity(item.text, item.type)
+    for item in getattr(answer, "add_relations", []):
+        out.relate_mentions(item.head, item.type, item.tail)
+    return out

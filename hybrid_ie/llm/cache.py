@@ -1,0 +1,82 @@
+"""An on-disk (sqlite) cache of validated LLM answers.
+
+The key is a sha256 over everything that can change an answer: backend and model, the full
+message list (prompt templates, few-shot examples and the chunk), the response JSON schema,
+the extraction schema's fingerprint and the generation parameters. Only answers that passed
+validation are stored, so a cached answer never needs a re-ask. The file is shared safely between
+threads and processes (WAL journal, one connection per cache object guarded by a lock).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hybrid_ie.errors import HybridIEError
+
+
+@dataclass(frozen=True)
+class CachedAnswer:
+    answer: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+def cache_key(**parts: Any) -> str:
+    blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()
+
+
+class ResponseCache:
+    """`get(key)` / `put(key, ...)` over one sqlite file; counts hits and misses."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.hits = 0
+        self.misses = 0
+        self._lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, model TEXT NOT NULL,"
+                " answer TEXT NOT NULL, prompt_tokens INTEGER NOT NULL,"
+                " completion_tokens INTEGER NOT NULL, created REAL NOT NULL)"
+            )
+            self._db.commit()
+        except (OSError, sqlite3.Error) as exc:
+            raise HybridIEError(f"{self.path}: cannot open the LLM cache ({exc})") from exc
+
+    def get(self, key: str) -> CachedAnswer | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT answer, prompt_tokens, completion_tokens FROM answers WHERE key = ?", (key,)
+            ).fetchone()
+            if row is None:
+                self.misses += 1
+                return None
+            self.hits += 1
+            return CachedAnswer(*row)
+
+    def put(self, key: str, *, model: str, answer: str, prompt_tokens: int, completion_tokens: int) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?)",
+                (key, model, answer, prompt_tokens, completion_tokens, time.time()),
+            )
+            self._db.commit()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

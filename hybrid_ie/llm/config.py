@@ -1,0 +1,145 @@
+"""LLM tier configuration: arguments > environment > config file > defaults.
+
+    LLMConfig.load()                                  # defaults, file from $HYBRID_IE_LLM_CONFIG, env
+    LLMConfig.load("llm.toml", model="gpt-4o-mini")  # a file, then env, then these arguments
+
+Environment variables are `HYBRID_IE_LLM_<FIELD>` (e.g. `HYBRID_IE_LLM_BACKEND=openai`,
+`HYBRID_IE_LLM_MODEL`, `HYBRID_IE_LLM_BASE_URL`, `HYBRID_IE_LLM_TIMEOUT_S`); `prices` takes JSON.
+A config file is TOML or JSON holding the fields at top level or under an `llm` table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hybrid_ie.errors import HybridIEError
+from hybrid_ie.llm.usage import Price
+from hybrid_ie.paths import cache_dir
+
+ENV_PREFIX = "HYBRID_IE_LLM_"
+CONFIG_ENV = ENV_PREFIX + "CONFIG"
+DEFAULT_LOCAL_MODEL = "qwen2.5-coder-0.5b"
+
+
+class ConfigError(HybridIEError):
+    """The LLM configuration (file, environment or arguments) is invalid."""
+
+
+class LLMConfig(BaseModel):
+    """Everything the LLM client needs: backend, model, request format, retry policy, cache."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    backend: Literal["local", "openai"] = "local"
+    model: str = DEFAULT_LOCAL_MODEL
+    # openai backend
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    # How the response schema is sent: "json_schema" (OpenAI structured outputs),
+    # "json_object_schema" (llama.cpp server: response_format json_object + schema via
+    # extra_body) or "tools" (a forced function call). The local backend always constrains
+    # with a grammar built from the schema.
+    request_format: Literal["json_schema", "json_object_schema", "tools"] = "json_schema"
+    timeout_s: float = Field(60.0, gt=0, description="one HTTP request")
+    deadline_s: float = Field(300.0, gt=0, description="one call, all retries and re-asks included")
+    max_retries: int = Field(4, ge=0, description="transport retries: timeouts, 429, 5xx, resets")
+    backoff_s: float = Field(1.0, ge=0, description="first backoff; doubles with jitter")
+    backoff_max_s: float = Field(20.0, ge=0)
+    max_reasks: int = Field(2, ge=0, description="validation failures asked again")
+    max_concurrency: int = Field(4, ge=1)
+    # generation (deterministic)
+    temperature: float = Field(0.0, ge=0)
+    seed: int = 0
+    max_tokens: int = Field(512, ge=16)
+    # local backend
+    n_ctx: int = Field(4096, ge=512)
+    n_threads: int | None = Field(None, ge=1)
+    # prompts
+    few_shot: bool = True
+    max_candidates: int = Field(24, ge=1, description="verify: candidates listed per kind")
+    # cache and cost
+    cache: bool = True
+    cache_path: Path | None = None
+    prices: dict[str, Price] = Field(default_factory=dict, description="USD per 1M tokens by model")
+
+    @property
+    def resolved_cache_path(self) -> Path:
+        return self.cache_path or cache_dir() / "llm-cache.sqlite"
+
+    def generation_params(self) -> dict[str, Any]:
+        """The parameters that change an answer (part of every cache key)."""
+        return {"temperature": self.temperature, "seed": self.seed, "max_tokens": self.max_tokens}
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> LLMConfig:
+        """Defaults, then the config file (`path` or $HYBRID_IE_LLM_CONFIG), then the
+        environment, then `overrides` (arguments whose value is None are ignored)."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        source = "defaults"
+        path = path or env.get(CONFIG_ENV) or None
+        if path:
+            values.update(_read_file(Path(path)))
+            source = str(path)
+        from_env = _from_env(env)
+        if from_env:
+            values.update(from_env)
+            source += " + environment"
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in exc.errors()
+            )
+            raise ConfigError(f"invalid LLM configuration ({source}): {problems}") from exc
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read LLM config ({exc.strerror or exc})") from exc
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(raw)
+        else:
+            data = tomllib.loads(raw.decode("utf-8"))
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'TOML'} ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a table/object of settings")
+    if isinstance(data.get("llm"), dict):
+        data = data["llm"]
+    return data
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, field in LLMConfig.model_fields.items():
+        raw = env.get(ENV_PREFIX + name.upper())
+        if raw is None:
+            continue
+        if raw == "" and not field.is_required() and field.default is None:
+            out[name] = None
+        elif name == "prices":
+            try:
+                out[name] = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{ENV_PREFIX}PRICES: not valid JSON ({exc.msg})") from exc
+        else:
+            out[name] = raw
+    return out
