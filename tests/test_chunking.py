@@ -1,0 +1,107 @@
+"""hybrid_ie.chunking: property tests (chunk text == text[start:end], windows cover every word)
+and a few hand-checked sentence splits."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hybrid_ie.chunking import Chunk, split_sentences, word_spans, word_windows, words_from_tokens
+
+texts = st.text(alphabet=st.sampled_from(list("abcXYZ019 .,!?'’-\"()\n\té")), max_size=120)
+sentence_texts = st.lists(
+    st.sampled_from(
+        ["Mr.", "Smith", "went", "to", "U.S.", "Paris.", "He", "left!", "3.5", "(Yes?)", "and", "\n"]
+    ),
+    max_size=30,
+).map(" ".join)
+SETTINGS = settings(max_examples=150, deadline=None)
+
+
+def non_space_positions(text: str) -> set[int]:
+    return {i for i, ch in enumerate(text) if not ch.isspace()}
+
+
+def covered(spans) -> set[int]:
+    return {i for start, end in spans for i in range(start, end)}
+
+
+@SETTINGS
+@given(texts)
+def test_words_are_exactly_the_non_space_characters(text):
+    spans = word_spans(text)
+    assert spans == sorted(spans)
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in pairwise(spans))
+    assert all(end > start and not any(ch.isspace() for ch in text[start:end]) for start, end in spans)
+    assert covered(spans) == non_space_positions(text)
+
+
+@SETTINGS
+@given(st.lists(st.text(alphabet="ab.-", min_size=1, max_size=5), max_size=10))
+def test_words_from_tokens(tokens):
+    text, spans = words_from_tokens(tokens)
+    assert text == " ".join(tokens)
+    assert [text[s:e] for s, e in spans] == tokens
+
+
+@SETTINGS
+@given(st.one_of(texts, sentence_texts))
+def test_sentences_are_exact_stripped_slices_that_lose_nothing(text):
+    chunks = split_sentences(text)
+    for i, chunk in enumerate(chunks):
+        assert chunk.text == text[chunk.start : chunk.end]
+        assert chunk.index == i
+        assert chunk.text and chunk.text == chunk.text.strip()
+    assert all(a.end <= b.start for a, b in pairwise(chunks))
+    assert non_space_positions(text) <= covered((c.start, c.end) for c in chunks)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Mr. Smith went to Washington. He left.", ["Mr. Smith went to Washington.", "He left."]),
+        ("U.S. troops arrived.  Then 3 left!", ["U.S. troops arrived.", "Then 3 left!"]),
+        ('He said "stop." And ran (fast.) Away?', ['He said "stop."', "And ran (fast.)", "Away?"]),
+        ("  no end punctuation  ", ["no end punctuation"]),
+        ("", []),
+    ],
+)
+def test_sentence_examples(text, expected):
+    assert [c.text for c in split_sentences(text)] == expected
+
+
+@SETTINGS
+@given(texts, st.integers(1, 8), st.data())
+def test_windows_are_exact_slices_that_cover_every_word(text, max_words, data):
+    stride = data.draw(st.one_of(st.none(), st.integers(1, max_words)))
+    windows = word_windows(text, max_words, stride)
+    spans = word_spans(text)
+    step = stride or max(1, max_words // 2)
+    for i, window in enumerate(windows):
+        assert window.text == text[window.start : window.end]
+        assert window.index == i
+        inside = [s for s in spans if window.start <= s[0] and s[1] <= window.end]
+        if spans:
+            assert 1 <= len(inside) <= max_words
+            assert (window.start, window.end) == (inside[0][0], inside[-1][1])  # word boundaries
+    for span in spans:  # nothing is dropped
+        assert any(w.start <= span[0] and span[1] <= w.end for w in windows)
+    if len(spans) > max_words:
+        starts = [spans.index(next(s for s in spans if s[0] == w.start)) for w in windows]
+        assert starts == list(range(0, step * len(windows), step))
+        assert windows[-1].end == spans[-1][1]
+
+
+def test_window_edge_cases():
+    assert word_windows("", 4) == []
+    assert word_windows("  ", 4) == [Chunk(0, 2, "  ", 0)]
+    assert word_windows(" one two ", 4) == [Chunk(1, 8, "one two", 0)]
+    assert [c.text for c in word_windows("a b c d e", 2)] == ["a b", "b c", "c d", "d e"]
+    assert [c.text for c in word_windows("a b c d e", 3, stride=3)] == ["a b c", "d e"]
+    with pytest.raises(ValueError, match="max_words must be at least 1"):
+        word_windows("a b", 0)
+    with pytest.raises(ValueError, match="stride must not exceed max_words"):
+        word_windows("a b c", 2, stride=3)
