@@ -106,7 +106,7 @@ def calibration_report(
     variants = {"encoder scores": {kind: reliability(items) for kind, items in pairs.items()}}
     temps = encoder_temperatures(encoder)
     note = "Scores below the encoder's candidate floor are not returned, so they are not binned."
-    if temps:
+    if temps and any(t != 1.0 for t in temps.values()):
         variants = {
             "before temperature scaling": {
                 kind: reliability([(unscale(s, temps.get(kind, 1.0)), ok) for s, ok in items])
@@ -116,7 +116,7 @@ def calibration_report(
         }
         note += f" Temperatures: {temps}."
     else:
-        note += " The encoder exposes no temperature, so only its own scores are shown."
+        note += " The encoder has no fitted temperature (none, or 1.0), so only its own scores are shown."
     return {"dataset": dataset, "documents": len(gold), "variants": variants, "note": note}
 
 

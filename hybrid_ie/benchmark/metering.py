@@ -6,10 +6,12 @@ at each budget) ask for it. `MeteredLLM` stands in for an `LLMClient`: it forwar
 records what it cost (tokens, latency, cache hit, grounding, schema validity). Both forward every
 other attribute to the wrapped object, so the pipeline sees the interfaces of contract 2 and 3.
 
-Stand-alone time: with the LLM's response cache a higher budget re-uses the calls of a lower one
-and runs faster than it would alone. `MeteredLLM` remembers the latency each call had when it
-was really computed (keyed by task, text, schema and candidates), so a run's cost can be stated
-as if its cache had been empty (`CallRecord.standalone_s`).
+Stand-alone cost: with the LLM's response cache a higher budget re-uses the calls of a lower one
+and runs faster (a cache hit reports no tokens and almost no latency). `MeteredLLM` remembers the
+latency, tokens and cost each call had when it was really computed (keyed by task, text, schema
+and candidates), so a run's cost can be stated as if its cache had been empty
+(`CallRecord.standalone`). A hit on an answer cached before this benchmark started has no known
+cost: `standalone_known` is False for it and its stand-alone numbers are those of the hit.
 """
 
 from __future__ import annotations
@@ -83,6 +85,16 @@ class SharedEncoder:
         return out
 
 
+@dataclass(frozen=True)
+class ComputedCost:
+    """What a call cost when it was computed (not served from the cache)."""
+
+    latency_s: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+
+
 @dataclass
 class CallRecord:
     """One LLM call as the benchmark saw it."""
@@ -100,7 +112,8 @@ class CallRecord:
     cache_hit: bool
     schema_valid: bool
     grounding: dict[str, int] = field(default_factory=dict)
-    standalone_s: float = 0.0
+    standalone: ComputedCost | None = None
+    standalone_known: bool = True
 
 
 def _call_key(task: str, text: str, schema: Schema, candidates: Document | None) -> str:
@@ -117,7 +130,7 @@ class MeteredLLM:
     def __init__(self, client: Any) -> None:
         self._client = client
         self._lock = threading.Lock()
-        self._computed_latency: dict[str, float] = {}
+        self._computed: dict[str, ComputedCost] = {}
         self.calls: list[CallRecord] = []
 
     def __getattr__(self, name: str) -> Any:
@@ -144,26 +157,33 @@ class MeteredLLM:
         result = call()
         wall = time.perf_counter() - started
         usage = result.usage
+        spent = ComputedCost(
+            latency_s=float(usage.latency_s or 0.0),
+            prompt_tokens=int(usage.prompt_tokens or 0),
+            completion_tokens=int(usage.completion_tokens or 0),
+            cost=float(usage.cost or 0.0),
+        )
         with self._lock:
             if not usage.cache_hit:
-                self._computed_latency.setdefault(key, float(usage.latency_s))
-            standalone = self._computed_latency.get(key, float(usage.latency_s))
+                self._computed.setdefault(key, spent)
+            computed = self._computed.get(key)
             self.calls.append(
                 CallRecord(
                     task=task,
                     key=key,
                     status=result.status,
-                    prompt_tokens=int(usage.prompt_tokens or 0),
-                    completion_tokens=int(usage.completion_tokens or 0),
-                    latency_s=float(usage.latency_s or 0.0),
+                    prompt_tokens=spent.prompt_tokens,
+                    completion_tokens=spent.completion_tokens,
+                    latency_s=spent.latency_s,
                     wall_s=wall,
                     retries=int(usage.retries or 0),
                     reasks=int(usage.reasks or 0),
-                    cost=float(usage.cost or 0.0),
+                    cost=spent.cost,
                     cache_hit=bool(usage.cache_hit),
                     schema_valid=bool(result.schema_valid),
                     grounding={k: int(v) for k, v in (result.grounding or {}).items()},
-                    standalone_s=standalone,
+                    standalone=computed or spent,
+                    standalone_known=computed is not None,
                 )
             )
         return result

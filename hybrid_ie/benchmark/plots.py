@@ -110,7 +110,7 @@ def plot_reliability(calibration: dict[str, Any], path: str | Path) -> Path | No
         drawn = False
         for variant, kinds in variants.items():
             data = kinds.get(kind)
-            if not data or not data["bins"]:
+            if not data or not data["count"]:
                 continue
             xs = [b["mean_score"] for b in data["bins"] if b["count"]]
             ys = [b["accuracy"] for b in data["bins"] if b["count"]]

@@ -28,7 +28,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from hybrid_ie.benchmark.metering import CallRecord, MeteredLLM, SharedEncoder
+from hybrid_ie.benchmark.metering import CallRecord, ComputedCost, MeteredLLM, SharedEncoder
 from hybrid_ie.benchmark.report import GOLD_FILE, PREDS_DIR, build_report
 from hybrid_ie.datasets import load_documents
 from hybrid_ie.document import Document, read_jsonl, write_document, write_jsonl
@@ -137,10 +137,12 @@ def seed_everything(seed: int) -> None:
 
 
 def route_counts(doc: Document) -> tuple[int, int]:
-    """(chunks, escalated chunks) of a predicted document, from `meta["route"]`."""
+    """(chunks, escalated chunks) of a predicted document: the chunk count from
+    `meta["pipeline"]["chunks"]` (or the route entries), escalations from `meta["route"]`."""
     route = doc.meta.get("route") or []
-    chunks = route.get("chunks", []) if isinstance(route, dict) else route
-    return len(chunks), sum(1 for c in chunks if isinstance(c, dict) and c.get("escalated"))
+    escalated = sum(1 for c in route if isinstance(c, dict) and c.get("escalated"))
+    chunks = (doc.meta.get("pipeline") or {}).get("chunks", len(route))
+    return int(chunks), escalated
 
 
 @dataclass
@@ -214,12 +216,14 @@ def run_cost(outcome: RunOutcome, encoder_pass_s: float) -> dict[str, Any]:
             grounding[key] = grounding.get(key, 0) + value
     grounded_total = sum(grounding.values())
     llm_wall = sum(c.wall_s for c in calls)
+    alone = [c.standalone or ComputedCost() for c in calls]
+    llm_standalone_s = sum(a.latency_s for a in alone)
     standalone = (
         outcome.wall_s
         - outcome.encoder_s
         - llm_wall
         + (encoder_pass_s if outcome.spec.uses_encoder else 0.0)
-        + sum(c.standalone_s for c in calls)
+        + llm_standalone_s
     )
     standalone = max(standalone, 0.0)
     ok_calls = [c for c in calls if c.status == "ok"]
@@ -233,11 +237,13 @@ def run_cost(outcome: RunOutcome, encoder_pass_s: float) -> dict[str, Any]:
         "llm_calls_by_task": {t: sum(c.task == t for c in calls) for t in sorted({c.task for c in calls})},
         "llm_failed": len(calls) - len(ok_calls),
         "cache_hits": sum(c.cache_hit for c in calls),
-        "prompt_tokens": sum(c.prompt_tokens for c in calls),
-        "completion_tokens": sum(c.completion_tokens for c in calls),
+        "prompt_tokens": sum(a.prompt_tokens for a in alone),
+        "completion_tokens": sum(a.completion_tokens for a in alone),
+        "cost_usd": sum(a.cost for a in alone),
+        "tokens_spent_here": sum(c.prompt_tokens + c.completion_tokens for c in calls),
+        "standalone_unknown_calls": sum(not c.standalone_known for c in calls),
         "retries": sum(c.retries for c in calls),
         "reasks": sum(c.reasks for c in calls),
-        "cost_usd": sum(c.cost for c in calls),
         "schema_valid_rate": sum(c.schema_valid for c in calls) / len(calls) if calls else None,
         "grounding": grounding,
         "grounding_rate": (grounding["exact"] + grounding["fuzzy"]) / grounded_total
@@ -246,7 +252,7 @@ def run_cost(outcome: RunOutcome, encoder_pass_s: float) -> dict[str, Any]:
         "wall_s": outcome.wall_s,
         "encoder_s": outcome.encoder_s,
         "llm_s": llm_wall,
-        "llm_standalone_s": sum(c.standalone_s for c in calls),
+        "llm_standalone_s": llm_standalone_s,
         "standalone_s": standalone,
         "docs_per_s": outcome.documents / standalone if standalone > 0 else None,
     }
@@ -289,8 +295,7 @@ def load_encoder(model: str | None) -> Any:
 def load_llm(config_file: str | None) -> Any:
     from hybrid_ie.llm import LLMClient, LLMConfig
 
-    config = LLMConfig.from_file(config_file) if config_file else LLMConfig()
-    return LLMClient(config)
+    return LLMClient(LLMConfig.load(config_file))
 
 
 def default_policy() -> Any:
