@@ -1,0 +1,270 @@
+"""Resumable batch jobs: input files -> an Extractor -> an output JSONL, one line per document.
+
+Inputs (`collect_inputs`): ``.txt`` files (id = the file name without ``.txt``), folders (their
+``.txt`` files, recursively, in path order) and JSONL files of ``{"id", "text"}`` objects (an
+object without ``id`` gets ``<file stem>-<line>``). Every input is read and checked before any
+extraction starts, so a bad input fails fast: unreadable files, invalid UTF-8 (the file and the
+byte offset are named; ``on_bad_utf8="replace"`` replaces the bytes with U+FFFD and warns
+instead), malformed JSONL lines, duplicate ids. An empty text is valid (empty result).
+
+Output (`run_job`): each finished Document is appended and flushed at once
+(`document.write_document`), so a killed job loses at most the batch in flight. With
+``resume=True`` the ids already in the output are skipped; a torn last line left by a kill is
+detected (no final newline) and cut off first. A document that failed (LLM down after retries,
+a text the encoder cannot read) is still written, with its ``error`` field; the job goes on.
+
+At the end a summary over the whole output file (documents, failures, escalation rate, LLM
+calls and tokens) plus this run's wall time is returned and written beside the output as
+``<OUT stem>.summary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hybrid_ie.document import Document, write_document
+from hybrid_ie.errors import InputError
+
+TEXT_SUFFIXES = (".txt",)
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+BAD_UTF8_POLICIES = ("error", "replace")
+
+
+@dataclass(frozen=True)
+class InputText:
+    id: str
+    text: str
+    where: str  # file, or file:line, for messages
+
+
+def _decode(raw: bytes, where: str, on_bad_utf8: str, warnings: list[str], base_offset: int = 0) -> str:
+    """UTF-8 text of `raw`; invalid bytes raise InputError naming the byte offset, or are
+    replaced (with a warning) when `on_bad_utf8 == "replace"`."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        offset = base_offset + exc.start
+        if on_bad_utf8 != "replace":
+            raise InputError(
+                f"{where}: invalid UTF-8 at byte {offset} (use --on-bad-utf8 replace to replace bad bytes)"
+            ) from exc
+        text = raw.decode("utf-8", errors="replace")
+        warnings.append(f"{where}: invalid UTF-8 from byte {offset} replaced with U+FFFD")
+        return text
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+
+
+def _text_file(path: Path, on_bad_utf8: str, warnings: list[str]) -> Iterator[InputText]:
+    text = _decode(_read_bytes(path), str(path), on_bad_utf8, warnings).removeprefix("\ufeff")
+    yield InputText(path.name.removesuffix(path.suffix), text, str(path))
+
+
+def _jsonl_file(path: Path, on_bad_utf8: str, warnings: list[str]) -> Iterator[InputText]:
+    offset = 0
+    for lineno, raw in enumerate(_read_bytes(path).splitlines(keepends=True), start=1):
+        where = f"{path}:{lineno}"
+        line = _decode(raw, where, on_bad_utf8, warnings, base_offset=offset)
+        offset += len(raw)
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{where}: malformed JSON ({exc.msg} at column {exc.colno})") from exc
+        if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+            raise InputError(f'{where}: expected an object with a "text" string, e.g. {{"id": "d1", "text": "..."}}')
+        doc_id = obj.get("id", f"{path.stem}-{lineno}")
+        if not isinstance(doc_id, (str, int)):
+            raise InputError(f'{where}: "id" must be a string or an integer')
+        yield InputText(str(doc_id), obj["text"], where)
+
+
+def _expand(path: Path) -> list[Path]:
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
+        if not files:
+            raise InputError(f"{path}: folder holds no .txt files")
+        return files
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder")
+    if path.suffix.lower() not in TEXT_SUFFIXES + JSONL_SUFFIXES:
+        raise InputError(f"{path}: unsupported input; give .txt files, folders of .txt, or .jsonl of {{id, text}}")
+    return [path]
+
+
+def collect_inputs(paths: Sequence[str | Path], on_bad_utf8: str = "error") -> tuple[list[InputText], list[str]]:
+    """Read and check every input; returns (texts in input order, warnings)."""
+    if on_bad_utf8 not in BAD_UTF8_POLICIES:
+        raise InputError(f"on_bad_utf8 must be one of {BAD_UTF8_POLICIES}, got {on_bad_utf8!r}")
+    if not paths:
+        raise InputError("no input given")
+    texts: list[InputText] = []
+    warnings: list[str] = []
+    seen: dict[str, str] = {}
+    for given in paths:
+        for path in _expand(Path(given)):
+            reader = _jsonl_file if path.suffix.lower() in JSONL_SUFFIXES else _text_file
+            for item in reader(path, on_bad_utf8, warnings):
+                if item.id in seen:
+                    raise InputError(f"{item.where}: duplicate document id {item.id!r} (also in {seen[item.id]})")
+                seen[item.id] = item.where
+                texts.append(item)
+    return texts, warnings
+
+
+# -- output and resume ------------------------------------------------------------------------
+
+
+def repair_output(path: Path) -> int:
+    """Cut a torn last line (no final newline, left by a killed job). Returns bytes removed."""
+    if not path.exists():
+        return 0
+    with path.open("rb+") as handle:
+        data = handle.read()
+        if not data or data.endswith(b"\n"):
+            return 0
+        keep = data.rfind(b"\n") + 1
+        handle.truncate(keep)
+        return len(data) - keep
+
+
+def finished_documents(path: Path) -> Iterator[dict[str, Any]]:
+    """The documents already in an output file (complete lines only)."""
+    if not path.exists():
+        return
+    with path.open("rb") as handle:
+        for lineno, raw in enumerate(handle, start=1):
+            if not raw.endswith(b"\n") or not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise InputError(f"{path}:{lineno}: the output file has a corrupt line; cannot resume ({exc})") from exc
+            yield obj
+
+
+@dataclass
+class JobSummary:
+    """Counts over the whole output file, plus what this run did."""
+
+    output: str
+    documents: int = 0
+    failures: int = 0
+    chunks: int = 0
+    escalated_chunks: int = 0
+    escalation_rate: float = 0.0
+    llm_calls: int = 0
+    llm_failed_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    llm_tokens: int = 0
+    llm_cost: float = 0.0
+    processed_this_run: int = 0
+    skipped_as_done: int = 0
+    torn_bytes_removed: int = 0
+    wall_s: float = 0.0
+    docs_per_s: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, doc: dict[str, Any]) -> None:
+        """Count one output document (a Document's JSON dict)."""
+        meta = doc.get("meta") or {}
+        self.documents += 1
+        self.failures += 1 if doc.get("error") else 0
+        route = meta.get("route")
+        self.chunks += len(route) if route is not None else int((meta.get("pipeline") or {}).get("chunks", 0))
+        self.escalated_chunks += sum(1 for r in route or [] if r.get("escalated"))
+        llm = meta.get("llm") or {}
+        self.llm_calls += int(llm.get("calls", 0))
+        self.llm_failed_calls += len(llm.get("errors") or [])
+        usage = llm.get("usage") or {}
+        self.prompt_tokens += int(usage.get("prompt_tokens", 0))
+        self.completion_tokens += int(usage.get("completion_tokens", 0))
+        self.llm_cost += float(usage.get("cost", 0.0))
+        self.llm_tokens = self.prompt_tokens + self.completion_tokens
+        self.escalation_rate = self.escalated_chunks / self.chunks if self.chunks else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["escalation_rate"] = round(self.escalation_rate, 4)
+        out["wall_s"] = round(self.wall_s, 3)
+        out["docs_per_s"] = round(self.docs_per_s, 3)
+        out["llm_cost"] = round(self.llm_cost, 6)
+        return out
+
+
+def summary_path(output: Path) -> Path:
+    return output.with_name(output.name.removesuffix(output.suffix) + ".summary.json")
+
+
+def run_job(
+    inputs: Sequence[InputText],
+    output: str | Path,
+    extractor: Any,
+    *,
+    resume: bool = False,
+    force: bool = False,
+    batch_size: int = 16,
+    on_document: Callable[[Document, JobSummary], None] | None = None,
+    settings: dict[str, Any] | None = None,
+    warnings: Sequence[str] = (),
+) -> JobSummary:
+    """Extract every input not yet in `output`, appending each Document as it is finished.
+
+    Without `resume` or `force` an existing non-empty output is an error (nothing is
+    overwritten by accident); `force` starts it afresh. `on_document(doc, running_summary)` is
+    called after each document is written (progress display).
+    """
+    output = Path(output)
+    started = time.perf_counter()
+    exists = output.exists() and output.stat().st_size > 0
+    if exists and not (resume or force):
+        raise InputError(f"{output} already exists; pass --resume to continue it or --force to overwrite it")
+    summary = JobSummary(output=str(output), warnings=list(warnings), settings=dict(settings or {}))
+    done: set[str] = set()
+    if resume and exists:
+        summary.torn_bytes_removed = repair_output(output)
+        for obj in finished_documents(output):
+            done.add(str(obj.get("id")))
+            summary.add(obj)
+    elif output.exists():
+        output.unlink()
+    pending = [{"id": item.id, "text": item.text} for item in inputs if item.id not in done]
+    summary.skipped_as_done = len(inputs) - len(pending)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with output.open("a", encoding="utf-8") as handle:
+        for doc in extractor.extract_many(pending, batch_size=batch_size):
+            write_document(doc, handle)
+            summary.add(doc.to_dict())
+            summary.processed_this_run += 1
+            summary.wall_s = time.perf_counter() - started
+            summary.docs_per_s = summary.processed_this_run / summary.wall_s if summary.wall_s else 0.0
+            if on_document is not None:
+                on_document(doc, summary)
+    summary.wall_s = time.perf_counter() - started
+    summary.docs_per_s = summary.processed_this_run / summary.wall_s if summary.wall_s else 0.0
+    summary_path(output).write_text(json.dumps(summary.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return summary
+
+
+__all__ = [
+    "InputText",
+    "JobSummary",
+    "collect_inputs",
+    "finished_documents",
+    "repair_output",
+    "run_job",
+    "summary_path",
+]

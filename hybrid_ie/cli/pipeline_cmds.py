@@ -1,0 +1,168 @@
+"""`hybrid-ie extract` (resumable batch extraction) and `hybrid-ie render` (HTML view)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from hybrid_ie.cli.common import err_console, user_errors
+
+
+def _progress_bar(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]extract[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:.2f} docs/s"),
+        TextColumn("escalated {task.fields[escalation]:.0%}"),
+        TextColumn("LLM tokens {task.fields[tokens]:,}"),
+        TextColumn("failed {task.fields[failures]}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=not enabled,
+    )
+
+
+def extract(
+    inputs: Annotated[
+        list[Path], typer.Argument(metavar="INPUT...", help=".txt files, folders of .txt, or JSONL of {id, text}.")
+    ],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output JSONL (one Document per line).")],
+    schema: Annotated[str, typer.Option("--schema", help="Schema name or JSON file.")] = "conll04",
+    mode: Annotated[str, typer.Option("--mode", help="encoder | llm | hybrid.")] = "hybrid",
+    model: Annotated[
+        str | None, typer.Option("--model", help="Encoder checkpoint folder (default: the shipped one).")
+    ] = None,
+    budget: Annotated[
+        float | None, typer.Option("--budget", help="Hybrid: fraction of chunks that may go to the LLM (0..1).")
+    ] = None,
+    escalate_all: Annotated[
+        bool, typer.Option("--escalate-all", help="Hybrid: every chunk wants the LLM (with --budget 1: always).")
+    ] = False,
+    max_llm_tokens: Annotated[
+        int | None, typer.Option("--max-llm-tokens", help="Hybrid: LLM token cap per batch.")
+    ] = None,
+    llm_task: Annotated[str, typer.Option("--llm-task", help="Hybrid: verify | extract.")] = "verify",
+    reconcile: Annotated[
+        str | None, typer.Option("--reconcile", help="llm_corrects | union | vote (default: measured best).")
+    ] = None,
+    threshold: Annotated[float | None, typer.Option("--threshold", help="Encoder entity threshold.")] = None,
+    relation_threshold: Annotated[
+        float | None, typer.Option("--relation-threshold", help="Encoder relation threshold.")
+    ] = None,
+    nested: Annotated[bool, typer.Option("--nested", help="Allow nested entities.")] = False,
+    llm_config: Annotated[
+        Path | None, typer.Option("--llm-config", help="LLM config file (TOML or JSON).")
+    ] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Skip ids already in OUT (after a kill).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing OUT.")] = False,
+    on_bad_utf8: Annotated[
+        str, typer.Option("--on-bad-utf8", help="error | replace (replace bad bytes with U+FFFD and warn).")
+    ] = "error",
+    limit: Annotated[int | None, typer.Option("--limit", help="Only the first N input documents.")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Documents per pipeline batch.")] = 16,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")] = True,
+) -> None:
+    """Extract entities and relations from texts into a JSONL of Documents (resumable)."""
+    from hybrid_ie.batch import collect_inputs, run_job, summary_path
+    from hybrid_ie.errors import InputError
+    from hybrid_ie.pipeline import Extractor
+    from hybrid_ie.reconcile import DEFAULT_STRATEGY
+    from hybrid_ie.router import RoutingPolicy
+
+    with user_errors():
+        texts, warnings = collect_inputs(inputs, on_bad_utf8)
+        for warning in warnings:
+            err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+        if limit is not None:
+            if limit < 0:
+                raise InputError(f"--limit must be >= 0, got {limit}")
+            texts = texts[:limit]
+        overrides = {"escalate_all": escalate_all, "max_llm_tokens": max_llm_tokens, "llm_task": llm_task}
+        if budget is not None:
+            overrides["budget"] = budget
+        policy = RoutingPolicy(**overrides)
+        llm = None
+        if mode != "encoder":
+            from hybrid_ie.llm import LLMConfig
+
+            llm = LLMConfig.load(llm_config)
+        extractor = Extractor(
+            schema,
+            encoder=model,
+            llm=llm,
+            policy=policy,
+            mode=mode,
+            reconcile=reconcile or DEFAULT_STRATEGY,
+            threshold=threshold,
+            relation_threshold=relation_threshold,
+            nested=nested,
+        )
+        settings = {
+            "schema": extractor.schema.name,
+            "mode": mode,
+            "model": model,
+            "budget": policy.budget if mode == "hybrid" else None,
+            "escalate_all": escalate_all,
+            "llm_task": llm_task if mode == "hybrid" else None,
+            "reconcile": extractor.strategy if mode == "hybrid" else None,
+            "inputs": [str(p) for p in inputs],
+            "limit": limit,
+        }
+        with _progress_bar(progress) as bar:
+            task = bar.add_task("extract", total=len(texts), rate=0.0, escalation=0.0, tokens=0, failures=0)
+
+            def advance(_doc, summary) -> None:
+                bar.update(
+                    task,
+                    completed=summary.skipped_as_done + summary.processed_this_run,
+                    rate=summary.docs_per_s,
+                    escalation=summary.escalation_rate,
+                    tokens=summary.llm_tokens,
+                    failures=summary.failures,
+                )
+
+            summary = run_job(
+                texts,
+                output,
+                extractor,
+                resume=resume,
+                force=force,
+                batch_size=batch_size,
+                on_document=advance,
+                settings=settings,
+                warnings=warnings,
+            )
+    if summary.torn_bytes_removed:
+        err_console.print(f"resume: cut a torn last line ({summary.torn_bytes_removed} bytes) from {output}")
+    keys = ("documents", "processed_this_run", "skipped_as_done", "failures", "chunks", "escalated_chunks",
+            "escalation_rate", "llm_calls", "llm_tokens", "wall_s", "docs_per_s")  # fmt: skip
+    data = summary.to_dict()
+    err_console.print(" · ".join(f"{k}={data[k]}" for k in keys), highlight=False, soft_wrap=True)
+    err_console.print(f"wrote {output} and {summary_path(output)}")
+
+
+def render(
+    source: Annotated[Path, typer.Argument(metavar="OUT.jsonl", help="JSONL of Documents (e.g. from extract).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="HTML file to write.")],
+    limit: Annotated[int | None, typer.Option("--limit", help="Only the first N documents.")] = None,
+    title: Annotated[str | None, typer.Option("--title", help="Page title (default: the file name).")] = None,
+) -> None:
+    """Render Documents as one self-contained HTML page (labels, nesting, provenance, relations)."""
+    from hybrid_ie.render import render_file
+
+    with user_errors():
+        n = render_file(source, output, limit=limit, title=title)
+    err_console.print(f"rendered {n} documents to {output}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("extract")(extract)
+    app.command("render")(render)
+
+
+__all__ = ["extract", "register", "render"]

@@ -1,0 +1,394 @@
+"""The extraction pipeline: text -> chunks -> encoder -> router -> LLM -> reconcile -> Document.
+
+    from hybrid_ie import Extractor
+    extractor = Extractor(schema="conll04", mode="hybrid")
+    doc = extractor.extract("Steve Jobs founded Apple in Cupertino.")
+    for doc in extractor.extract_many(texts, batch_size=16): ...
+
+Modes:
+
+- ``encoder``: the joint encoder alone (the LLM is never created).
+- ``llm``: the LLM extracts every chunk from scratch (the encoder is never loaded).
+- ``hybrid``: the encoder reads every chunk; the router (`hybrid_ie.router`) picks the uncertain
+  chunks within the policy's budget; only those go to the LLM (``verify`` the encoder's
+  candidates, or ``extract``); the reconciler (`hybrid_ie.reconcile`) merges both answers.
+  Grounding of LLM strings to offsets happens inside the LLM tier.
+
+Chunks are sentences (`chunking.split_sentences`); a run-on "sentence" longer than
+`max_chunk_words` words is cut into consecutive windows of that size so no LLM prompt grows
+without bound (the encoder windows long chunks itself). Documents are processed in batches: the
+encoder runs over the chunks of a whole batch at once, the routing budget is shared by the chunks
+of the batch (see `router.apply_budget`).
+
+Each output Document has entity ids T1.. by position, and in ``meta``:
+
+- ``"pipeline"``: mode, reconcile strategy, schema name, number of chunks;
+- ``"route"`` (hybrid and llm modes): one entry per chunk: its span, ``escalated``, the reasons,
+  the uncertainty, and ``skipped`` ("budget" / "token_budget") when it wanted the LLM but got none;
+- ``"llm"``: calls, status (``ok`` / ``llm_failed`` / ``not_called``), summed usage (tokens,
+  latency, retries, re-asks, cost, cache hits), grounding counts and errors.
+
+When an LLM call fails (after the LLM tier's own retries), the chunk keeps the encoder's answer
+and the Document carries ``error`` = ``"llm_failed: <reason>"``; in ``llm`` mode that chunk is
+left empty. A document whose text the encoder cannot process gets ``error`` and no items;
+the other documents of its batch are unaffected.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hybrid_ie.chunking import Chunk, split_sentences, word_spans, word_windows
+from hybrid_ie.document import Document, Entity, Relation, make_entity
+from hybrid_ie.errors import InputError
+from hybrid_ie.reconcile import DEFAULT_STRATEGY, LLM_SCORE, check_strategy, normalize, reconcile
+from hybrid_ie.router import (
+    SKIPPED_TOKENS,
+    BudgetState,
+    RouteDecision,
+    RoutingPolicy,
+    Signal,
+    apply_budget,
+    route_chunk,
+    unknown_labels,
+)
+from hybrid_ie.schema import Schema, load_schema
+
+MODES = ("encoder", "llm", "hybrid")
+MAX_CHUNK_WORDS = 400
+LLM_MODE_REASON = "mode_llm"
+
+
+def chunk_text(text: str, max_words: int = MAX_CHUNK_WORDS) -> list[Chunk]:
+    """Sentences of `text`, each cut into consecutive windows of at most `max_words` words."""
+    chunks: list[Chunk] = []
+    for sentence in split_sentences(text):
+        pieces = [sentence]
+        if len(word_spans(sentence.text)) > max_words:
+            pieces = word_windows(sentence.text, max_words, stride=max_words)
+        for piece in pieces:
+            start = sentence.start + piece.start
+            chunks.append(Chunk(start, start + len(piece.text), piece.text, len(chunks)))
+    return chunks
+
+
+@dataclass
+class _Input:
+    id: str
+    text: str
+
+
+@dataclass
+class _ChunkWork:
+    """One chunk on its way through the pipeline."""
+
+    doc: int
+    chunk: Chunk
+    result: Document | None = None
+    decision: RouteDecision | None = None
+    llm: Any = None  # the LLMResult when the LLM was called
+
+
+@dataclass
+class _DocWork:
+    input: _Input
+    chunks: list[_ChunkWork] = field(default_factory=list)
+    error: str | None = None
+
+
+def _as_inputs(items: Iterable[str | dict | Document]) -> Iterator[_Input]:
+    for i, item in enumerate(items):
+        if isinstance(item, str):
+            yield _Input(f"doc-{i}", item)
+        elif isinstance(item, Document):
+            yield _Input(item.id, item.text)
+        elif isinstance(item, dict):
+            text = item.get("text")
+            if not isinstance(text, str):
+                raise InputError(f"input {i}: expected a 'text' string, got {type(text).__name__}")
+            yield _Input(str(item.get("id", f"doc-{i}")), text)
+        else:
+            raise InputError(f"input {i}: expected a str, a {{'id', 'text'}} dict or a Document, got {type(item).__name__}")
+
+
+class Extractor:
+    """Extract a schema's entities and relations from texts with the encoder, the LLM or both.
+
+    schema: a Schema, a schema name (``conll04``) or a path to a schema file.
+    encoder: a `JointEncoder`, a checkpoint folder, or None for the shipped checkpoint (loaded
+        on first use, never in ``llm`` mode).
+    llm: an `LLMClient`, an `LLMConfig`, or None for `LLMClient(LLMConfig.load())` (created on
+        first use, never in ``encoder`` mode).
+    policy: the `RoutingPolicy` (hybrid mode); default `RoutingPolicy()`.
+    reconcile: the merge strategy for escalated chunks (`hybrid_ie.reconcile.STRATEGIES`).
+    threshold, relation_threshold, nested: passed to the encoder (None = its calibrated defaults).
+    """
+
+    def __init__(
+        self,
+        schema: str | os.PathLike | Schema = "conll04",
+        encoder: Any = None,
+        llm: Any = None,
+        policy: RoutingPolicy | None = None,
+        mode: str = "hybrid",
+        reconcile: str = DEFAULT_STRATEGY,
+        *,
+        threshold: float | None = None,
+        relation_threshold: float | None = None,
+        nested: bool = False,
+        encoder_batch_size: int = 16,
+        max_chunk_words: int = MAX_CHUNK_WORDS,
+        llm_score: float = LLM_SCORE,
+    ) -> None:
+        if mode not in MODES:
+            raise InputError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        self.schema = load_schema(schema)
+        self.mode = mode
+        self.policy = policy or RoutingPolicy()
+        self.strategy = check_strategy(reconcile)
+        self.threshold = threshold
+        self.relation_threshold = relation_threshold
+        self.nested = nested
+        self.encoder_batch_size = encoder_batch_size
+        self.max_chunk_words = max_chunk_words
+        self.llm_score = llm_score
+        self._encoder = encoder
+        self._llm = llm
+
+    # -- lazily created tiers ------------------------------------------------------------------
+    @property
+    def encoder(self) -> Any:
+        if self._encoder is None or isinstance(self._encoder, (str, os.PathLike)):
+            from hybrid_ie.encoder import JointEncoder
+
+            self._encoder = JointEncoder.from_pretrained(self._encoder)
+        return self._encoder
+
+    @property
+    def llm(self) -> Any:
+        if self._llm is None or not hasattr(self._llm, "extract"):
+            from hybrid_ie.llm import LLMClient, LLMConfig
+
+            config = self._llm if self._llm is not None else LLMConfig.load()
+            self._llm = LLMClient(config)
+        return self._llm
+
+    # -- public API ----------------------------------------------------------------------------
+    def extract(self, text: str, id: str | None = None) -> Document:
+        """Extract one text."""
+        return next(self.extract_many([{"id": id or "doc-0", "text": text}]))
+
+    def extract_many(self, items: Iterable[str | dict | Document], batch_size: int = 16) -> Iterator[Document]:
+        """Stream one Document per input (str, ``{"id", "text"}`` or Document), in input order.
+
+        The routing budget runs over the whole stream: at most ``policy.budget`` of all chunks
+        seen so far reach the LLM, most uncertain first within each batch.
+        """
+        if batch_size < 1:
+            raise InputError(f"batch_size must be at least 1, got {batch_size}")
+        state = BudgetState()
+        inputs = _as_inputs(items)
+        while batch := list(itertools.islice(inputs, batch_size)):
+            yield from self._process(batch, state)
+
+    # -- one batch -----------------------------------------------------------------------------
+    def _process(self, batch: Sequence[_Input], state: BudgetState) -> list[Document]:
+        docs = [_DocWork(item) for item in batch]
+        for d, work in enumerate(docs):
+            work.chunks = [_ChunkWork(d, c) for c in chunk_text(work.input.text, self.max_chunk_words)]
+        if self.mode != "llm":
+            self._encode(docs)
+        chunks = [c for work in docs if work.error is None for c in work.chunks]
+        if self.mode == "hybrid":
+            self._route(chunks, state)
+        elif self.mode == "llm":
+            for c in chunks:
+                c.decision = RouteDecision([Signal(LLM_MODE_REASON, 1.0)], escalate=True)
+        if self.mode != "encoder":
+            self._call_llm(docs, chunks)
+        return [self._assemble(work) for work in docs]
+
+    def _predict(self, chunks: Sequence[_ChunkWork], doc_ids: Sequence[str]) -> list[Document]:
+        return self.encoder.predict(
+            [c.chunk.text for c in chunks],
+            self.schema,
+            ids=[f"{doc_ids[c.doc]}#{c.chunk.index}" for c in chunks],
+            threshold=self.threshold,
+            relation_threshold=self.relation_threshold,
+            nested=self.nested,
+            batch_size=self.encoder_batch_size,
+        )
+
+    def _encode(self, docs: list[_DocWork]) -> None:
+        """Run the encoder over every chunk of the batch; if that fails, document by document,
+        so one bad text marks only its own document as failed."""
+        ids = [w.input.id for w in docs]
+        chunks = [c for w in docs for c in w.chunks]
+        if not chunks:
+            return
+        _ = self.encoder  # loaded outside the try: a missing checkpoint is the user's error
+        try:
+            results = self._predict(chunks, ids)
+        except Exception:  # noqa: BLE001 - retried document by document below
+            results = None
+        if results is not None:
+            for c, result in zip(chunks, results, strict=True):
+                c.result = result
+            return
+        for work in docs:
+            try:
+                for c, result in zip(work.chunks, self._predict(work.chunks, ids), strict=True):
+                    c.result = result
+            except Exception as exc:  # noqa: BLE001 - recorded on the document, the job goes on
+                work.error = f"encoder_failed: {type(exc).__name__}: {exc}"
+
+    def _route(self, chunks: list[_ChunkWork], state: BudgetState) -> None:
+        unknown = []
+        if self.policy.check_unknown_labels:
+            unknown = unknown_labels(self.schema, getattr(self.encoder, "known_labels", None))
+        for c in chunks:
+            c.decision = route_chunk(c.result, self.schema, self.policy, unknown=unknown, nested=self.nested)
+        apply_budget([c.decision for c in chunks], self.policy, state)
+
+    def _call_llm(self, docs: list[_DocWork], chunks: list[_ChunkWork]) -> None:
+        """Call the LLM on the escalated chunks, most uncertain first, within the token cap."""
+        escalated = [c for c in chunks if c.decision is not None and c.decision.escalate]
+        escalated.sort(key=lambda c: c.decision.rank_key(), reverse=True)
+        spent = 0
+        cap = self.policy.max_llm_tokens
+        for c in escalated:
+            if cap is not None and spent >= cap:
+                c.decision.escalate, c.decision.skipped = False, SKIPPED_TOKENS
+                continue
+            if self.mode == "llm" or self.policy.llm_task == "extract":
+                c.llm = self.llm.extract(c.chunk.text, self.schema)
+            else:
+                c.llm = self.llm.verify(c.chunk.text, self.schema, c.result)
+            spent += c.llm.usage.prompt_tokens + c.llm.usage.completion_tokens
+            if c.llm.status == "ok":
+                c.result = self._merge(c)
+            elif self.mode == "llm":
+                c.result = Document(id=f"{docs[c.doc].input.id}#{c.chunk.index}", text=c.chunk.text)
+
+    def _merge(self, c: _ChunkWork) -> Document:
+        llm_doc = Document(
+            id=f"llm#{c.chunk.index}", text=c.chunk.text, entities=list(c.llm.entities), relations=list(c.llm.relations)
+        )
+        if self.mode == "llm":
+            return normalize(llm_doc, self.schema, nested=self.nested, default_score=self.llm_score)
+        return reconcile(c.result, llm_doc, self.schema, self.strategy, nested=self.nested, llm_score=self.llm_score)
+
+    # -- one document --------------------------------------------------------------------------
+    def _assemble(self, work: _DocWork) -> Document:
+        text = work.input.text
+        items: list[tuple[Entity, int]] = []  # (chunk-local entity, chunk offset)
+        rels: list[tuple[Relation, dict[str, Entity], int]] = []
+        for c in work.chunks:
+            if c.result is None:
+                continue
+            ents = c.result.entity_map()
+            items.extend((e, c.chunk.start) for e in c.result.entities)
+            rels.extend((r, ents, c.chunk.start) for r in c.result.relations)
+        items.sort(key=lambda it: (it[0].start + it[1], -(it[0].end + it[1]), it[0].label))
+        entities: list[Entity] = []
+        new_id: dict[tuple[int, int, str], str] = {}
+        for ent, off in items:
+            key = (ent.start + off, ent.end + off, ent.label)
+            if key in new_id:  # the same span from two chunks cannot happen, but never duplicate
+                continue
+            new_id[key] = f"T{len(entities) + 1}"
+            entities.append(
+                make_entity(text, key[0], key[1], ent.label, id=new_id[key], score=ent.score, source=ent.source)
+            )
+        relations = []
+        for rel, ents, off in rels:
+            head, tail = ents[rel.head], ents[rel.tail]
+            relations.append(
+                Relation(
+                    head=new_id[(head.start + off, head.end + off, head.label)],
+                    tail=new_id[(tail.start + off, tail.end + off, tail.label)],
+                    label=rel.label,
+                    score=rel.score,
+                    source=rel.source,
+                )
+            )
+        return Document(
+            id=work.input.id, text=text, entities=entities, relations=relations, meta=self._meta(work), error=self._error(work)
+        )
+
+    def _meta(self, work: _DocWork) -> dict[str, Any]:
+        meta: dict[str, Any] = {
+            "pipeline": {
+                "mode": self.mode,
+                "reconcile": self.strategy if self.mode == "hybrid" else None,
+                "schema": self.schema.name,
+                "chunks": len(work.chunks),
+            }
+        }
+        if self.mode != "encoder":
+            meta["route"] = [
+                {"start": c.chunk.start, "end": c.chunk.end, **c.decision.to_meta()}
+                for c in work.chunks
+                if c.decision is not None
+            ]
+            meta["llm"] = llm_summary([c.llm for c in work.chunks if c.llm is not None])
+        if self.mode != "llm":
+            encoder_meta = next((c.result.meta.get("encoder") for c in work.chunks if c.result is not None), None)
+            if encoder_meta:
+                meta["encoder"] = {
+                    "threshold": encoder_meta.get("threshold"),
+                    "relation_threshold": encoder_meta.get("relation_threshold"),
+                }
+        return meta
+
+    @staticmethod
+    def _error(work: _DocWork) -> str | None:
+        if work.error:
+            return work.error
+        failed = [c.llm.error or "unknown reason" for c in work.chunks if c.llm is not None and c.llm.status != "ok"]
+        if failed:
+            return f"llm_failed: {failed[0]}" + (f" (and {len(failed) - 1} more chunks)" if len(failed) > 1 else "")
+        return None
+
+
+def llm_summary(results: Sequence[Any]) -> dict[str, Any]:
+    """Per-document LLM accounting: calls, status, summed usage and grounding, errors."""
+    if not results:
+        return {"calls": 0, "status": "not_called"}
+    from hybrid_ie.llm import Usage
+
+    usage = Usage.total(r.usage for r in results)
+    grounding: dict[str, int] = {}
+    for r in results:
+        for key, n in (r.grounding or {}).items():
+            grounding[key] = grounding.get(key, 0) + int(n)
+    failed = [r for r in results if r.status != "ok"]
+    return {
+        "calls": len(results),
+        "status": "llm_failed" if failed else "ok",
+        "usage": usage.model_dump(mode="json"),
+        "grounding": grounding,
+        "schema_valid": sum(1 for r in results if r.schema_valid),
+        "errors": [r.error for r in failed],
+    }
+
+
+def extract(
+    texts: str | Iterable[str | dict | Document],
+    schema: str | os.PathLike | Schema = "conll04",
+    mode: str = "hybrid",
+    **options: Any,
+) -> Document | list[Document]:
+    """One call: `extract("text")` -> Document; `extract([texts])` -> list of Documents.
+    `options` go to `Extractor` (encoder, llm, policy, reconcile, threshold, ...)."""
+    extractor = Extractor(schema=schema, mode=mode, **options)
+    if isinstance(texts, str):
+        return extractor.extract(texts)
+    return list(extractor.extract_many(texts))
+
+
+__all__ = ["MAX_CHUNK_WORDS", "MODES", "Extractor", "chunk_text", "extract", "llm_summary"]
