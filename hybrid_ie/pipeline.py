@@ -67,10 +67,10 @@ def chunk_text(text: str, max_words: int = MAX_CHUNK_WORDS) -> list[Chunk]:
     """Sentences of `text`, each cut into consecutive windows of at most `max_words` words."""
     chunks: list[Chunk] = []
     for sentence in split_sentences(text):
-        pieces = [sentence]
-        if len(word_spans(sentence.text)) > max_words:
-            pieces = word_windows(sentence.text, max_words, stride=max_words)
-        for piece in pieces:
+        if len(word_spans(sentence.text)) <= max_words:
+            chunks.append(Chunk(sentence.start, sentence.end, sentence.text, len(chunks)))
+            continue
+        for piece in word_windows(sentence.text, max_words, stride=max_words):
             start = sentence.start + piece.start
             chunks.append(Chunk(start, start + len(piece.text), piece.text, len(chunks)))
     return chunks
