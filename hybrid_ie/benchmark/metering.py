@@ -140,6 +140,14 @@ class MeteredLLM:
     def wrapped(self) -> Any:
         return self._client
 
+    def prime(self, calls: Sequence[CallRecord]) -> None:
+        """Learn the computed costs of calls recorded by an earlier invocation (`--resume`), so
+        cache hits on them keep a known stand-alone cost."""
+        with self._lock:
+            for call in calls:
+                if call.standalone_known and call.standalone is not None:
+                    self._computed.setdefault(call.key, call.standalone)
+
     def extract(self, text: str, schema: Schema) -> Any:
         return self._metered(
             "extract", _call_key("extract", text, schema, None), lambda: self._client.extract(text, schema)

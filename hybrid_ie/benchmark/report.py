@@ -88,7 +88,12 @@ def _why_not(
 ) -> str:
     """A measured explanation of why the best hybrid run does not beat both single tiers."""
     ch = changes.get(best["name"], {}).get(kind)
-    parts = []
+    best_f1 = _f1(best, kind)
+    parts = [
+        f"it does not exceed {tier}-only ({_pct(_f1(run, kind))})"
+        for tier, run in (("encoder", encoder), ("LLM", llm))
+        if _f1(run, kind) >= best_f1
+    ]
     if ch is not None:
         parts.append(
             f"against encoder-only, the LLM at budget {best['budget']:g} fixed {ch['fixed']} and broke "
@@ -329,16 +334,21 @@ def _cost_rows(runs: Sequence[dict[str, Any]]) -> list[list[str]]:
     return rows
 
 
-def _unknown_cost_note(runs: Sequence[dict[str, Any]]) -> list[str]:
+def _cost_notes(runs: Sequence[dict[str, Any]]) -> list[str]:
+    notes = []
+    reused = [f"{r['name']} (finished {r['finished']})" for r in runs if r.get("reused")]
+    if reused:
+        notes.append(
+            f"Re-used from an earlier invocation (`--resume`), numbers as measured then: {', '.join(reused)}."
+        )
     unknown = {r["name"]: r["cost"]["standalone_unknown_calls"] for r in runs}
-    if not any(unknown.values()):
-        return []
-    listed = ", ".join(f"{name} {n}" for name, n in unknown.items() if n)
-    note = (
-        f"**Note:** some LLM answers came from a cache filled before this benchmark ({listed} calls); "
-        "their stand-alone time and tokens are unknown and counted as those of the cache hit (about 0)."
-    )
-    return ["", note]
+    if any(unknown.values()):
+        listed = ", ".join(f"{name} {n}" for name, n in unknown.items() if n)
+        notes.append(
+            f"Some LLM answers came from a cache filled before this benchmark ({listed} calls); their "
+            "stand-alone time and tokens are unknown and counted as those of the cache hit (about 0)."
+        )
+    return [line for note in notes for line in ("", f"**Note:** {note}")]
 
 
 def _per_label_table(runs: Sequence[dict[str, Any]], kind: str) -> str:
@@ -437,7 +447,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         COST_NOTE,
         "",
         _table(COST_HEADER, _cost_rows(runs)),
-        *_unknown_cost_note(runs),
+        *_cost_notes(runs),
         "",
     ]
     if report["changes_vs_encoder"]:

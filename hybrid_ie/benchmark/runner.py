@@ -17,18 +17,27 @@ the latency it had when it was computed. `docs_per_s` is documents / `standalone
 
 from __future__ import annotations
 
+import hashlib
 import random
 import subprocess
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, is_dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, is_dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from hybrid_ie.benchmark.metering import CallRecord, ComputedCost, MeteredLLM, SharedEncoder
+from hybrid_ie.benchmark.metering import ComputedCost, MeteredLLM, SharedEncoder
+from hybrid_ie.benchmark.outcome import (
+    RunOutcome,
+    RunSpec,
+    documents_digest,
+    load_outcome,
+    plan_runs,
+    save_outcome,
+)
 from hybrid_ie.benchmark.report import GOLD_FILE, PREDS_DIR, build_report
 from hybrid_ie.datasets import load_documents
 from hybrid_ie.document import Document, read_jsonl, write_document, write_jsonl
@@ -59,6 +68,7 @@ class BenchmarkConfig:
     calibration_source: str | None = "auto"
     examples_per_kind: int = 3
     progress: bool = True
+    resume: bool = False
     command: str = ""
 
     def __post_init__(self) -> None:
@@ -73,31 +83,6 @@ class BenchmarkConfig:
             raise InputError("hybrid mode needs at least one budget")
         if self.limit is not None and self.limit < 1:
             raise InputError(f"--limit must be at least 1, got {self.limit}")
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    mode: str
-    budget: float | None = None
-
-    @property
-    def name(self) -> str:
-        return self.mode if self.budget is None else f"{self.mode}-{self.budget:g}"
-
-    @property
-    def uses_encoder(self) -> bool:
-        return self.mode != "llm"
-
-
-def plan_runs(modes: Iterable[str], budgets: Iterable[float]) -> list[RunSpec]:
-    """Encoder-only first, hybrid budgets ascending (so the cache serves higher budgets), LLM last."""
-    modes = set(modes)
-    runs = [RunSpec("encoder")] if "encoder" in modes else []
-    if "hybrid" in modes:
-        runs += [RunSpec("hybrid", b) for b in sorted(set(budgets))]
-    if "llm" in modes:
-        runs.append(RunSpec("llm"))
-    return runs
 
 
 def resolve_schema(source: str, schema: str | None) -> Schema:
@@ -145,19 +130,6 @@ def route_counts(doc: Document) -> tuple[int, int]:
     return int(chunks), escalated
 
 
-@dataclass
-class RunOutcome:
-    spec: RunSpec
-    preds_path: Path
-    wall_s: float
-    encoder_s: float
-    calls: list[CallRecord] = field(default_factory=list)
-    chunks: int = 0
-    escalated: int = 0
-    failed_documents: int = 0
-    documents: int = 0
-
-
 def _make_extractor(spec: RunSpec, schema: Schema, encoder: Any, llm: Any, policy: Any) -> Any:
     from hybrid_ie.pipeline import Extractor
 
@@ -180,7 +152,7 @@ def execute_run(
     """Extract every gold text with `extractor`, streaming the predictions to `preds_path`."""
     first_call = len(llm.calls) if llm is not None else 0
     encoder_before = encoder.seconds if encoder is not None else 0.0
-    outcome = RunOutcome(spec, preds_path, 0.0, 0.0)
+    outcome = RunOutcome(spec, preds_path)
     inputs = ({"id": d.id, "text": d.text} for d in gold)
     started = time.perf_counter()
     with (
@@ -204,6 +176,7 @@ def execute_run(
     outcome.wall_s = time.perf_counter() - started
     outcome.encoder_s = (encoder.seconds - encoder_before) if encoder is not None else 0.0
     outcome.calls = list(llm.calls[first_call:]) if llm is not None else []
+    outcome.encoder_pass_s = encoder.seconds if encoder is not None else 0.0
     return outcome
 
 
@@ -304,6 +277,48 @@ def default_policy() -> Any:
     return RoutingPolicy()
 
 
+def encoder_identity(model: str | None, encoder: Any) -> str:
+    """What identifies the encoder in a run's fingerprint: the checkpoint folder and a hash of its
+    config and weights' size and time (so a retrained checkpoint is a different encoder)."""
+    if encoder is not None:
+        return type(encoder).__name__
+    from hybrid_ie.encoder.inference import DEFAULT_MODEL_DIR
+
+    folder = Path(model) if model else DEFAULT_MODEL_DIR
+    digest = hashlib.sha256(str(folder.resolve()).encode("utf-8"))
+    for path in sorted(folder.glob("*")) if folder.is_dir() else []:
+        if path.is_file():
+            stat = path.stat()
+            digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return f"{folder}@{digest.hexdigest()[:12]}"
+
+
+def llm_identity(config_file: str | None, llm: Any) -> Any:
+    """The LLM configuration that decides answers (cache location and secrets left out)."""
+    if llm is not None:
+        config = getattr(llm, "config", None)
+    else:
+        from hybrid_ie.llm import LLMConfig
+
+        config = LLMConfig.load(config_file)
+    described = _describe(config)
+    if isinstance(described, dict):
+        described = {k: v for k, v in described.items() if k not in ("cache", "cache_path")}
+    return described
+
+
+def run_fingerprint(spec: RunSpec, base: dict[str, Any], encoder_id: str, llm_id: Any, policy: Any) -> dict:
+    fingerprint = {**base, "mode": spec.mode, "budget": spec.budget}
+    if spec.uses_encoder:
+        fingerprint["encoder"] = encoder_id
+    if spec.uses_llm:
+        fingerprint["llm"] = llm_id
+    if spec.mode == "hybrid":
+        fingerprint["policy"] = _describe(policy)
+        fingerprint["reconcile"] = _reconcile_default()
+    return fingerprint
+
+
 def run_benchmark(
     config: BenchmarkConfig,
     *,
@@ -313,7 +328,8 @@ def run_benchmark(
 ) -> dict[str, Any]:
     """Run every mode and budget of `config`, write the predictions, and return the report
     dictionary (see `report.build_report`); `encoder`, `llm` and `policy` override the defaults
-    (the shipped checkpoint or `--model`, the LLM of `--llm-config`, `RoutingPolicy()`)."""
+    (the shipped checkpoint or `--model`, the LLM of `--llm-config`, `RoutingPolicy()`). With
+    `config.resume`, runs finished by an earlier invocation (same fingerprint) are re-used."""
     from hybrid_ie.benchmark.calibration_report import calibration_for
 
     seed_everything(config.seed)
@@ -323,36 +339,64 @@ def run_benchmark(
     preds_dir = config.output_dir / PREDS_DIR
     preds_dir.mkdir(parents=True, exist_ok=True)
     write_jsonl(gold, preds_dir / GOLD_FILE)
+    policy = policy if policy is not None else (default_policy() if "hybrid" in config.modes else None)
 
-    needs_encoder = any(r.uses_encoder for r in runs)
-    needs_llm = any(r.mode != "encoder" for r in runs)
+    any_encoder = any(r.uses_encoder for r in runs)
+    any_llm = any(r.uses_llm for r in runs)
+    encoder_id = encoder_identity(config.model, encoder) if any_encoder else ""
+    llm_id = llm_identity(config.llm_config, llm) if any_llm else None
+    base = {"documents": documents_digest(gold), "schema": schema.fingerprint, "batch_size": config.batch_size,
+            "seed": config.seed}  # fmt: skip
+    fingerprints = {r: run_fingerprint(r, base, encoder_id, llm_id, policy) for r in runs}
+    reused = {}
+    if config.resume:
+        for r in runs:
+            found = load_outcome(preds_dir / f"{r.name}.jsonl", fingerprints[r], len(gold))
+            if found is not None:
+                reused[r] = found
+    todo = [r for r in runs if r not in reused]
+
+    needs_encoder = any(r.uses_encoder for r in todo) or (
+        any_encoder and config.calibration_source is not None
+    )
     shared_encoder = (
         SharedEncoder(encoder if encoder is not None else load_encoder(config.model))
         if needs_encoder
         else None
     )
-    metered_llm = MeteredLLM(llm if llm is not None else load_llm(config.llm_config)) if needs_llm else None
-    policy = policy if policy is not None else (default_policy() if "hybrid" in config.modes else None)
+    metered_llm = None
+    if any(r.uses_llm for r in todo):
+        metered_llm = MeteredLLM(llm if llm is not None else load_llm(config.llm_config))
+        for outcome in reused.values():
+            metered_llm.prime(outcome.calls)
 
     outcomes = []
     for i, spec in enumerate(runs, start=1):
+        if spec in reused:
+            if config.progress:
+                tqdm.write(f"run {i}/{len(runs)}: {spec.name}: re-used (finished {reused[spec].reused_from})")
+            outcomes.append(reused[spec])
+            continue
         if config.progress:
             tqdm.write(f"run {i}/{len(runs)}: {spec.name} on {len(gold)} documents")
         extractor = _make_extractor(spec, schema, shared_encoder, metered_llm, policy)
-        outcomes.append(
-            execute_run(
-                spec,
-                extractor,
-                gold,
-                preds_dir / f"{spec.name}.jsonl",
-                encoder=shared_encoder,
-                llm=metered_llm,
-                batch_size=config.batch_size,
-                progress=config.progress,
-            )
+        outcome = execute_run(
+            spec,
+            extractor,
+            gold,
+            preds_dir / f"{spec.name}.jsonl",
+            encoder=shared_encoder,
+            llm=metered_llm,
+            batch_size=config.batch_size,
+            progress=config.progress,
         )
+        save_outcome(outcome, fingerprints[spec])
+        outcomes.append(outcome)
 
-    encoder_pass_s = shared_encoder.seconds if shared_encoder is not None else 0.0
+    encoder_pass_s = max(
+        [shared_encoder.seconds if shared_encoder is not None else 0.0]
+        + [o.encoder_pass_s for o in outcomes if o.spec.uses_encoder]
+    )
     symmetric = frozenset(schema.symmetric_relations)
     results = []
     for outcome in outcomes:
@@ -363,6 +407,8 @@ def run_benchmark(
                 "mode": outcome.spec.mode,
                 "budget": outcome.spec.budget,
                 "preds": str(outcome.preds_path.relative_to(config.output_dir)),
+                "finished": outcome.finished,
+                "reused": outcome.reused_from is not None,
                 "scores": score(gold, preds, symmetric=symmetric).to_dict(),
                 "cost": run_cost(outcome, encoder_pass_s),
                 "_predictions": preds,
@@ -383,11 +429,11 @@ def run_benchmark(
         "schema": schema.name,
         "symmetric_relations": sorted(symmetric),
         "encoder": {
-            "model": (config.model or "(shipped checkpoint)") if encoder is None else type(encoder).__name__,
+            "model": encoder_id or None,
             "encoder_pass_s": encoder_pass_s,
             "texts_encoded": shared_encoder.texts_encoded if shared_encoder else 0,
         },
-        "llm": _describe(getattr(metered_llm.wrapped, "config", None)) if metered_llm is not None else None,
+        "llm": llm_id,
         "policy": _describe(policy),
         "reconcile": _reconcile_default(),
         "batch_size": config.batch_size,

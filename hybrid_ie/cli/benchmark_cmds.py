@@ -4,7 +4,6 @@ documents; writes report.md, report.json, PNG figures and the predictions (preds
 from __future__ import annotations
 
 import shlex
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -36,7 +35,21 @@ def _budgets(value: str) -> tuple[float, ...]:
     return tuple(out)
 
 
+def _command_line(options: dict[str, object]) -> str:
+    """The command that reproduces this run, every option spelt out (recorded in the report)."""
+    words = ["hybrid-ie", "benchmark"]
+    for name, value in options.items():
+        if value is None or value is False or name in ("output", "progress"):
+            continue
+        if name == "split" and Path(str(options["dataset"])).exists():
+            continue
+        flag = "--" + name.replace("_", "-")
+        words += [flag] if value is True else [flag, str(value)]
+    return shlex.join([*words, "-o", str(options["output"])])
+
+
 def benchmark(
+    ctx: typer.Context,
     dataset: Annotated[
         str,
         typer.Option(
@@ -76,6 +89,14 @@ def benchmark(
         ),
     ] = "auto",
     examples: Annotated[int, typer.Option("--examples", help="Error examples per kind and mode.")] = 3,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Re-use runs an earlier invocation finished in the same folder with the same documents, "
+            "models and settings (their numbers are the ones measured then).",
+        ),
+    ] = False,
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Progress bars on stderr.")
     ] = True,
@@ -99,7 +120,8 @@ def benchmark(
             calibration_source=None if (calibration or "none").lower() == "none" else calibration,
             examples_per_kind=examples,
             progress=progress,
-            command=shlex.join(["hybrid-ie", *sys.argv[1:]]),
+            resume=resume,
+            command=_command_line(ctx.params),
         )
         report = run_benchmark(config)
         written = write_report(report, output)
