@@ -1,0 +1,64 @@
+"""Encoder commands: `hybrid-ie train` (train the joint encoder)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hybrid_ie.cli.common import err_console, user_errors
+
+Opt = typer.Option
+
+
+def train(
+    config: Annotated[Path | None, Opt("--config", help="JSON file of training settings (TrainConfig keys).")] = None,
+    backbone: Annotated[str | None, Opt(help="Backbone path or id (default: packaged all-MiniLM-L6-v2).")] = None,
+    datasets: Annotated[str | None, Opt(help="Comma-separated training datasets, e.g. conll04,scierc,ade.")] = None,
+    output_dir: Annotated[Path | None, Opt("-o", "--output-dir", help="Where the best checkpoint goes.")] = None,
+    epochs: Annotated[int | None, Opt(help="Number of epochs.")] = None,
+    max_steps: Annotated[int | None, Opt(help="Stop after this many optimiser steps.")] = None,
+    batch_size: Annotated[int | None, Opt(help="Sentences per step.")] = None,
+    lr_backbone: Annotated[float | None, Opt(help="Learning rate of the backbone.")] = None,
+    lr_heads: Annotated[float | None, Opt(help="Learning rate of the span/pair/label heads.")] = None,
+    seed: Annotated[int | None, Opt(help="Random seed.")] = None,
+    threads: Annotated[int | None, Opt(help="CPU threads for torch.")] = None,
+    limit: Annotated[int | None, Opt(help="Use only the first N sentences of each train split.")] = None,
+    dev_limit: Annotated[int | None, Opt(help="Use only the first N dev sentences.")] = None,
+    eval_every: Annotated[int | None, Opt(help="Evaluate on dev every N steps (default: twice per epoch).")] = None,
+    no_shape: Annotated[bool, Opt("--no-shape", help="Disable the word-shape (case) embedding.")] = False,
+) -> None:
+    """Train the joint encoder; keeps the checkpoint with the best conll04 dev F1."""
+    from hybrid_ie.encoder.training import TrainConfig
+    from hybrid_ie.encoder.training import train as run_training
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    overrides = {
+        "backbone": backbone,
+        "datasets": datasets.split(",") if datasets else None,
+        "output_dir": str(output_dir) if output_dir else None,
+        "epochs": epochs,
+        "max_steps": max_steps,
+        "batch_size": batch_size,
+        "lr_backbone": lr_backbone,
+        "lr_heads": lr_heads,
+        "seed": seed,
+        "threads": threads,
+        "limit": limit,
+        "dev_limit": dev_limit,
+        "eval_every": eval_every,
+        "use_shape": False if no_shape else None,
+    }
+    with user_errors():
+        if config is not None:
+            cfg = TrainConfig.from_file(config, **overrides)
+        else:
+            cfg = TrainConfig(**{k: v for k, v in overrides.items() if v is not None})
+        best = run_training(cfg)
+    err_console.print(f"best dev scores: {best}; checkpoint in {Path(cfg.output_dir) / 'best'}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)

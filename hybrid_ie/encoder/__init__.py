@@ -1,0 +1,14 @@
+"""The local joint entity/relation encoder (GLiNER-Relex style).
+
+    from hybrid_ie.encoder import JointEncoder
+    encoder = JointEncoder.from_pretrained()          # the shipped checkpoint in models/
+    docs = encoder.predict(["Steve Jobs founded Apple in Cupertino."], load_schema("conll04"))
+
+Modules: `inputs` (token sequence layout), `model` (network + config), `decoding` (span/pair
+decoding rules), `inference` (`JointEncoder`), `training`, `calibration`.
+"""
+
+from hybrid_ie.encoder.inference import EncoderLoadError, JointEncoder
+from hybrid_ie.encoder.model import EncoderConfig
+
+__all__ = ["EncoderConfig", "EncoderLoadError", "JointEncoder"]

@@ -1,0 +1,149 @@
+"""Temperature scaling of the encoder's scores, fitted on dev data, and the ECE it is judged by.
+
+The calibration set is every entity (span, label) and relation (head, tail, label) the encoder
+scores at or above a floor on the dev documents -- the scores that actually reach outputs and
+the router -- each marked correct when it matches a gold item exactly (strict). One temperature
+per head (entities, relations) is fitted by minimising the binary log-loss of
+`sigmoid(logit / T)`; the temperatures go into the checkpoint's config.json, with the ECE before
+and after.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from hybrid_ie.document import Document
+from hybrid_ie.schema import Schema
+
+
+@dataclass
+class CalibrationSet:
+    """Raw (temperature 1) logits and 0/1 correctness of scored items."""
+
+    entity_logits: list[float] = field(default_factory=list)
+    entity_correct: list[float] = field(default_factory=list)
+    relation_logits: list[float] = field(default_factory=list)
+    relation_correct: list[float] = field(default_factory=list)
+
+
+def logit(p: float, eps: float = 1e-6) -> float:
+    p = min(1 - eps, max(eps, p))
+    return math.log(p / (1 - p))
+
+
+def expected_calibration_error(probs: Sequence[float], correct: Sequence[float], bins: int = 10) -> float:
+    """ECE with equal-width bins: sum over bins of |accuracy - confidence| weighted by size."""
+    if len(probs) != len(correct):
+        raise ValueError("probs and correct differ in length")
+    if not probs:
+        return 0.0
+    p = torch.tensor(probs, dtype=torch.float64)
+    y = torch.tensor(correct, dtype=torch.float64)
+    idx = torch.clamp((p * bins).long(), max=bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        sel = idx == b
+        if sel.any():
+            ece += float(sel.sum()) / len(probs) * abs(float(y[sel].mean()) - float(p[sel].mean()))
+    return ece
+
+
+def nll(logits: torch.Tensor, correct: torch.Tensor, temperature: float) -> float:
+    return float(torch.nn.functional.binary_cross_entropy_with_logits(logits / temperature, correct))
+
+
+def fit_temperature(logits: Sequence[float], correct: Sequence[float]) -> float:
+    """The temperature in [0.05, 20] minimising the log-loss (log-spaced grid, then refined);
+    1.0 when there is nothing to fit."""
+    if not logits or len(set(correct)) < 2:
+        return 1.0
+    x = torch.tensor(logits, dtype=torch.float64)
+    y = torch.tensor(correct, dtype=torch.float64)
+    lo, hi = math.log(0.05), math.log(20.0)
+    best = 0.0
+    for _ in range(4):
+        grid = [lo + (hi - lo) * i / 40 for i in range(41)]
+        best = min(grid, key=lambda g: nll(x, y, math.exp(g)))
+        step = (hi - lo) / 40
+        lo, hi = best - step, best + step
+    return math.exp(best)
+
+
+def _spans(doc: Document) -> dict[str, tuple[int, int]]:
+    return {e.id: (e.start, e.end) for e in doc.entities}
+
+
+def collect(
+    gold: Sequence[Document], pred: Sequence[Document], schema: Schema, into: CalibrationSet | None = None
+) -> CalibrationSet:
+    """Add the scored items of `pred` (outputs + `meta["encoder"]` candidates) to a calibration
+    set, each marked correct when it is in the matching gold document."""
+    out = into or CalibrationSet()
+    symmetric = schema.symmetric_relations
+    for g, p in zip(gold, pred, strict=True):
+        gold_ents = {(e.start, e.end, e.label) for e in g.entities}
+        gspans = _spans(g)
+        gold_rels = set()
+        for r in g.relations:
+            h, t = gspans[r.head], gspans[r.tail]
+            gold_rels.add((h, t, r.label))
+            if r.label in symmetric:
+                gold_rels.add((t, h, r.label))
+        meta = p.meta.get("encoder", {})
+        ents = [(e.start, e.end, e.label, e.score) for e in p.entities]
+        ents += [(c["start"], c["end"], c["label"], c["score"]) for c in meta.get("candidates", [])]
+        for s, e, label, score in ents:
+            out.entity_logits.append(logit(score))
+            out.entity_correct.append(float((s, e, label) in gold_ents))
+        pspans = _spans(p)
+        rels = [(pspans[r.head], pspans[r.tail], r.label, r.score) for r in p.relations]
+        rels += [(tuple(c["head"]), tuple(c["tail"]), c["label"], c["score"]) for c in meta.get("relation_candidates", [])]
+        for h, t, label, score in rels:
+            out.relation_logits.append(logit(score))
+            out.relation_correct.append(float((h, t, label) in gold_rels))
+    return out
+
+
+def summarise(data: CalibrationSet, t_ent: float, t_rel: float) -> dict[str, float | int]:
+    """ECE before (T=1) and after temperature scaling, for entities and relations."""
+
+    def ece(logits: list[float], correct: list[float], t: float) -> float:
+        return expected_calibration_error([1 / (1 + math.exp(-x / t)) for x in logits], correct)
+
+    return {
+        "entity_temperature": t_ent,
+        "relation_temperature": t_rel,
+        "entity_items": len(data.entity_logits),
+        "relation_items": len(data.relation_logits),
+        "entity_ece_before": ece(data.entity_logits, data.entity_correct, 1.0),
+        "entity_ece_after": ece(data.entity_logits, data.entity_correct, t_ent),
+        "relation_ece_before": ece(data.relation_logits, data.relation_correct, 1.0),
+        "relation_ece_after": ece(data.relation_logits, data.relation_correct, t_rel),
+    }
+
+
+def calibrate(encoder, dev_sets: Sequence[tuple[Schema, Sequence[Document]]], floor: float = 0.05) -> dict:
+    """Fit both temperatures on the dev sets, store them (and the ECE report) in the encoder's
+    config, and return the report. The encoder's current temperatures are reset to 1 first."""
+    encoder.config.entity_temperature = 1.0
+    encoder.config.relation_temperature = 1.0
+    data = CalibrationSet()
+    for schema, docs in dev_sets:
+        pred = encoder.predict(
+            [d.text for d in docs], schema, ids=[d.id for d in docs], candidate_floor=floor, batch_size=32,
+            nested=schema.name == "scierc",
+        )
+        collect(docs, pred, schema, data)
+    t_ent = fit_temperature(data.entity_logits, data.entity_correct)
+    t_rel = fit_temperature(data.relation_logits, data.relation_correct)
+    report = summarise(data, t_ent, t_rel)
+    report["floor"] = floor
+    report["dev_sets"] = [schema.name for schema, _ in dev_sets]
+    encoder.config.entity_temperature = t_ent
+    encoder.config.relation_temperature = t_rel
+    encoder.config.calibration = report
+    return report

@@ -1,0 +1,122 @@
+"""Decoding rules: scored candidate spans/pairs -> the entities and relations to output.
+
+Pure functions over plain tuples, independent of the network, so each rule is easy to test.
+Spans are `(start, end)` with `end` exclusive, in any unit (words or characters).
+
+* flat: greedy by score; a span overlapping an accepted one is dropped.
+* nested: greedy by score; a span may contain or sit inside an accepted one, but spans that
+  cross (overlap without containment) are not allowed; one label per span in both modes.
+* relations: kept when the score passes the threshold, both arguments were accepted, and the
+  schema allows the label between their types; a symmetric relation is written once, in
+  canonical order (earlier span first), with the higher of the two directions' scores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class SpanCandidate:
+    start: int
+    end: int
+    label: str
+    score: float
+
+    @property
+    def span(self) -> Span:
+        return (self.start, self.end)
+
+
+@dataclass(frozen=True)
+class PairCandidate:
+    head: Span
+    tail: Span
+    label: str
+    score: float
+
+
+def overlaps(a: Span, b: Span) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def nests(a: Span, b: Span) -> bool:
+    """True when one span contains the other (identical spans included)."""
+    return (a[0] <= b[0] and b[1] <= a[1]) or (b[0] <= a[0] and a[1] <= b[1])
+
+
+def clashes(a: Span, b: Span, *, nested: bool) -> bool:
+    """Whether two spans cannot both be output: same span (one label per span), or overlapping
+    (flat) / crossing (nested)."""
+    if a == b:
+        return True
+    return overlaps(a, b) and not (nested and nests(a, b))
+
+
+def _order(c: SpanCandidate) -> tuple:
+    return (-c.score, c.start, c.end, c.label)
+
+
+def decode_entities(
+    candidates: Iterable[SpanCandidate], threshold: float, *, nested: bool = False
+) -> tuple[list[SpanCandidate], list[SpanCandidate]]:
+    """Greedy decoding. Returns (accepted sorted by position, rejected-by-overlap sorted by
+    score). Candidates below `threshold` are ignored (in neither list)."""
+    accepted: list[SpanCandidate] = []
+    rejected: list[SpanCandidate] = []
+    for cand in sorted((c for c in candidates if c.score >= threshold), key=_order):
+        clash = any(clashes(kept.span, cand.span, nested=nested) for kept in accepted)
+        (rejected if clash else accepted).append(cand)
+    accepted.sort(key=lambda c: (c.start, c.end, c.label))
+    return accepted, rejected
+
+
+def best_per_span(candidates: Iterable[SpanCandidate]) -> list[SpanCandidate]:
+    """Merge duplicates of the same (span, label), keeping the highest score (window merging)."""
+    best: dict[tuple[int, int, str], SpanCandidate] = {}
+    for c in candidates:
+        key = (c.start, c.end, c.label)
+        if key not in best or c.score > best[key].score:
+            best[key] = c
+    return sorted(best.values(), key=lambda c: (c.start, c.end, c.label))
+
+
+def best_per_pair(candidates: Iterable[PairCandidate]) -> list[PairCandidate]:
+    """Merge duplicates of the same (head, tail, label), keeping the highest score."""
+    best: dict[tuple[Span, Span, str], PairCandidate] = {}
+    for c in candidates:
+        key = (c.head, c.tail, c.label)
+        if key not in best or c.score > best[key].score:
+            best[key] = c
+    return sorted(best.values(), key=lambda c: (c.head, c.tail, c.label))
+
+
+def decode_relations(
+    candidates: Iterable[PairCandidate],
+    entity_labels: dict[Span, str],
+    threshold: float,
+    *,
+    allows: Callable[[str, str, str], bool] | None = None,
+    symmetric: Iterable[str] = (),
+) -> list[PairCandidate]:
+    """Keep pairs scored >= threshold whose two spans are accepted entities (`entity_labels`:
+    span -> entity label) and that `allows(label, head_type, tail_type)` permits."""
+    symmetric = set(symmetric)
+    kept: dict[tuple[Span, Span, str], PairCandidate] = {}
+    for c in candidates:
+        if c.score < threshold or c.head == c.tail:
+            continue
+        if c.head not in entity_labels or c.tail not in entity_labels:
+            continue
+        head, tail = c.head, c.tail
+        if c.label in symmetric and tail < head:
+            head, tail = tail, head
+        if allows is not None and not allows(c.label, entity_labels[head], entity_labels[tail]):
+            continue
+        key = (head, tail, c.label)
+        if key not in kept or c.score > kept[key].score:
+            kept[key] = PairCandidate(head, tail, c.label, c.score)
+    return sorted(kept.values(), key=lambda c: (c.head, c.tail, c.label))

@@ -1,0 +1,167 @@
+"""Model inputs: one token sequence per text holding the label prompts and the words.
+
+Layout (GLiNER-Relex style)::
+
+    [CLS] [ENT] person [ENT] location ... [REL] works for [REL] ... [SEP] w1 w2 ... wn [SEP]
+
+The hidden state at each `[ENT]` / `[REL]` marker is that label's embedding; each word is
+represented by its first sub-token. Words also carry a shape id (lower / Title / UPPER / ...),
+because the backbone is uncased and capitalisation is a strong entity signal.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+ENT_TOKEN = "[ENT]"
+REL_TOKEN = "[REL]"
+
+# Word shapes, index 0 is padding.
+SHAPES = ("<pad>", "lower", "title", "upper", "mixed", "digits", "alnum", "punct", "other")
+SHAPE_IDS = {name: i for i, name in enumerate(SHAPES)}
+_DIGITS_RE = re.compile(r"^[\d.,:/\-]+$")
+
+
+def word_shape(word: str) -> int:
+    """Shape id of a word: what capitalisation / digits / punctuation it has."""
+    if not word:
+        return SHAPE_IDS["other"]
+    has_alpha = any(c.isalpha() for c in word)
+    has_digit = any(c.isdigit() for c in word)
+    if not has_alpha and not has_digit:
+        return SHAPE_IDS["punct"]
+    if has_digit and not has_alpha:
+        return SHAPE_IDS["digits"] if _DIGITS_RE.match(word) else SHAPE_IDS["alnum"]
+    if has_digit:
+        return SHAPE_IDS["alnum"]
+    letters = [c for c in word if c.isalpha()]
+    if all(c.islower() for c in letters):
+        return SHAPE_IDS["lower"]
+    if all(c.isupper() for c in letters):
+        return SHAPE_IDS["upper"]
+    if letters[0].isupper() and all(c.islower() for c in letters[1:]):
+        return SHAPE_IDS["title"]
+    return SHAPE_IDS["mixed"]
+
+
+class SequenceTooLong(ValueError):
+    """The prompts plus the words do not fit the backbone's maximum length."""
+
+
+@dataclass
+class EncodedText:
+    """Token ids of one text with the positions the model reads back."""
+
+    input_ids: list[int]
+    entity_marker_positions: list[int]
+    relation_marker_positions: list[int]
+    word_positions: list[int]  # first sub-token of each word
+    word_shapes: list[int]
+
+    @property
+    def n_words(self) -> int:
+        return len(self.word_positions)
+
+
+class InputBuilder:
+    """Turns (words, entity prompts, relation prompts) into `EncodedText`, caching prompt ids."""
+
+    def __init__(self, tokenizer, max_length: int = 512):
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.ent_id = tokenizer.convert_tokens_to_ids(ENT_TOKEN)
+        self.rel_id = tokenizer.convert_tokens_to_ids(REL_TOKEN)
+        if self.ent_id == tokenizer.unk_token_id or self.rel_id == tokenizer.unk_token_id:
+            raise ValueError(f"tokenizer lacks the {ENT_TOKEN}/{REL_TOKEN} special tokens")
+        self._prompt_cache: dict[str, list[int]] = {}
+
+    def prompt_ids(self, prompt: str) -> list[int]:
+        ids = self._prompt_cache.get(prompt)
+        if ids is None:
+            ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+            self._prompt_cache[prompt] = ids
+        return ids
+
+    def prefix(self, entity_prompts: Sequence[str], relation_prompts: Sequence[str]) -> tuple[list[int], list[int], list[int]]:
+        """Token ids of `[CLS] [ENT] p1 ... [REL] r1 ... [SEP]` and the marker positions."""
+        ids = [self.tokenizer.cls_token_id]
+        ent_pos, rel_pos = [], []
+        for prompt in entity_prompts:
+            ent_pos.append(len(ids))
+            ids.append(self.ent_id)
+            ids.extend(self.prompt_ids(prompt))
+        for prompt in relation_prompts:
+            rel_pos.append(len(ids))
+            ids.append(self.rel_id)
+            ids.extend(self.prompt_ids(prompt))
+        ids.append(self.tokenizer.sep_token_id)
+        return ids, ent_pos, rel_pos
+
+    def word_piece_ids(self, words: Sequence[str]) -> list[list[int]]:
+        """Sub-token ids of each word (a word the tokenizer drops becomes `[UNK]`)."""
+        if not words:
+            return []
+        pieces = self.tokenizer(list(words), add_special_tokens=False)["input_ids"]
+        unk = self.tokenizer.unk_token_id
+        return [p if p else [unk] for p in pieces]
+
+    def encode(
+        self, words: Sequence[str], entity_prompts: Sequence[str], relation_prompts: Sequence[str]
+    ) -> EncodedText:
+        """Encode one text; raises SequenceTooLong when it does not fit `max_length`."""
+        ids, ent_pos, rel_pos = self.prefix(entity_prompts, relation_prompts)
+        word_pos = []
+        for piece in self.word_piece_ids(words):
+            word_pos.append(len(ids))
+            ids.extend(piece)
+        ids.append(self.tokenizer.sep_token_id)
+        if len(ids) > self.max_length:
+            raise SequenceTooLong(f"{len(ids)} tokens > max_length {self.max_length}")
+        return EncodedText(ids, ent_pos, rel_pos, word_pos, [word_shape(w) for w in words])
+
+
+def collate(encoded: Sequence[EncodedText], device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+    """Pad a batch of encoded texts into tensors (masks mark the real entries)."""
+    b = len(encoded)
+    seq = max(len(e.input_ids) for e in encoded)
+    n_words = max(max(e.n_words for e in encoded), 1)
+    n_ent = max(max(len(e.entity_marker_positions) for e in encoded), 1)
+    n_rel = max(max(len(e.relation_marker_positions) for e in encoded), 1)
+    input_ids = torch.zeros(b, seq, dtype=torch.long)
+    attention = torch.zeros(b, seq, dtype=torch.long)
+    word_pos = torch.zeros(b, n_words, dtype=torch.long)
+    word_mask = torch.zeros(b, n_words, dtype=torch.bool)
+    shapes = torch.zeros(b, n_words, dtype=torch.long)
+    ent_pos = torch.zeros(b, n_ent, dtype=torch.long)
+    ent_mask = torch.zeros(b, n_ent, dtype=torch.bool)
+    rel_pos = torch.zeros(b, n_rel, dtype=torch.long)
+    rel_mask = torch.zeros(b, n_rel, dtype=torch.bool)
+    for i, e in enumerate(encoded):
+        input_ids[i, : len(e.input_ids)] = torch.tensor(e.input_ids)
+        attention[i, : len(e.input_ids)] = 1
+        if e.n_words:
+            word_pos[i, : e.n_words] = torch.tensor(e.word_positions)
+            word_mask[i, : e.n_words] = True
+            shapes[i, : e.n_words] = torch.tensor(e.word_shapes)
+        if e.entity_marker_positions:
+            ent_pos[i, : len(e.entity_marker_positions)] = torch.tensor(e.entity_marker_positions)
+            ent_mask[i, : len(e.entity_marker_positions)] = True
+        if e.relation_marker_positions:
+            rel_pos[i, : len(e.relation_marker_positions)] = torch.tensor(e.relation_marker_positions)
+            rel_mask[i, : len(e.relation_marker_positions)] = True
+    batch = {
+        "input_ids": input_ids,
+        "attention_mask": attention,
+        "word_positions": word_pos,
+        "word_mask": word_mask,
+        "word_shapes": shapes,
+        "entity_marker_positions": ent_pos,
+        "entity_label_mask": ent_mask,
+        "relation_marker_positions": rel_pos,
+        "relation_label_mask": rel_mask,
+    }
+    return {k: v.to(device) for k, v in batch.items()}

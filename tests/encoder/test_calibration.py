@@ -1,0 +1,58 @@
+import math
+import random
+
+from hybrid_ie.document import Document, Entity, Relation
+from hybrid_ie.encoder.calibration import (
+    CalibrationSet,
+    collect,
+    expected_calibration_error,
+    fit_temperature,
+    summarise,
+)
+from hybrid_ie.schema import load_schema
+
+
+def test_ece_of_perfect_and_overconfident_scores():
+    assert expected_calibration_error([0.25] * 4, [1, 0, 0, 0]) == 0.0
+    assert math.isclose(expected_calibration_error([0.95] * 10, [1] * 5 + [0] * 5), 0.45)
+    assert expected_calibration_error([], []) == 0.0
+
+
+def test_fit_temperature_recovers_the_true_temperature():
+    rng = random.Random(0)
+    logits, correct = [], []
+    for _ in range(4000):
+        z = rng.gauss(0, 3)  # true logit
+        correct.append(float(rng.random() < 1 / (1 + math.exp(-z))))
+        logits.append(z * 2.5)  # an over-confident model: logits 2.5x too large
+    t = fit_temperature(logits, correct)
+    assert 2.1 < t < 2.9
+    report = summarise(CalibrationSet(logits, correct, [], []), t, 1.0)
+    assert report["entity_ece_after"] < report["entity_ece_before"]
+
+
+def test_fit_temperature_needs_both_classes():
+    assert fit_temperature([1.0, 2.0], [1.0, 1.0]) == 1.0
+
+
+def test_collect_marks_exact_matches_and_symmetric_relations():
+    schema = load_schema("scierc")
+    text = "CRF compared with HMM"
+    gold = Document(
+        id="d", text=text,
+        entities=[Entity(id="T1", start=0, end=3, text="CRF", label="Method"),
+                  Entity(id="T2", start=18, end=21, text="HMM", label="Method")],
+        relations=[Relation(head="T2", tail="T1", label="Compare")],
+    )
+    pred = Document(
+        id="d", text=text,
+        entities=[Entity(id="E1", start=0, end=3, text="CRF", label="Method", score=0.9, source="encoder"),
+                  Entity(id="E2", start=18, end=21, text="HMM", label="Task", score=0.6, source="encoder")],
+        relations=[Relation(head="E1", tail="E2", label="Compare", score=0.7, source="encoder")],
+        meta={"encoder": {"candidates": [{"start": 18, "end": 21, "text": "HMM", "label": "Method", "score": 0.3}],
+                          "relation_candidates": [{"head": [0, 3], "tail": [18, 21], "label": "Used-for", "score": 0.2}]}},
+    )
+    data = collect([gold], [pred], schema)
+    assert data.entity_correct == [1.0, 0.0, 1.0]
+    assert data.relation_correct == [1.0, 0.0]
+    assert math.isclose(data.entity_logits[0], math.log(0.9 / 0.1))
