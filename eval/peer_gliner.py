@@ -15,8 +15,8 @@ What "same budget" means here (settings in `eval/peer_gliner.json`):
   the conll04/scierc/ade train splits, conll04 oversampled as in our run, words =
   `hybrid_ie.chunking.word_spans`), each shown with labels drawn by our `LabelSampler` (verbose
   prompts, synonyms, dropped gold labels, negative labels from the other datasets);
-* steps, batch size, backbone/head learning rates, warm-up, weight decay, gradient clipping, seed:
-  read from our run's `train_config.json`; the best checkpoint is chosen the same way (mean of
+* steps, batch size, backbone/head learning rates, warm-up, weight decay, gradient clipping, seed,
+  frozen backbone embeddings: read from our run's `train_config.json`; the best checkpoint is chosen the same way (mean of
   strict entity and relation F1 on conll04 dev, evaluated at the same steps).
 GLiNER keeps its own architecture and loss: `GLiNERConfig(relations_layer="mlp")` (span model with
 an MLP adjacency layer and a pair-projection relation head), focal loss off, sum reduction.
@@ -155,6 +155,10 @@ def train(args: argparse.Namespace) -> None:
     dev_schema = schemas.get(cfg.dev_dataset) or load_schema(cfg.dev_dataset)
 
     model = build_gliner(settings, cfg)
+    if getattr(cfg, "freeze_embeddings", False):  # as our trainer: backbone embeddings stay fixed
+        embeddings = model.model.token_rep_layer.bert_layer.model.embeddings
+        for p in embeddings.parameters():
+            p.requires_grad_(False)
     n_params = sum(p.numel() for p in model.parameters())
     run_info = {
         "ours_run": str(ours_run),
@@ -164,6 +168,7 @@ def train(args: argparse.Namespace) -> None:
         "examples": len(examples),
         "eval_every": eval_every,
         "parameters": n_params,
+        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "gliner_config": settings["gliner"],
         "training": settings["training"],
         "command": " ".join(sys.argv),
