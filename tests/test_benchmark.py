@@ -89,7 +89,8 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         requests = list(server.requests)
         resumed, resumed_sent = invoke(out["first"], "--resume")
         again, again_sent = invoke(out["again"])
-    return {"out": out["first"], "report": report, "requests": requests, "sent": sent,
+        rerun, rerun_sent = invoke(out["first"])  # no --resume: all from the cache + its cost ledger
+    return {"rerun": rerun, "rerun_sent": rerun_sent, "out": out["first"], "report": report, "requests": requests, "sent": sent,
             "resumed": resumed, "resumed_sent": resumed_sent, "again": again, "again_sent": again_sent,
             "again_out": out["again"]}  # fmt: skip
 
@@ -209,6 +210,17 @@ def test_resume_reuses_finished_runs(bench: dict[str, Any]) -> None:
     for first, second in zip(bench["report"]["runs"], resumed["runs"], strict=True):
         assert second["scores"] == first["scores"]
         assert second["cost"] == first["cost"]
+
+
+def test_cost_ledger_keeps_the_cost_of_cached_answers(bench: dict[str, Any]) -> None:
+    assert bench["rerun_sent"] == 0
+    for first, rerun in zip(bench["report"]["runs"], bench["rerun"]["runs"], strict=True):
+        assert not rerun["reused"]
+        assert rerun["scores"] == first["scores"]
+        assert rerun["cost"]["standalone_unknown_calls"] == 0
+        assert rerun["cost"]["cache_hits"] == rerun["cost"]["llm_calls"]
+        for key in ("llm_calls", "prompt_tokens", "completion_tokens", "llm_standalone_s"):
+            assert rerun["cost"][key] == first["cost"][key], (first["name"], key)
 
 
 def test_same_seed_and_cache_give_the_same_predictions(bench: dict[str, Any]) -> None:

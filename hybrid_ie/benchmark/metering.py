@@ -21,10 +21,11 @@ import json
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
-from hybrid_ie.document import Document
+from hybrid_ie.document import Document, iter_json_lines
 from hybrid_ie.schema import Schema
 
 # Options of JointEncoder.predict that change only speed or display, never the output.
@@ -116,8 +117,8 @@ class CallRecord:
     standalone_known: bool = True
 
 
-def _call_key(task: str, text: str, schema: Schema, candidates: Document | None) -> str:
-    payload = {"task": task, "text": text, "schema": schema.fingerprint}
+def _call_key(task: str, text: str, schema: Schema, candidates: Document | None, identity: str) -> str:
+    payload = {"task": task, "text": text, "schema": schema.fingerprint, "llm": identity}
     if candidates is not None:
         payload["candidates"] = candidates.model_dump(mode="json", exclude={"meta", "id"})
     blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8")
@@ -125,13 +126,25 @@ def _call_key(task: str, text: str, schema: Schema, candidates: Document | None)
 
 
 class MeteredLLM:
-    """An `LLMClient` whose calls are recorded in `calls` (in call order, thread-safe)."""
+    """An `LLMClient` whose calls are recorded in `calls` (in call order, thread-safe).
 
-    def __init__(self, client: Any) -> None:
+    `identity` names the LLM configuration (part of every call key). With `ledger`, a JSONL
+    file, the computed cost of every call that was not a cache hit is appended there as it
+    happens, and the ledger's earlier lines are read at start: an invocation that was killed
+    still leaves the costs of the answers it put in the LLM cache, so a later one that finds
+    them in the cache knows what they cost.
+    """
+
+    def __init__(self, client: Any, *, identity: str = "", ledger: str | Path | None = None) -> None:
         self._client = client
+        self._identity = identity
         self._lock = threading.Lock()
         self._computed: dict[str, ComputedCost] = {}
+        self._ledger = Path(ledger) if ledger is not None else None
         self.calls: list[CallRecord] = []
+        if self._ledger is not None and self._ledger.exists():
+            for _, entry in iter_json_lines(self._ledger):
+                self._computed.setdefault(entry["key"], ComputedCost(**entry["cost"]))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
@@ -150,13 +163,15 @@ class MeteredLLM:
 
     def extract(self, text: str, schema: Schema) -> Any:
         return self._metered(
-            "extract", _call_key("extract", text, schema, None), lambda: self._client.extract(text, schema)
+            "extract",
+            _call_key("extract", text, schema, None, self._identity),
+            lambda: self._client.extract(text, schema),
         )
 
     def verify(self, text: str, schema: Schema, candidates: Document) -> Any:
         return self._metered(
             "verify",
-            _call_key("verify", text, schema, candidates),
+            _call_key("verify", text, schema, candidates, self._identity),
             lambda: self._client.verify(text, schema, candidates),
         )
 
@@ -172,8 +187,9 @@ class MeteredLLM:
             cost=float(usage.cost or 0.0),
         )
         with self._lock:
-            if not usage.cache_hit:
-                self._computed.setdefault(key, spent)
+            if not usage.cache_hit and key not in self._computed:
+                self._computed[key] = spent
+                self._append_to_ledger(task, key, spent)
             computed = self._computed.get(key)
             self.calls.append(
                 CallRecord(
@@ -195,3 +211,10 @@ class MeteredLLM:
                 )
             )
         return result
+
+    def _append_to_ledger(self, task: str, key: str, spent: ComputedCost) -> None:
+        if self._ledger is None:
+            return
+        self._ledger.parent.mkdir(parents=True, exist_ok=True)
+        with self._ledger.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"task": task, "key": key, "cost": asdict(spent)}) + "\n")

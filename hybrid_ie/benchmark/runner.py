@@ -9,6 +9,10 @@ calls a lower one made. Each run's predictions are written, one document per lin
 file, so `hybrid-ie eval --gold preds/gold.jsonl --pred preds/<run>.jsonl --schema <schema>`
 reproduces them exactly.
 
+LLM costs: every LLM call is metered (`metering.MeteredLLM`); the computed cost of each answer
+that was not a cache hit is appended to `preds/llm-calls.jsonl`, so an answer cached by an
+earlier (even killed) invocation in the same folder keeps its measured cost.
+
 Times: `wall_s` is what the run took inside this benchmark (sharing the encoder pass and the LLM
 cache); `standalone_s` is what it would take alone with an empty LLM cache: its wall time with the
 shared encoder pass added back for runs that use the encoder, and each cached LLM call counted at
@@ -18,6 +22,7 @@ the latency it had when it was computed. `docs_per_s` is documents / `standalone
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import subprocess
 import time
@@ -47,6 +52,7 @@ from hybrid_ie.paths import REPO_ROOT
 from hybrid_ie.schema import Schema, available_schemas, load_schema
 
 MODES = ("encoder", "llm", "hybrid")
+LLM_LEDGER = "llm-calls.jsonl"
 DEFAULT_BUDGETS = (0.0, 0.1, 0.2, 0.3, 0.5, 1.0)
 
 
@@ -366,7 +372,11 @@ def run_benchmark(
     )
     metered_llm = None
     if any(r.uses_llm for r in todo):
-        metered_llm = MeteredLLM(llm if llm is not None else load_llm(config.llm_config))
+        metered_llm = MeteredLLM(
+            llm if llm is not None else load_llm(config.llm_config),
+            identity=json.dumps(llm_id, sort_keys=True, default=str),
+            ledger=preds_dir / LLM_LEDGER,
+        )
         for outcome in reused.values():
             metered_llm.prime(outcome.calls)
 
