@@ -1,4 +1,5 @@
-"""Encoder commands: `hybrid-ie train` (train the joint encoder)."""
+"""Encoder commands: `hybrid-ie train` (train the joint encoder) and `hybrid-ie calibrate`
+(fit temperatures on dev data and write a shippable checkpoint)."""
 
 from __future__ import annotations
 
@@ -60,5 +61,32 @@ def train(
     err_console.print(f"best dev scores: {best}; checkpoint in {Path(cfg.output_dir) / 'best'}")
 
 
+def calibrate(
+    checkpoint: Annotated[Path, typer.Argument(help="Trained checkpoint folder (e.g. runs/main/best).")],
+    output: Annotated[Path, Opt("-o", "--output", help="Where to write the calibrated checkpoint.")],
+    dev: Annotated[str, Opt(help="Comma-separated datasets whose dev split is the calibration set.")] = (
+        "conll04,scierc,ade"
+    ),
+    dev_limit: Annotated[int | None, Opt(help="Use only the first N sentences of each dev split.")] = None,
+    half: Annotated[bool, Opt("--half/--full", help="Store the weights as fp16.")] = True,
+) -> None:
+    """Fit entity/relation temperatures on dev data; save the checkpoint with them (and the ECE)."""
+    import json
+
+    from hybrid_ie.datasets import load_dataset
+    from hybrid_ie.encoder import JointEncoder
+    from hybrid_ie.encoder.calibration import calibrate as fit
+    from hybrid_ie.schema import load_schema
+
+    with user_errors():
+        encoder = JointEncoder.from_pretrained(checkpoint)
+        sets = [(load_schema(name), load_dataset(name, "dev")[:dev_limit]) for name in dev.split(",")]
+        report = fit(encoder, sets)
+        encoder.save_pretrained(output, half=half)
+    typer.echo(json.dumps(report, indent=2))
+    err_console.print(f"calibrated checkpoint written to {output}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("train")(train)
+    app.command("calibrate")(calibrate)

@@ -74,24 +74,24 @@ def decode_entities(
     return accepted, rejected
 
 
+def _best_by(items: Iterable, key: Callable) -> list:
+    """One item per key, the highest-scored; returned in key order."""
+    best: dict = {}
+    for item in items:
+        k = key(item)
+        if k not in best or item.score > best[k].score:
+            best[k] = item
+    return [best[k] for k in sorted(best)]
+
+
 def best_per_span(candidates: Iterable[SpanCandidate]) -> list[SpanCandidate]:
     """Merge duplicates of the same (span, label), keeping the highest score (window merging)."""
-    best: dict[tuple[int, int, str], SpanCandidate] = {}
-    for c in candidates:
-        key = (c.start, c.end, c.label)
-        if key not in best or c.score > best[key].score:
-            best[key] = c
-    return sorted(best.values(), key=lambda c: (c.start, c.end, c.label))
+    return _best_by(candidates, lambda c: (c.start, c.end, c.label))
 
 
 def best_per_pair(candidates: Iterable[PairCandidate]) -> list[PairCandidate]:
     """Merge duplicates of the same (head, tail, label), keeping the highest score."""
-    best: dict[tuple[Span, Span, str], PairCandidate] = {}
-    for c in candidates:
-        key = (c.head, c.tail, c.label)
-        if key not in best or c.score > best[key].score:
-            best[key] = c
-    return sorted(best.values(), key=lambda c: (c.head, c.tail, c.label))
+    return _best_by(candidates, lambda c: (c.head, c.tail, c.label))
 
 
 def decode_relations(

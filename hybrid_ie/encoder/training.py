@@ -62,6 +62,7 @@ class TrainConfig:
     limit: int | None = None  # use only the first N sentences of each train split (smoke tests)
     dev_limit: int | None = None
     eval_every: int | None = None  # steps; None: twice per epoch
+    freeze_embeddings: bool = True  # backbone token/position embeddings (saves a 30k x d update)
     max_width: int = 12
     use_shape: bool = True
     label_drop: float = 0.15
@@ -293,8 +294,12 @@ class Trainer:
         if cfg.max_steps is not None:
             total = min(total, cfg.max_steps)
         eval_every = cfg.eval_every or max(1, steps_per_epoch // 2)
-        heads = [p for n, p in self.model.named_parameters() if not n.startswith("backbone.")]
-        backbone = [p for n, p in self.model.named_parameters() if n.startswith("backbone.")]
+        if cfg.freeze_embeddings:
+            for p in self.model.backbone.embeddings.parameters():
+                p.requires_grad_(False)
+        params = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
+        heads = [p for n, p in params if not n.startswith("backbone.")]
+        backbone = [p for n, p in params if n.startswith("backbone.")]
         optim = torch.optim.AdamW(
             [{"params": backbone, "lr": cfg.lr_backbone}, {"params": heads, "lr": cfg.lr_heads}],
             weight_decay=cfg.weight_decay,
@@ -322,7 +327,7 @@ class Trainer:
                     loss, parts = self.loss([examples[j] for j in order[i : i + cfg.batch_size]])
                 optim.zero_grad(set_to_none=True)
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+                torch.nn.utils.clip_grad_norm_([p for _, p in params], cfg.grad_clip)
                 optim.step()
                 sched.step()
                 step += 1
