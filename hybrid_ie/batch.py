@@ -42,20 +42,20 @@ class InputText:
     where: str  # file, or file:line, for messages
 
 
-def _decode(raw: bytes, where: str, on_bad_utf8: str, warnings: list[str], base_offset: int = 0) -> str:
-    """UTF-8 text of `raw`; invalid bytes raise InputError naming the byte offset, or are
-    replaced (with a warning) when `on_bad_utf8 == "replace"`."""
+def _decode(raw: bytes, where: str, on_bad_utf8: str, warnings: list[str]) -> str:
+    """UTF-8 text of `raw`; invalid bytes raise InputError naming the byte offset (and line),
+    or are replaced (with a warning) when `on_bad_utf8 == "replace"`."""
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        offset = base_offset + exc.start
+        line = raw.count(b"\n", 0, exc.start) + 1
+        at = f"byte {exc.start}" + (f" (line {line})" if b"\n" in raw else "")
         if on_bad_utf8 != "replace":
             raise InputError(
-                f"{where}: invalid UTF-8 at byte {offset} (use --on-bad-utf8 replace to replace bad bytes)"
+                f"{where}: invalid UTF-8 at {at} (use --on-bad-utf8 replace to replace bad bytes)"
             ) from exc
-        text = raw.decode("utf-8", errors="replace")
-        warnings.append(f"{where}: invalid UTF-8 from byte {offset} replaced with U+FFFD")
-        return text
+        warnings.append(f"{where}: invalid UTF-8 from {at} replaced with U+FFFD")
+        return raw.decode("utf-8", errors="replace")
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -71,11 +71,9 @@ def _text_file(path: Path, on_bad_utf8: str, warnings: list[str]) -> Iterator[In
 
 
 def _jsonl_file(path: Path, on_bad_utf8: str, warnings: list[str]) -> Iterator[InputText]:
-    offset = 0
-    for lineno, raw in enumerate(_read_bytes(path).splitlines(keepends=True), start=1):
+    text = _decode(_read_bytes(path), str(path), on_bad_utf8, warnings)
+    for lineno, line in enumerate(text.split("\n"), start=1):
         where = f"{path}:{lineno}"
-        line = _decode(raw, where, on_bad_utf8, warnings, base_offset=offset)
-        offset += len(raw)
         if not line.strip():
             continue
         try:

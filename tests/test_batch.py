@@ -46,7 +46,7 @@ def test_invalid_utf8_names_file_and_byte_or_is_replaced_with_a_warning(tmp_path
     assert warnings == [f"{bad}: invalid UTF-8 from byte 9 replaced with U+FFFD"]
     jsonl = write(tmp_path / "bad.jsonl", b'{"id": "1", "text": "fine"}\n{"id": "2", "text": "\xe9"}\n')
     # line 1 is 28 bytes with its newline; the bad byte follows 21 bytes of line 2: file byte 49
-    with pytest.raises(InputError, match=r"bad\.jsonl:2: invalid UTF-8 at byte 49"):
+    with pytest.raises(InputError, match=r"bad\.jsonl: invalid UTF-8 at byte 49 \(line 2\)"):
         collect_inputs([jsonl])
 
 
