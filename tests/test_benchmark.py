@@ -17,7 +17,7 @@ from support.llm_server import LLMServer, RecordedRequest, Reply, client_config
 from support.tiny_encoder import tiny_encoder
 from typer.testing import CliRunner
 
-from hybrid_ie.benchmark.calibration_report import reliability, unscale
+from hybrid_ie.benchmark.calibration_report import reliability
 from hybrid_ie.benchmark.metering import SharedEncoder
 from hybrid_ie.benchmark.report import verdict
 from hybrid_ie.cli import app
@@ -66,7 +66,8 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """`hybrid-ie benchmark` over every mode and three budgets; then the same again with
     `--resume` in the same folder, and again without it in a new folder (same LLM cache)."""
     tmp = tmp_path_factory.mktemp("bench")
-    model_dir = tiny_encoder(seed=0).save_pretrained(tmp / "tiny-encoder")
+    encoder = tiny_encoder(seed=0, entity_temperature=1.5, relation_temperature=2.0)
+    model_dir = encoder.save_pretrained(tmp / "tiny-encoder")
     out = {"first": tmp / "report", "again": tmp / "report-again"}
     with LLMServer(default=Reply.ok(oracle)) as server:
         config = client_config(server, cache=True, cache_path=str(tmp / "llm-cache.sqlite"))
@@ -132,7 +133,11 @@ def test_writes_report_files_and_figures(bench: dict[str, Any]) -> None:
     assert (
         "hybrid-ie eval --gold preds/gold.jsonl --pred preds/hybrid-0.5.jsonl --schema conll04 --json" in md
     )
-    assert bench["report"]["calibration"]["documents"] == 6
+    calibration = bench["report"]["calibration"]
+    assert calibration["documents"] == 6
+    assert set(calibration["variants"]) == {"before temperature scaling", "after temperature scaling"}
+    for variant in calibration["variants"].values():
+        assert variant["entities"]["count"] == sum(b["count"] for b in variant["entities"]["bins"]) > 0
 
 
 def test_numbers_equal_metrics_score_on_saved_predictions(bench: dict[str, Any]) -> None:
@@ -268,12 +273,12 @@ def test_shared_encoder_reads_each_text_once() -> None:
 
 
 def test_reliability_and_ece_by_hand() -> None:
-    table = reliability([(0.95, True), (0.95, False), (0.15, False)], bins=10)
+    table = reliability([0.95, 0.95, 0.15], [1.0, 0.0, 0.0], bins=10)
     # bin [0.9, 1): mean 0.95, accuracy 0.5 -> 2/3 * 0.45; bin [0.1, 0.2): 0.15 vs 0 -> 1/3 * 0.15
     assert table["ece"] == pytest.approx(2 / 3 * 0.45 + 1 / 3 * 0.15)
     assert [b["count"] for b in table["bins"]] == [0, 1, 0, 0, 0, 0, 0, 0, 0, 2]
-    assert unscale(0.5, 2.0) == pytest.approx(0.5)
-    assert unscale(0.8, 1.0) == pytest.approx(0.8)
+    assert table["bins"][9]["mean_score"] == pytest.approx(0.95)
+    assert table["bins"][9]["accuracy"] == pytest.approx(0.5)
 
 
 def _fake_run(name: str, mode: str, budget: float | None, ent_f1: float, rel_f1: float) -> dict[str, Any]:

@@ -1,14 +1,14 @@
-"""Calibration of encoder scores on a dev split: reliability bins and expected calibration error.
+"""Calibration of encoder scores on a dev split: reliability diagram data and expected
+calibration error, before and after the encoder's temperature scaling.
 
-Every scored item the encoder returns is one (score, correct) pair: kept entities and relations,
-and the below-threshold candidates of `meta["encoder"]` (so the diagram covers scores from the
-candidate floor up, not just the kept items). An entity is correct when (start, end, label)
-matches a gold entity; a relation when (head span, tail span, label) matches a gold relation
-(argument spans, as the candidates carry no argument labels).
+The scored items and their correctness come from the encoder's own calibration code
+(`hybrid_ie.encoder.calibration.collect`: kept entities and relations plus the near-miss
+candidates of `meta["encoder"]`, strict match against gold), and the ECE from its
+`expected_calibration_error`, so the numbers here are the ones the encoder's model card uses.
+This module adds the per-bin table the reliability diagram is drawn from. Candidates are asked
+for down to a score of CANDIDATE_FLOOR, as the encoder's calibration does.
 
-ECE = sum over equal-width score bins of (items in bin / items) * |fraction correct - mean score|.
-When the encoder exposes its temperature, the scores before scaling are recovered as
-sigmoid(logit(score) * T) and reported beside the calibrated ones.
+The scores before scaling are recovered from the calibrated ones as sigmoid(logit(score) * T).
 """
 
 from __future__ import annotations
@@ -24,61 +24,37 @@ from hybrid_ie.errors import InputError
 from hybrid_ie.schema import Schema
 
 BINS = 10
-EPS = 1e-6
+CANDIDATE_FLOOR = 0.05
 
 
-def reliability(pairs: Sequence[tuple[float, bool]], bins: int = BINS) -> dict[str, Any]:
-    """Equal-width bins over [0, 1] with count, mean score and fraction correct, and the ECE."""
-    table = [
-        {"low": i / bins, "high": (i + 1) / bins, "count": 0, "score_sum": 0.0, "correct": 0}
-        for i in range(bins)
-    ]
-    for s, ok in pairs:
-        b = table[min(int(s * bins), bins - 1)]
-        b["count"] += 1
-        b["score_sum"] += s
-        b["correct"] += bool(ok)
-    total = len(pairs)
-    ece = 0.0
-    out_bins = []
-    for b in table:
-        mean = b["score_sum"] / b["count"] if b["count"] else 0.0
-        acc = b["correct"] / b["count"] if b["count"] else 0.0
-        ece += (b["count"] / total) * abs(acc - mean) if total else 0.0
-        out_bins.append(
-            {"low": b["low"], "high": b["high"], "count": b["count"], "mean_score": mean, "accuracy": acc}
-        )
-    return {"count": total, "ece": ece, "bins": out_bins}
+def reliability(scores: Sequence[float], correct: Sequence[float], bins: int = BINS) -> dict[str, Any]:
+    """Equal-width score bins over [0, 1] (count, mean score, fraction correct) and the ECE."""
+    from hybrid_ie.encoder.calibration import expected_calibration_error
 
-
-def scored_pairs(gold: Document, pred: Document) -> dict[str, list[tuple[float, bool]]]:
-    """(score, correct) pairs of one document's kept items and encoder candidates."""
-    gold_ents = {(e.start, e.end, e.label) for e in gold.entities}
-    by_id = gold.entity_map()
-    gold_rels = {(by_id[r.head].span, by_id[r.tail].span, r.label) for r in gold.relations}
-    info = pred.meta.get("encoder", {})
-    ents = [(e.score, (e.start, e.end, e.label)) for e in pred.entities if e.score is not None]
-    ents += [(c["score"], (c["start"], c["end"], c["label"])) for c in info.get("candidates", [])]
-    pred_by_id = pred.entity_map()
-    rels = [
-        (r.score, (pred_by_id[r.head].span, pred_by_id[r.tail].span, r.label))
-        for r in pred.relations
-        if r.score is not None
-    ]
-    rels += [
-        (c["score"], (tuple(c["head"]), tuple(c["tail"]), c["label"]))
-        for c in info.get("relation_candidates", [])
-    ]
+    table = [[0, 0.0, 0.0] for _ in range(bins)]  # count, score sum, correct sum
+    for s, ok in zip(scores, correct, strict=True):
+        row = table[min(int(s * bins), bins - 1)]
+        row[0] += 1
+        row[1] += s
+        row[2] += ok
     return {
-        "entities": [(float(s), key in gold_ents) for s, key in ents],
-        "relations": [(float(s), key in gold_rels) for s, key in rels],
+        "count": len(scores),
+        "ece": expected_calibration_error(list(scores), list(correct), bins=bins),
+        "bins": [
+            {
+                "low": i / bins,
+                "high": (i + 1) / bins,
+                "count": n,
+                "mean_score": total / n if n else 0.0,
+                "accuracy": hits / n if n else 0.0,
+            }
+            for i, (n, total, hits) in enumerate(table)
+        ],
     }
 
 
-def unscale(score: float, temperature: float) -> float:
-    """The score before temperature scaling: sigmoid(logit(score) * T)."""
-    s = min(max(score, EPS), 1 - EPS)
-    return 1.0 / (1.0 + math.exp(-math.log(s / (1 - s)) * temperature))
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
 
 
 def encoder_temperatures(encoder: Any) -> dict[str, float] | None:
@@ -97,24 +73,32 @@ def encoder_temperatures(encoder: Any) -> dict[str, float] | None:
 def calibration_report(
     encoder: Any, gold: Sequence[Document], schema: Schema, *, dataset: str
 ) -> dict[str, Any]:
-    """Reliability and ECE of the encoder's scores on `gold` (calibrated, and raw when known)."""
-    preds = encoder.predict([d.text for d in gold], schema, ids=[d.id for d in gold])
-    pairs: dict[str, list[tuple[float, bool]]] = {"entities": [], "relations": []}
-    for g, p in zip(gold, preds, strict=True):
-        for kind, items in scored_pairs(g, p).items():
-            pairs[kind] += items
-    variants = {"encoder scores": {kind: reliability(items) for kind, items in pairs.items()}}
-    temps = encoder_temperatures(encoder)
-    note = "Scores below the encoder's candidate floor are not returned, so they are not binned."
-    if temps and any(t != 1.0 for t in temps.values()):
-        variants = {
-            "before temperature scaling": {
-                kind: reliability([(unscale(s, temps.get(kind, 1.0)), ok) for s, ok in items])
-                for kind, items in pairs.items()
-            },
-            "after temperature scaling": variants["encoder scores"],
+    """Reliability and ECE of the encoder's scores on `gold` (after and, when the encoder has a
+    fitted temperature, before scaling)."""
+    from hybrid_ie.encoder.calibration import collect
+
+    preds = encoder.predict(
+        [d.text for d in gold], schema, ids=[d.id for d in gold], candidate_floor=CANDIDATE_FLOOR
+    )
+    data = collect(gold, preds, schema)
+    items = {
+        "entities": (data.entity_logits, data.entity_correct),
+        "relations": (data.relation_logits, data.relation_correct),
+    }
+    temps = encoder_temperatures(encoder) or {}
+    scaled = any(t != 1.0 for t in temps.values())
+    variants: dict[str, dict[str, Any]] = {}
+    if scaled:
+        variants["before temperature scaling"] = {
+            kind: reliability([_sigmoid(x * temps[kind]) for x in logits], correct)
+            for kind, (logits, correct) in items.items()
         }
-        note += f" Temperatures: {temps}."
+    variants["after temperature scaling" if scaled else "encoder scores"] = {
+        kind: reliability([_sigmoid(x) for x in logits], correct) for kind, (logits, correct) in items.items()
+    }
+    note = f"Items: kept outputs and candidates scored >= {CANDIDATE_FLOOR}, strict match."
+    if scaled:
+        note += f" Temperatures: entities {temps['entities']:.3f}, relations {temps['relations']:.3f}."
     else:
         note += " The encoder has no fitted temperature (none, or 1.0), so only its own scores are shown."
     return {"dataset": dataset, "documents": len(gold), "variants": variants, "note": note}

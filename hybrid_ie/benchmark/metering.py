@@ -142,6 +142,7 @@ class MeteredLLM:
         self._computed: dict[str, ComputedCost] = {}
         self._ledger = Path(ledger) if ledger is not None else None
         self.calls: list[CallRecord] = []
+        self.listeners: list[Callable[[CallRecord], None]] = []
         if self._ledger is not None and self._ledger.exists():
             for _, entry in iter_json_lines(self._ledger):
                 self._computed.setdefault(entry["key"], ComputedCost(**entry["cost"]))
@@ -210,6 +211,9 @@ class MeteredLLM:
                     standalone_known=computed is not None,
                 )
             )
+            record = self.calls[-1]
+        for listener in self.listeners:
+            listener(record)
         return result
 
     def _append_to_ledger(self, task: str, key: str, spent: ComputedCost) -> None:

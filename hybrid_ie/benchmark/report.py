@@ -486,3 +486,35 @@ def _llm_line(llm: Any) -> str:
         keys = ("backend", "model", "base_url")
         return ", ".join(f"{k} {llm[k]}" for k in keys if llm.get(k)) or "configured"
     return str(llm)
+
+
+# -- eval/RESULTS.md ---------------------------------------------------------------------------
+
+RESULTS_HEADER = ("data (documents)", "run", "escalated", "ent F1", "rel F1", "LLM calls", "docs/s", "report")
+
+
+def results_rows(report: dict[str, Any], link: str) -> list[list[str]]:
+    """Rows for the headline table of eval/RESULTS.md: encoder-only, LLM-only and the best hybrid
+    budget by relation F1 (strict micro F1 %, docs/s from stand-alone time)."""
+    data, runs = report["dataset"], report["runs"]
+    limit = f", first {data['limit']}" if data["limit"] else ""
+    best = best_hybrid(runs, "relations")
+    shown = [r for r in runs if r["mode"] != "hybrid" or (best is not None and r["name"] == best["name"])]
+    return [
+        [
+            f"{data['source']} ({data['documents']}{limit})",
+            r["name"],
+            f"{r['cost']['escalation_rate']:.1%}" if r["mode"] == "hybrid" else "–",
+            _pct(_f1(r, "entities")),
+            _pct(_f1(r, "relations")),
+            str(r["cost"]["llm_calls"]),
+            _num(r["cost"]["docs_per_s"], "{:.2f}"),
+            f"[{link}]({link})",
+        ]
+        for r in shown
+    ]
+
+
+def results_table(reports: Sequence[tuple[dict[str, Any], str]]) -> str:
+    """The headline table from (report, link to its report.md) pairs."""
+    return _table(RESULTS_HEADER, [row for report, link in reports for row in results_rows(report, link)])

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 import subprocess
 import time
@@ -144,6 +145,17 @@ def _make_extractor(spec: RunSpec, schema: Schema, encoder: Any, llm: Any, polic
     return Extractor(schema, encoder=encoder, llm=llm, policy=policy, mode=spec.mode)
 
 
+def llm_call_bound(spec: RunSpec, gold: Sequence[Document]) -> int:
+    """The most LLM calls a run can make: one per chunk in LLM mode, floor(budget * chunks) in
+    hybrid mode (the router's budget), 0 in encoder mode. Shown as the LLM progress bar's total."""
+    from hybrid_ie.pipeline import chunk_text
+
+    if not spec.uses_llm:
+        return 0
+    chunks = sum(len(chunk_text(d.text)) for d in gold)
+    return chunks if spec.mode == "llm" else math.floor((spec.budget or 0.0) * chunks + 1e-9)
+
+
 def execute_run(
     spec: RunSpec,
     extractor: Any,
@@ -155,30 +167,47 @@ def execute_run(
     batch_size: int,
     progress: bool,
 ) -> RunOutcome:
-    """Extract every gold text with `extractor`, streaming the predictions to `preds_path`."""
+    """Extract every gold text with `extractor`, streaming the predictions to `preds_path`.
+    Progress: one bar of documents and, when the run can call the LLM, one of LLM calls (whose
+    ETA is the useful one: documents finish a batch at a time)."""
     first_call = len(llm.calls) if llm is not None else 0
     encoder_before = encoder.seconds if encoder is not None else 0.0
     outcome = RunOutcome(spec, preds_path)
     inputs = ({"id": d.id, "text": d.text} for d in gold)
+    bound = llm_call_bound(spec, gold) if llm is not None else 0
+    bar_options = {"dynamic_ncols": True, "leave": True}
     started = time.perf_counter()
     with (
         preds_path.open("w", encoding="utf-8") as handle,
         tqdm(
-            total=len(gold), desc=f"{spec.name:>12}", unit="doc", disable=not progress, dynamic_ncols=True
+            total=len(gold), desc=f"{spec.name:>12}", unit="doc", disable=not progress, **bar_options
         ) as bar,
+        tqdm(
+            total=bound,
+            desc=f"{'LLM calls':>12}",
+            unit="call",
+            position=1,
+            disable=not progress or not bound,
+            **bar_options,
+        ) as calls_bar,
     ):
-        for doc in extractor.extract_many(inputs, batch_size=batch_size):
-            write_document(doc, handle)
-            chunks, escalated = route_counts(doc)
-            outcome.chunks += chunks
-            outcome.escalated += escalated
-            outcome.failed_documents += doc.error is not None
-            outcome.documents += 1
-            bar.update(1)
-            if llm is not None:
-                bar.set_postfix(
-                    escalated=f"{outcome.escalated}/{outcome.chunks}", llm_calls=len(llm.calls) - first_call
-                )
+        listener = (lambda _record: calls_bar.update(1)) if bound else None
+        if listener is not None:
+            llm.listeners.append(listener)
+        try:
+            for doc in extractor.extract_many(inputs, batch_size=batch_size):
+                write_document(doc, handle)
+                chunks, escalated = route_counts(doc)
+                outcome.chunks += chunks
+                outcome.escalated += escalated
+                outcome.failed_documents += doc.error is not None
+                outcome.documents += 1
+                bar.update(1)
+                if llm is not None:
+                    bar.set_postfix(escalated=f"{outcome.escalated}/{outcome.chunks}")
+        finally:
+            if listener is not None:
+                llm.listeners.remove(listener)
     outcome.wall_s = time.perf_counter() - started
     outcome.encoder_s = (encoder.seconds - encoder_before) if encoder is not None else 0.0
     outcome.calls = list(llm.calls[first_call:]) if llm is not None else []
