@@ -70,7 +70,7 @@ def fit_temperature(logits: Sequence[float], correct: Sequence[float]) -> float:
         best = min(grid, key=lambda g: nll(x, y, math.exp(g)))
         step = (hi - lo) / 40
         lo, hi = best - step, best + step
-    return math.exp(best)
+    return math.exp(min(max(best, math.log(0.05)), math.log(20.0)))
 
 
 def _spans(doc: Document) -> dict[str, tuple[int, int]]:
@@ -147,3 +147,40 @@ def calibrate(encoder, dev_sets: Sequence[tuple[Schema, Sequence[Document]]], fl
     encoder.config.relation_temperature = t_rel
     encoder.config.calibration = report
     return report
+
+
+def tune_thresholds(
+    encoder,
+    schema: Schema,
+    docs: Sequence[Document],
+    entity_grid: Sequence[float] = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65),
+    relation_grid: Sequence[float] = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6),
+) -> dict:
+    """Pick the entity threshold (by strict entity F1), then the relation threshold (by strict
+    relation F1 at that entity threshold) on `docs`; store both in the encoder's config.
+
+    One prediction pass per entity threshold; relation thresholds are applied afterwards by
+    filtering (exact: relation decoding keeps a pair iff its score passes the threshold)."""
+    from hybrid_ie.metrics import score
+
+    texts, ids = [d.text for d in docs], [d.id for d in docs]
+    symmetric = schema.symmetric_relations
+    rows = []
+    best = None
+    for t_ent in entity_grid:
+        pred = encoder.predict(texts, schema, ids=ids, threshold=t_ent, relation_threshold=min(relation_grid))
+        ent_f1 = score(docs, pred, symmetric=symmetric).to_dict()["entities"]["strict"]["f1"]
+        rel_f1s = {}
+        for t_rel in relation_grid:
+            kept = [p.model_copy(update={"relations": [r for r in p.relations if r.score >= t_rel]}) for p in pred]
+            rel_f1s[t_rel] = score(docs, kept, symmetric=symmetric).to_dict()["relations"]["strict"]["f1"]
+        t_rel = max(rel_f1s, key=lambda t: (rel_f1s[t], -abs(t - 0.5)))
+        row = {"threshold": t_ent, "entity_f1": ent_f1, "relation_threshold": t_rel, "relation_f1": rel_f1s[t_rel]}
+        rows.append(row)
+        if best is None or (ent_f1 + rel_f1s[t_rel], -abs(t_ent - 0.5)) > (
+            best["entity_f1"] + best["relation_f1"], -abs(best["threshold"] - 0.5)
+        ):
+            best = row
+    encoder.config.threshold = best["threshold"]
+    encoder.config.relation_threshold = best["relation_threshold"]
+    return {"dataset": schema.name, "selected": best, "grid": rows}
