@@ -39,6 +39,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -255,24 +256,43 @@ class Extractor:
         apply_budget([c.decision for c in chunks], self.policy, state)
 
     def _call_llm(self, docs: list[_DocWork], chunks: list[_ChunkWork]) -> None:
-        """Call the LLM on the escalated chunks, most uncertain first, within the token cap."""
+        """Call the LLM on the escalated chunks, most uncertain first. With a token cap the calls
+        go one by one until the cap is spent; without one, an openai-backend client runs up to
+        its `max_concurrency` calls at once (the in-process local model runs one at a time)."""
         escalated = [c for c in chunks if c.decision is not None and c.decision.escalate]
         escalated.sort(key=lambda c: c.decision.rank_key(), reverse=True)
-        spent = 0
         cap = self.policy.max_llm_tokens
+        workers = self._llm_workers() if cap is None else 1
+        if workers > 1 and len(escalated) > 1:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                for c, answer in zip(escalated, pool.map(self._ask, escalated), strict=True):
+                    c.llm = answer
+        else:
+            spent = 0
+            for c in escalated:
+                if cap is not None and spent >= cap:
+                    c.decision.escalate, c.decision.skipped = False, SKIPPED_TOKENS
+                    continue
+                c.llm = self._ask(c)
+                spent += c.llm.usage.prompt_tokens + c.llm.usage.completion_tokens
         for c in escalated:
-            if cap is not None and spent >= cap:
-                c.decision.escalate, c.decision.skipped = False, SKIPPED_TOKENS
+            if c.llm is None:
                 continue
-            if self.mode == "llm" or self.policy.llm_task == "extract":
-                c.llm = self.llm.extract(c.chunk.text, self.schema)
-            else:
-                c.llm = self.llm.verify(c.chunk.text, self.schema, c.result)
-            spent += c.llm.usage.prompt_tokens + c.llm.usage.completion_tokens
             if c.llm.status == "ok":
                 c.result = self._merge(c)
             elif self.mode == "llm":
                 c.result = Document(id=f"{docs[c.doc].input.id}#{c.chunk.index}", text=c.chunk.text)
+
+    def _llm_workers(self) -> int:
+        config = getattr(self.llm, "config", None)
+        if config is None or getattr(config, "backend", None) != "openai":
+            return 1
+        return max(1, int(getattr(config, "max_concurrency", 1)))
+
+    def _ask(self, c: _ChunkWork) -> Any:
+        if self.mode == "llm" or self.policy.llm_task == "extract":
+            return self.llm.extract(c.chunk.text, self.schema)
+        return self.llm.verify(c.chunk.text, self.schema, c.result)
 
     def _merge(self, c: _ChunkWork) -> Document:
         llm_doc = Document(

@@ -94,13 +94,14 @@ def test_budget_zero_hybrid_equals_encoder_and_sends_nothing(encoder, server):
 
 def test_always_sends_every_chunk_and_reconciles_with_provenance(encoder, server):
     extractor = Extractor(
-        "conll04", encoder=encoder, llm=client_config(server), policy=RoutingPolicy.always(), reconcile="union"
+        "conll04", encoder=encoder, llm=client_config(server), policy=RoutingPolicy.always(), reconcile="llm_corrects"
     )
     out = list(extractor.extract_many(TEXTS))
     chunks = [c.text for item in TEXTS for c in chunk_text(item["text"])]
     assert sorted(r.chunk_text for r in server.requests) == sorted(chunks)
     assert all(r["escalated"] and r["reasons"][0] == "always" for d in out for r in d.meta["route"])
-    # The server confirms every candidate ("ok"): kept encoder entities come back as "both".
+    # The server confirms every candidate it is shown ("ok"): those come back as "both"; with
+    # llm_corrects nothing the LLM did not return survives as "encoder".
     sources = {e.source for d in out for e in d.entities}
     assert "both" in sources and "encoder" not in sources
     usage = out[0].meta["llm"]["usage"]
@@ -199,3 +200,13 @@ def test_one_call_api_and_clear_errors(encoder):
         Extractor("nope")
     with pytest.raises(InputError, match="'text' string"):
         list(Extractor("conll04", encoder=encoder, mode="encoder").extract_many([{"id": "x"}]))
+
+
+def test_concurrent_llm_calls_give_the_same_documents(encoder, server):
+    def run(workers: int) -> list[tuple]:
+        llm = client_config(server, max_concurrency=workers)
+        extractor = Extractor("conll04", encoder=encoder, llm=llm, policy=RoutingPolicy.always(), reconcile="union")
+        return [items(d) for d in extractor.extract_many(TEXTS, batch_size=len(TEXTS))]
+
+    assert run(1) == run(4)
+    assert len(server.requests) == 2 * N_CHUNKS
