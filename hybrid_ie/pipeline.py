@@ -241,6 +241,8 @@ class Extractor:
                 c.result = result
             return
         for work in docs:
+            if not work.chunks:
+                continue
             try:
                 for c, result in zip(work.chunks, self._predict(work.chunks, ids), strict=True):
                     c.result = result

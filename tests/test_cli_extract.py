@@ -184,3 +184,25 @@ def test_render_command_writes_html(tmp_path, checkpoint, corpus):
     assert result.exit_code == 0 and "rendered 2 documents" in result.output
     assert page.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert "cannot open" in one_error_line(invoke("render", str(tmp_path / "absent.jsonl"), "-o", str(page)))
+
+
+@pytest.mark.slow
+def test_a_5_mb_text_is_windowed_without_a_crash(tmp_path):
+    import torch
+
+    encoder = tiny_encoder(seed=0)
+    with torch.no_grad():  # sparse scores, like a trained model's, keep decoding cheap
+        encoder.model.entity_bias.fill_(-8.0)
+    checkpoint = encoder.save_pretrained(tmp_path / "ckpt")
+    big = tmp_path / "big.txt"
+    sentence = "Mary Smith of Acme Corp visited Boston on Monday and met the mayor there"
+    big.write_text(" ".join([sentence] * 70_000), encoding="utf-8")  # 5 MB, no sentence end at all
+    assert big.stat().st_size > 5_000_000
+    out = tmp_path / "big.jsonl"
+    run = subprocess.run([HYBRID_IE, "extract", str(big), "--model", str(checkpoint), "--mode", "encoder",
+                          "-o", str(out), "--no-progress"], check=False, env=env(tmp_path),
+                         capture_output=True, text=True, timeout=1800)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    (doc,) = lines(out)
+    assert doc["id"] == "big" and "error" not in doc and len(doc["text"]) == big.stat().st_size
+    assert doc["meta"]["pipeline"]["chunks"] == -(-len(doc["text"].split()) // 400)
