@@ -7,7 +7,8 @@ extraction starts, so a bad input fails fast: unreadable files, invalid UTF-8 (t
 byte offset are named; ``on_bad_utf8="replace"`` replaces the bytes with U+FFFD and warns
 instead), malformed JSONL lines, duplicate ids. An empty text is valid (empty result).
 
-Output (`run_job`): each finished Document is appended and flushed at once
+Output (`run_job`): an existing output is overwritten unless ``resume=True`` (the overwrite is
+reported in the summary's warnings); each finished Document is appended and flushed at once
 (`document.write_document`), so a killed job loses at most the batch in flight. With
 ``resume=True`` the ids already in the output are skipped; a torn last line left by a kill is
 detected (no final newline) and cut off first. A document that failed (LLM down after retries,
@@ -213,7 +214,6 @@ def run_job(
     extractor: Any,
     *,
     resume: bool = False,
-    force: bool = False,
     batch_size: int = 16,
     on_document: Callable[[Document, JobSummary], None] | None = None,
     settings: dict[str, Any] | None = None,
@@ -221,15 +221,13 @@ def run_job(
 ) -> JobSummary:
     """Extract every input not yet in `output`, appending each Document as it is finished.
 
-    Without `resume` or `force` an existing non-empty output is an error (nothing is
-    overwritten by accident); `force` starts it afresh. `on_document(doc, running_summary)` is
+    Without `resume` an existing output is overwritten (its document count goes into the
+    summary's warnings, so the loss is visible). `on_document(doc, running_summary)` is
     called after each document is written (progress display).
     """
     output = Path(output)
     started = time.perf_counter()
     exists = output.exists() and output.stat().st_size > 0
-    if exists and not (resume or force):
-        raise InputError(f"{output} already exists; pass --resume to continue it or --force to overwrite it")
     summary = JobSummary(output=str(output), warnings=list(warnings), settings=dict(settings or {}))
     done: set[str] = set()
     if resume and exists:
@@ -238,6 +236,9 @@ def run_job(
             done.add(str(obj.get("id")))
             summary.add(obj)
     elif output.exists():
+        if exists:
+            old = output.read_bytes().count(b"\n")
+            summary.warnings.append(f"{output}: overwrote {old} documents of an earlier run (use --resume to continue one)")
         output.unlink()
     pending = [{"id": item.id, "text": item.text} for item in inputs if item.id not in done]
     summary.skipped_as_done = len(inputs) - len(pending)

@@ -102,13 +102,12 @@ def test_run_writes_every_document_and_a_summary(tmp_path, extractor):
     assert summary_path(out).name == "out.summary.json"
 
 
-def test_existing_output_needs_resume_or_force(tmp_path, extractor):
+def test_without_resume_an_existing_output_is_overwritten_with_a_warning(tmp_path, extractor):
     texts = make_inputs(tmp_path, 2)
-    out = write(tmp_path / "out.jsonl", '{"id": "old"}\n')
-    with pytest.raises(InputError, match="already exists; pass --resume"):
-        run_job(texts, out, extractor)
-    run_job(texts, out, extractor, force=True)
+    out = write(tmp_path / "out.jsonl", '{"id": "old"}\n{"id": "older"}\n')
+    summary = run_job(texts, out, extractor)
     assert [d["id"] for d in finished_documents(out)] == ["d0", "d1"]
+    assert summary.warnings == [f"{out}: overwrote 2 documents of an earlier run (use --resume to continue one)"]
 
 
 def test_resume_after_a_torn_write_loses_and_duplicates_nothing(tmp_path, extractor):

@@ -58,8 +58,9 @@ def extract(
     llm_config: Annotated[
         Path | None, typer.Option("--llm-config", help="LLM config file (TOML or JSON).")
     ] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Skip ids already in OUT (after a kill).")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing OUT.")] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Skip ids already in OUT (after a kill); without it OUT is overwritten.")
+    ] = False,
     on_bad_utf8: Annotated[
         str, typer.Option("--on-bad-utf8", help="error | replace (replace bad bytes with U+FFFD and warn).")
     ] = "error",
@@ -131,12 +132,13 @@ def extract(
                 output,
                 extractor,
                 resume=resume,
-                force=force,
                 batch_size=batch_size,
                 on_document=advance,
                 settings=settings,
                 warnings=warnings,
             )
+    for warning in summary.warnings[len(warnings) :]:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     if summary.torn_bytes_removed:
         err_console.print(f"resume: cut a torn last line ({summary.torn_bytes_removed} bytes) from {output}")
     keys = ("documents", "processed_this_run", "skipped_as_done", "failures", "chunks", "escalated_chunks",
