@@ -339,7 +339,19 @@ def llm_identity(config_file: str | None, llm: Any) -> Any:
     described = _describe(config)
     if isinstance(described, dict):
         described = {k: v for k, v in described.items() if k not in ("cache", "cache_path")}
+        described["prompts"] = _prompts_digest()
     return described
+
+
+def _prompts_digest() -> str:
+    """A hash of the prompt templates and few-shot files (an answer depends on them)."""
+    from hybrid_ie.paths import PROMPTS_DIR
+
+    digest = hashlib.sha256()
+    for path in sorted(PROMPTS_DIR.rglob("*")) if PROMPTS_DIR.is_dir() else []:
+        if path.is_file():
+            digest.update(path.relative_to(PROMPTS_DIR).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def run_fingerprint(spec: RunSpec, base: dict[str, Any], encoder_id: str, llm_id: Any, policy: Any) -> dict:
