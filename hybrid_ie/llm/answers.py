@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hybrid_ie.document import Document, Entity, Relation
-from hybrid_ie.llm.grounding import Grounder, empty_counts
+from hybrid_ie.llm.grounding import Grounder, empty_counts, mention_key
 from hybrid_ie.llm.prompts import EntityRow, RelationRow
 from hybrid_ie.llm.responses import CONFIRM, DROP
 from hybrid_ie.schema import Schema
@@ -91,10 +91,6 @@ def verify_candidates(doc: Document, limit: int) -> Candidates:
     return Candidates(entities, kept)
 
 
-def _key(mention: str) -> str:
-    return " ".join(mention.lower().split())
-
-
 class AnswerBuilder:
     """Collects grounded entities and type-checked relations for one chunk text."""
 
@@ -119,7 +115,7 @@ class AnswerBuilder:
             )
             self.entities.append(entity)
             self._by_span[key] = entity
-            for name in {_key(entity.text), _key(mention or entity.text)}:
+            for name in {mention_key(entity.text), mention_key(mention or entity.text)}:
                 self._by_mention.setdefault(name, []).append(entity)
         return self._by_span[key]
 
@@ -144,7 +140,7 @@ class AnswerBuilder:
         self.dropped_relations += 1
 
     def relate_mentions(self, head: str, label: str, tail: str) -> None:
-        self.add_relation(self._by_mention.get(_key(head), []), label, self._by_mention.get(_key(tail), []))
+        self.add_relation(self._by_mention.get(mention_key(head), []), label, self._by_mention.get(mention_key(tail), []))
 
 
 def read_extraction(text: str, schema: Schema, answer: Any) -> AnswerBuilder:

@@ -159,8 +159,7 @@ class LLMClient:
     def __init__(self, config: LLMConfig | None = None, **overrides: Any):
         self.config = config if config is not None else LLMConfig.load(**overrides)
         self._create = self._make_backend()
-        mode = instructor.Mode.TOOLS if self._uses_tools else instructor.Mode.JSON_SCHEMA
-        self._mode = mode
+        self._mode = instructor.Mode.TOOLS if self._uses_tools else instructor.Mode.JSON_SCHEMA
         self._slots = threading.BoundedSemaphore(self.config.max_concurrency)
         self.cache = ResponseCache(self.config.resolved_cache_path) if self.config.cache else None
 

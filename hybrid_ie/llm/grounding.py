@@ -42,6 +42,11 @@ class GroundedSpan:
         return "exact" if self.method == "exact" else "fuzzy"
 
 
+def mention_key(mention: str) -> str:
+    """A mention compared ignoring case and runs of whitespace."""
+    return " ".join(mention.lower().split())
+
+
 class Grounder:
     """Locates mention strings in one text; remembers how often each string was asked for."""
 
@@ -57,7 +62,7 @@ class Grounder:
         mention = mention.strip(STRIP_CHARS)
         if not mention:
             return None
-        key = " ".join(mention.lower().split())
+        key = mention_key(mention)
         nth = self._asked[key]
         self._asked[key] += 1
         for method, spans in self._candidates(mention):
@@ -91,12 +96,12 @@ class Grounder:
     def _fuzzy(self, mention: str, n_words: int) -> list[tuple[int, int]]:
         if not self._words or n_words == 0:
             return []
-        target = " ".join(mention.lower().split())
+        target = mention_key(mention)
         best, best_spans = self.fuzzy_threshold, []
         for size in range(max(1, n_words - 1), n_words + 2):
             for i in range(len(self._words) - size + 1):
                 start, end = self._words[i][0], self._words[i + size - 1][1]
-                candidate = " ".join(self.text[start:end].lower().split())
+                candidate = mention_key(self.text[start:end])
                 ratio = SequenceMatcher(None, target, candidate, autojunk=False).ratio()
                 if ratio > best + 1e-9:
                     best, best_spans = ratio, [(start, end)]
