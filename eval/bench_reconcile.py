@@ -4,7 +4,7 @@
         [--model PATH] [--llm-config FILE] [--llm-task verify|extract] [--strategies a,b,c]
         [--llm-scores 0.8,0.6]
 
-The encoder runs once; the router picks the same chunks for every strategy (same policy, same
+The encoder runs once (its outputs are replayed for every run); the router picks the same chunks for every strategy (same policy, same
 encoder output), and the LLM is called once per escalated chunk (the answers are kept in memory
 and replayed for the other strategies, so every strategy merges the very same LLM answers).
 Prints strict micro entity / relation F1 (hybrid_ie.metrics.score) per strategy, the escalation
@@ -27,6 +27,21 @@ from hybrid_ie.pipeline import Extractor
 from hybrid_ie.reconcile import DEFAULT_STRATEGY, LLM_SCORE, STRATEGIES
 from hybrid_ie.router import RoutingPolicy
 from hybrid_ie.schema import load_schema
+
+
+class ReplayEncoder:
+    """Wraps the encoder: each distinct batch is encoded once and replayed for later runs."""
+
+    def __init__(self, encoder):
+        self.encoder = encoder
+        self.known_labels = encoder.known_labels
+        self.outputs: dict[str, list] = {}
+
+    def predict(self, texts, schema, **options):
+        key = json.dumps([list(texts), options.get("ids"), schema.fingerprint], sort_keys=True)
+        if key not in self.outputs:
+            self.outputs[key] = self.encoder.predict(texts, schema, **options)
+        return [doc.model_copy(deep=True) for doc in self.outputs[key]]
 
 
 class ReplayLLM:
@@ -77,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     gold = load_dataset(args.dataset, args.split)[: args.limit]
     schema = load_schema(args.dataset)
     symmetric = schema.symmetric_relations
-    encoder = JointEncoder.from_pretrained(args.model)
+    encoder = ReplayEncoder(JointEncoder.from_pretrained(args.model))
     llm = ReplayLLM(LLMClient(LLMConfig.load(args.llm_config)))
     policy = RoutingPolicy(budget=args.budget, llm_task=args.llm_task)
     texts = [{"id": d.id, "text": d.text} for d in gold]
