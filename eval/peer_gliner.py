@@ -387,6 +387,10 @@ def compare(args: argparse.Namespace) -> None:
     print()
     for key, won in verdict.items():
         print(f"ours {'WINS' if won else 'does NOT win'} on {key} (vs the better gliner row)")
+    curves = dev_curves(Path(args.ours).parent / "history.jsonl", Path(args.gliner).parent / "history.jsonl")
+    if curves:
+        print("\nconll04 dev strict F1 during training, at equal steps:\n")
+        print(curves)
     result = {
         "date": date.today().isoformat(),
         "command": " ".join(["python", *sys.argv]),
@@ -403,11 +407,32 @@ def compare(args: argparse.Namespace) -> None:
         "rows": rows,
         "verdict": verdict,
         "table": table,
+        "dev_curves": curves,
     }
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         print(f"\nwrote {args.json}")
+
+
+def dev_curves(ours_history: Path, gliner_history: Path) -> str | None:
+    """Dev strict F1 of both runs at the steps both evaluated (equal-steps learning curves)."""
+    if not (ours_history.exists() and gliner_history.exists()):
+        return None
+
+    def rows(path: Path) -> dict[int, dict[str, Any]]:
+        return {r["step"]: r for r in map(json.loads, path.read_text(encoding="utf-8").splitlines()) if r}
+
+    ours, theirs = rows(ours_history), rows(gliner_history)
+    steps = sorted(set(ours) & set(theirs))
+    if not steps:
+        return None
+    lines = ["| step | ours ent F1 | gliner ent F1 | ours rel F1 | gliner rel F1 |", "|---|---|---|---|---|"]
+    for step in steps:
+        o, t = ours[step], theirs[step]
+        lines.append(f"| {step} | {100 * o['entity_f1']:.2f} | {100 * t['entity_f1']:.2f} | "
+                     f"{100 * o['relation_f1']:.2f} | {100 * t['relation_f1']:.2f} |")
+    return "\n".join(lines)
 
 
 def _read_json(path: Path) -> Any:
