@@ -195,6 +195,11 @@ class JobSummary:
         self.llm_tokens = self.prompt_tokens + self.completion_tokens
         self.escalation_rate = self.escalated_chunks / self.chunks if self.chunks else 0.0
 
+    def clock(self, started: float) -> None:
+        """Update wall time and throughput of this run (started = `time.perf_counter()`)."""
+        self.wall_s = time.perf_counter() - started
+        self.docs_per_s = self.processed_this_run / self.wall_s if self.wall_s else 0.0
+
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["escalation_rate"] = round(self.escalation_rate, 4)
@@ -227,6 +232,8 @@ def run_job(
     """
     output = Path(output)
     started = time.perf_counter()
+    if output.is_dir():
+        raise InputError(f"{output}: cannot write the output (it is a folder)")
     exists = output.exists() and output.stat().st_size > 0
     summary = JobSummary(output=str(output), warnings=list(warnings), settings=dict(settings or {}))
     done: set[str] = set()
@@ -242,18 +249,20 @@ def run_job(
         output.unlink()
     pending = [{"id": item.id, "text": item.text} for item in inputs if item.id not in done]
     summary.skipped_as_done = len(inputs) - len(pending)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with output.open("a", encoding="utf-8") as handle:
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        handle = output.open("a", encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{output}: cannot write the output ({exc.strerror or exc})") from exc
+    with handle:
         for doc in extractor.extract_many(pending, batch_size=batch_size):
             write_document(doc, handle)
             summary.add(doc.to_dict())
             summary.processed_this_run += 1
-            summary.wall_s = time.perf_counter() - started
-            summary.docs_per_s = summary.processed_this_run / summary.wall_s if summary.wall_s else 0.0
+            summary.clock(started)
             if on_document is not None:
                 on_document(doc, summary)
-    summary.wall_s = time.perf_counter() - started
-    summary.docs_per_s = summary.processed_this_run / summary.wall_s if summary.wall_s else 0.0
+    summary.clock(started)
     summary_path(output).write_text(json.dumps(summary.to_dict(), indent=2) + "\n", encoding="utf-8")
     return summary
 

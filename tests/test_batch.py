@@ -139,3 +139,10 @@ def test_empty_texts_and_a_long_run_on_text(tmp_path):
     assert docs["w"]["entities"] == [] and "error" not in docs["w"]
     assert docs["long"]["meta"]["pipeline"]["chunks"] == 50  # 400-word chunks
     assert summary.failures == 0
+
+
+def test_an_unwritable_output_is_a_clear_error(tmp_path, extractor):
+    texts = make_inputs(tmp_path, 1)
+    (tmp_path / "dir.jsonl").mkdir()
+    with pytest.raises(InputError, match=r"dir\.jsonl: cannot write the output"):
+        run_job(texts, tmp_path / "dir.jsonl", extractor)
