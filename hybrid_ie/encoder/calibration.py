@@ -153,8 +153,8 @@ def tune_thresholds(
     encoder,
     schema: Schema,
     docs: Sequence[Document],
-    entity_grid: Sequence[float] = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65),
-    relation_grid: Sequence[float] = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6),
+    entity_grid: Sequence[float] = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6),
+    relation_grid: Sequence[float] = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6),
 ) -> dict:
     """Pick the entity threshold (by strict entity F1), then the relation threshold (by strict
     relation F1 at that entity threshold) on `docs`; store both in the encoder's config.

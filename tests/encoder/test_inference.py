@@ -99,7 +99,7 @@ def test_half_precision_checkpoint_loads_close(tmp_path, encoder):
 
 def test_long_text_gives_the_same_entities_as_its_windows():
     enc = tiny_encoder(seed=1)
-    pieces = ["Alice Cooper met Bob in Paris and Rome .", "Carol Ann works at Acme Corp in Berlin today ."]
+    pieces = ["Alice Cooper met Bob in Paris and Rome .", "Carol Ann works at Acme Corp in Berlin ."]
     words = len(pieces[0].split())
     assert words == len(pieces[1].split())
     enc.max_window_words, enc.window_stride = words, words  # windows = the pieces exactly

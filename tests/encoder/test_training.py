@@ -58,14 +58,14 @@ def test_tiny_training_run_lowers_the_loss_and_keeps_the_best(tmp_path):
     trainer = Trainer(cfg, encoder=enc)
     batch = trainer.load_examples()[:2]
     enc.model.train()
-    before = float(trainer.loss(batch)[0])
+    before = float(trainer.loss(batch)[0].detach())
     best = trainer.train()
     assert 0.0 <= best["mean_f1"] <= 1.0
     rows = [json.loads(x) for x in (tmp_path / "run" / "history.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [2, 3]
     enc.model.train()
     trainer.rng.seed(0)
-    after = float(trainer.loss(batch)[0])
+    after = float(trainer.loss(batch)[0].detach())
     assert after < before
     loaded = JointEncoder.from_pretrained(tmp_path / "run" / "best", device="cpu")
     assert "person" in loaded.known_labels
