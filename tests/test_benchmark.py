@@ -239,6 +239,8 @@ def test_same_seed_and_cache_give_the_same_predictions(bench: dict[str, Any]) ->
         assert again["scores"] == first["scores"]
         # answers cached by the first invocation: their stand-alone cost is not known here
         assert again["cost"]["standalone_unknown_calls"] == again["cost"]["llm_calls"]
+        if again["cost"]["llm_calls"]:
+            assert again["cost"]["standalone_s"] is None
 
 
 def test_cli_rejects_bad_modes_and_budgets(tmp_path: Path) -> None:

@@ -71,14 +71,18 @@ def encoder_temperatures(encoder: Any) -> dict[str, float] | None:
 
 
 def calibration_report(
-    encoder: Any, gold: Sequence[Document], schema: Schema, *, dataset: str
+    encoder: Any, gold: Sequence[Document], schema: Schema, *, dataset: str, nested: bool = False
 ) -> dict[str, Any]:
     """Reliability and ECE of the encoder's scores on `gold` (after and, when the encoder has a
     fitted temperature, before scaling)."""
     from hybrid_ie.encoder.calibration import collect
 
     preds = encoder.predict(
-        [d.text for d in gold], schema, ids=[d.id for d in gold], candidate_floor=CANDIDATE_FLOOR
+        [d.text for d in gold],
+        schema,
+        ids=[d.id for d in gold],
+        candidate_floor=CANDIDATE_FLOOR,
+        nested=nested,
     )
     data = collect(gold, preds, schema)
     items = {
@@ -120,6 +124,7 @@ def calibration_for(
     encoder: Any,
     schema: Schema,
     limit: int | None,
+    nested: bool = False,
 ) -> dict[str, Any] | None:
     """The calibration section: on `calibration_source` ("auto": the dev split beside the
     benchmark source; None: skipped). Returns None when there is nothing to measure on."""
@@ -135,4 +140,4 @@ def calibration_for(
             return None
         raise
     docs = docs[:limit] if limit else docs
-    return calibration_report(encoder, docs, schema, dataset=source) if docs else None
+    return calibration_report(encoder, docs, schema, dataset=source, nested=nested) if docs else None

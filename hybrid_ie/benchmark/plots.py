@@ -6,7 +6,8 @@ redrawn from a saved report without re-running anything:
 - `plot_f1_vs_budget`: strict micro F1 of the hybrid runs against the escalation budget, one
   panel for entities and one for relations; encoder-only and LLM-only as horizontal lines.
 - `plot_f1_vs_time`: strict micro F1 of every run against its stand-alone wall time (the time
-  the run would take with an empty LLM cache, see `runner.RunCost.standalone_s`).
+  the run would take with an empty LLM cache, see `runner.run_cost`); runs whose time is unknown
+  (answers from a cache filled elsewhere) are left out and named in the title.
 - `plot_reliability`: reliability diagram of encoder scores (calibration on the dev split).
 """
 
@@ -76,7 +77,8 @@ def plot_f1_vs_budget(report: dict[str, Any], path: str | Path) -> Path | None:
 
 def plot_f1_vs_time(report: dict[str, Any], path: str | Path) -> Path | None:
     """F1 (strict, micro) of each run against its stand-alone wall time in seconds."""
-    runs = report["runs"]
+    runs = [r for r in report["runs"] if r["cost"]["standalone_s"] is not None]
+    left_out = [r["name"] for r in report["runs"] if r["cost"]["standalone_s"] is None]
     if not runs:
         return None
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
@@ -94,7 +96,8 @@ def plot_f1_vs_time(report: dict[str, Any], path: str | Path) -> Path | None:
             ax.set_xscale("log")
         ax.margins(x=0.15, y=0.1)
         ax.grid(alpha=0.3)
-    fig.suptitle(_title(report), fontsize=10)
+    note = f"; time unknown, not drawn: {', '.join(left_out)}" if left_out else ""
+    fig.suptitle(_title(report) + note, fontsize=10)
     return _save(fig, Path(path))
 
 

@@ -74,7 +74,12 @@ def _cost_phrase(run: dict[str, Any]) -> str:
     escalation = f"escalation rate {c['escalation_rate']:.1%}, " if run["mode"] == "hybrid" else ""
     return (
         f"{escalation}{c['llm_calls']} LLM calls, "
-        f"{c['prompt_tokens'] + c['completion_tokens']:,} LLM tokens, {c['standalone_s']:.0f} s stand-alone"
+        f"{c['prompt_tokens'] + c['completion_tokens']:,} LLM tokens, "
+        + (
+            f"{c['standalone_s']:.0f} s stand-alone"
+            if c["standalone_s"] is not None
+            else "stand-alone time unknown"
+        )
     )
 
 
@@ -346,7 +351,7 @@ def _cost_notes(runs: Sequence[dict[str, Any]]) -> list[str]:
         listed = ", ".join(f"{name} {n}" for name, n in unknown.items() if n)
         notes.append(
             f"Some LLM answers came from a cache filled before this benchmark ({listed} calls); their "
-            "stand-alone time and tokens are unknown and counted as those of the cache hit (about 0)."
+            "stand-alone time is unknown (shown as –) and their tokens are counted as those of the cache hit (0)."
         )
     return [line for note in notes for line in ("", f"**Note:** {note}")]
 

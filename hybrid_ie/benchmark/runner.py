@@ -16,7 +16,9 @@ earlier (even killed) invocation in the same folder keeps its measured cost.
 Times: `wall_s` is what the run took inside this benchmark (sharing the encoder pass and the LLM
 cache); `standalone_s` is what it would take alone with an empty LLM cache: its wall time with the
 shared encoder pass added back for runs that use the encoder, and each cached LLM call counted at
-the latency it had when it was computed. `docs_per_s` is documents / `standalone_s`.
+the latency it had when it was computed. `docs_per_s` is documents / `standalone_s`. When some
+of a run's answers came from a cache this benchmark did not fill (their cost was never measured
+here), `standalone_s` and `docs_per_s` are None and `standalone_unknown_calls` says how many.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ class BenchmarkConfig:
     model: str | None = None
     llm_config: str | None = None
     batch_size: int = 16
+    nested: bool = False
     calibration_source: str | None = "auto"
     examples_per_kind: int = 3
     progress: bool = True
@@ -137,12 +140,12 @@ def route_counts(doc: Document) -> tuple[int, int]:
     return int(chunks), escalated
 
 
-def _make_extractor(spec: RunSpec, schema: Schema, encoder: Any, llm: Any, policy: Any) -> Any:
+def _make_extractor(spec: RunSpec, schema: Schema, encoder: Any, llm: Any, policy: Any, nested: bool) -> Any:
     from hybrid_ie.pipeline import Extractor
 
     if spec.mode == "hybrid":
         policy = policy.with_budget(spec.budget)
-    return Extractor(schema, encoder=encoder, llm=llm, policy=policy, mode=spec.mode)
+    return Extractor(schema, encoder=encoder, llm=llm, policy=policy, mode=spec.mode, nested=nested)
 
 
 def llm_call_bound(spec: RunSpec, gold: Sequence[Document]) -> int:
@@ -233,7 +236,8 @@ def run_cost(outcome: RunOutcome, encoder_pass_s: float) -> dict[str, Any]:
         + (encoder_pass_s if outcome.spec.uses_encoder else 0.0)
         + llm_standalone_s
     )
-    standalone = max(standalone, 0.0)
+    unknown = sum(not c.standalone_known for c in calls)
+    standalone = max(standalone, 0.0) if not unknown else None
     ok_calls = [c for c in calls if c.status == "ok"]
     return {
         "documents": outcome.documents,
@@ -249,7 +253,7 @@ def run_cost(outcome: RunOutcome, encoder_pass_s: float) -> dict[str, Any]:
         "completion_tokens": sum(a.completion_tokens for a in alone),
         "cost_usd": sum(a.cost for a in alone),
         "tokens_spent_here": sum(c.prompt_tokens + c.completion_tokens for c in calls),
-        "standalone_unknown_calls": sum(not c.standalone_known for c in calls),
+        "standalone_unknown_calls": unknown,
         "retries": sum(c.retries for c in calls),
         "reasks": sum(c.reasks for c in calls),
         "schema_valid_rate": sum(c.schema_valid for c in calls) / len(calls) if calls else None,
@@ -262,7 +266,7 @@ def run_cost(outcome: RunOutcome, encoder_pass_s: float) -> dict[str, Any]:
         "llm_s": llm_wall,
         "llm_standalone_s": llm_standalone_s,
         "standalone_s": standalone,
-        "docs_per_s": outcome.documents / standalone if standalone > 0 else None,
+        "docs_per_s": outcome.documents / standalone if standalone else None,
     }
 
 
@@ -394,6 +398,8 @@ def run_benchmark(
     llm_id = llm_identity(config.llm_config, llm) if any_llm else None
     base = {"documents": documents_digest(gold), "schema": schema.fingerprint, "batch_size": config.batch_size,
             "seed": config.seed}  # fmt: skip
+    if config.nested:
+        base["nested"] = True
     fingerprints = {r: run_fingerprint(r, base, encoder_id, llm_id, policy) for r in runs}
     reused = {}
     if config.resume:
@@ -430,7 +436,7 @@ def run_benchmark(
             continue
         if config.progress:
             tqdm.write(f"run {i}/{len(runs)}: {spec.name} on {len(gold)} documents")
-        extractor = _make_extractor(spec, schema, shared_encoder, metered_llm, policy)
+        extractor = _make_extractor(spec, schema, shared_encoder, metered_llm, policy, config.nested)
         outcome = execute_run(
             spec,
             extractor,
@@ -469,7 +475,12 @@ def run_benchmark(
     calibration = None
     if shared_encoder is not None:
         calibration = calibration_for(
-            config.calibration_source, config.source, shared_encoder.wrapped, schema, config.limit
+            config.calibration_source,
+            config.source,
+            shared_encoder.wrapped,
+            schema,
+            config.limit,
+            config.nested,
         )
 
     meta = {
@@ -488,6 +499,7 @@ def run_benchmark(
         "policy": _describe(policy),
         "reconcile": _reconcile_default(),
         "batch_size": config.batch_size,
+        "nested": config.nested,
     }
     return build_report(
         config=config,

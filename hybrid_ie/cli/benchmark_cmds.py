@@ -39,7 +39,12 @@ def _command_line(options: dict[str, object]) -> str:
     """The command that reproduces this run, every option spelt out (recorded in the report)."""
     words = ["hybrid-ie", "benchmark"]
     for name, value in options.items():
-        if value is None or value is False or name in ("output", "progress"):
+        if value is None or name in ("output", "progress"):
+            continue
+        if name == "nested":
+            words.append("--nested" if value else "--flat")
+            continue
+        if value is False:
             continue
         if name == "split" and Path(str(options["dataset"])).exists():
             continue
@@ -80,6 +85,9 @@ def benchmark(
         str | None, typer.Option("--schema", help="Schema name or file (default: named like the data set).")
     ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Documents per pipeline batch.")] = 16,
+    nested: Annotated[
+        bool, typer.Option("--nested/--flat", help="Encoder decoding: nested entities allowed, or flat.")
+    ] = False,
     calibration: Annotated[
         str | None,
         typer.Option(
@@ -117,6 +125,7 @@ def benchmark(
             model=model,
             llm_config=llm_config,
             batch_size=batch_size,
+            nested=nested,
             calibration_source=None if (calibration or "none").lower() == "none" else calibration,
             examples_per_kind=examples,
             progress=progress,
@@ -138,7 +147,7 @@ def benchmark(
             f"{100 * run['scores']['entities']['strict']['f1']:.2f}",
             f"{100 * run['scores']['relations']['strict']['f1']:.2f}",
             str(cost["llm_calls"]),
-            f"{cost['standalone_s']:.1f}",
+            "–" if cost["standalone_s"] is None else f"{cost['standalone_s']:.1f}",
         )
     out.print(table)
     for kind in ("entities", "relations"):
