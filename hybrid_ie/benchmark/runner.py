@@ -317,19 +317,22 @@ def default_policy() -> Any:
 
 
 def encoder_identity(model: str | None, encoder: Any) -> str:
-    """What identifies the encoder in a run's fingerprint: the checkpoint folder and a hash of its
-    config and weights' size and time (so a retrained checkpoint is a different encoder)."""
+    """What identifies the encoder in a run's fingerprint: the checkpoint folder's name and a
+    hash of its files' contents (so a copy of a checkpoint is the same encoder, and a retrained
+    one in the same folder is not)."""
     if encoder is not None:
         return type(encoder).__name__
     from hybrid_ie.encoder.inference import DEFAULT_MODEL_DIR
 
     folder = Path(model) if model else DEFAULT_MODEL_DIR
-    digest = hashlib.sha256(str(folder.resolve()).encode("utf-8"))
+    digest = hashlib.sha256()
     for path in sorted(folder.glob("*")) if folder.is_dir() else []:
         if path.is_file():
-            stat = path.stat()
-            digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    return f"{folder}@{digest.hexdigest()[:12]}"
+            digest.update(path.name.encode() + b"\0")
+            with path.open("rb") as handle:
+                for block in iter(lambda handle=handle: handle.read(1 << 20), b""):
+                    digest.update(block)
+    return f"{folder.name}@{digest.hexdigest()[:12]}"
 
 
 def llm_identity(config_file: str | None, llm: Any) -> Any:
