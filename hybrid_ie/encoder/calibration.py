@@ -2,10 +2,11 @@
 
 The calibration set is every entity (span, label) and relation (head, tail, label) the encoder
 scores at or above a floor on the dev documents -- the scores that actually reach outputs and
-the router -- each marked correct when it matches a gold item exactly (strict). One temperature
-per head (entities, relations) is fitted by minimising the binary log-loss of
-`sigmoid(logit / T)`; the temperatures go into the checkpoint's config.json, with the ECE before
-and after.
+the router -- each marked correct when it matches a gold item exactly (strict). Per head
+(entities, relations) a temperature T and a shift b are fitted by minimising the binary log-loss
+of `sigmoid(logit / T + b)` (temperature scaling with an offset, i.e. Platt scaling of the logit:
+a temperature alone cannot correct scores that are too high or too low across the board); both go
+into the checkpoint's config.json, with the ECE before and after.
 """
 
 from __future__ import annotations
@@ -52,25 +53,29 @@ def expected_calibration_error(probs: Sequence[float], correct: Sequence[float],
     return ece
 
 
-def nll(logits: torch.Tensor, correct: torch.Tensor, temperature: float) -> float:
-    return float(torch.nn.functional.binary_cross_entropy_with_logits(logits / temperature, correct))
+def nll(logits: torch.Tensor, correct: torch.Tensor, temperature: float, shift: float = 0.0) -> float:
+    return float(torch.nn.functional.binary_cross_entropy_with_logits(logits / temperature + shift, correct))
 
 
-def fit_temperature(logits: Sequence[float], correct: Sequence[float]) -> float:
-    """The temperature in [0.05, 20] minimising the log-loss (log-spaced grid, then refined);
-    1.0 when there is nothing to fit."""
+def fit_scaling(logits: Sequence[float], correct: Sequence[float]) -> tuple[float, float]:
+    """(T, b) with T in [0.05, 20] and b in [-4, 4] minimising the log-loss of
+    sigmoid(logit / T + b): a coarse grid, refined three times; (1.0, 0.0) when there is
+    nothing to fit (no items, or only one class)."""
     if not logits or len(set(correct)) < 2:
-        return 1.0
+        return 1.0, 0.0
     x = torch.tensor(logits, dtype=torch.float64)
     y = torch.tensor(correct, dtype=torch.float64)
-    lo, hi = math.log(0.05), math.log(20.0)
-    best = 0.0
+    t_lo, t_hi, b_lo, b_hi = math.log(0.05), math.log(20.0), -4.0, 4.0
+    best = (0.0, 0.0)
     for _ in range(4):
-        grid = [lo + (hi - lo) * i / 40 for i in range(41)]
-        best = min(grid, key=lambda g: nll(x, y, math.exp(g)))
-        step = (hi - lo) / 40
-        lo, hi = best - step, best + step
-    return math.exp(min(max(best, math.log(0.05)), math.log(20.0)))
+        grid = [
+            (t_lo + (t_hi - t_lo) * i / 20, b_lo + (b_hi - b_lo) * j / 20) for i in range(21) for j in range(21)
+        ]
+        best = min(grid, key=lambda g: nll(x, y, math.exp(g[0]), g[1]))
+        t_step, b_step = (t_hi - t_lo) / 20, (b_hi - b_lo) / 20
+        t_lo, t_hi, b_lo, b_hi = best[0] - t_step, best[0] + t_step, best[1] - b_step, best[1] + b_step
+    log_t = min(max(best[0], math.log(0.05)), math.log(20.0))
+    return math.exp(log_t), min(max(best[1], -4.0), 4.0)
 
 
 def _spans(doc: Document) -> dict[str, tuple[int, int]]:
@@ -108,29 +113,33 @@ def collect(
     return out
 
 
-def summarise(data: CalibrationSet, t_ent: float, t_rel: float) -> dict[str, float | int]:
-    """ECE before (T=1) and after temperature scaling, for entities and relations."""
+def summarise(
+    data: CalibrationSet, t_ent: float, t_rel: float, b_ent: float = 0.0, b_rel: float = 0.0
+) -> dict[str, float | int]:
+    """ECE before (raw scores) and after scaling with (T, b), for entities and relations."""
 
-    def ece(logits: list[float], correct: list[float], t: float) -> float:
-        return expected_calibration_error([1 / (1 + math.exp(-x / t)) for x in logits], correct)
+    def ece(logits: list[float], correct: list[float], t: float, b: float) -> float:
+        return expected_calibration_error([1 / (1 + math.exp(-(x / t + b))) for x in logits], correct)
 
     return {
         "entity_temperature": t_ent,
+        "entity_shift": b_ent,
         "relation_temperature": t_rel,
+        "relation_shift": b_rel,
         "entity_items": len(data.entity_logits),
         "relation_items": len(data.relation_logits),
-        "entity_ece_before": ece(data.entity_logits, data.entity_correct, 1.0),
-        "entity_ece_after": ece(data.entity_logits, data.entity_correct, t_ent),
-        "relation_ece_before": ece(data.relation_logits, data.relation_correct, 1.0),
-        "relation_ece_after": ece(data.relation_logits, data.relation_correct, t_rel),
+        "entity_ece_before": ece(data.entity_logits, data.entity_correct, 1.0, 0.0),
+        "entity_ece_after": ece(data.entity_logits, data.entity_correct, t_ent, b_ent),
+        "relation_ece_before": ece(data.relation_logits, data.relation_correct, 1.0, 0.0),
+        "relation_ece_after": ece(data.relation_logits, data.relation_correct, t_rel, b_rel),
     }
 
 
 def calibrate(encoder, dev_sets: Sequence[tuple[Schema, Sequence[Document]]], floor: float = 0.05) -> dict:
-    """Fit both temperatures on the dev sets, store them (and the ECE report) in the encoder's
-    config, and return the report. The encoder's current temperatures are reset to 1 first."""
-    encoder.config.entity_temperature = 1.0
-    encoder.config.relation_temperature = 1.0
+    """Fit (T, b) for entities and relations on the dev sets, store them (and the ECE report) in
+    the encoder's config, and return the report. The current scaling is reset to (1, 0) first."""
+    encoder.config.entity_temperature = encoder.config.relation_temperature = 1.0
+    encoder.config.entity_shift = encoder.config.relation_shift = 0.0
     data = CalibrationSet()
     for schema, docs in dev_sets:
         pred = encoder.predict(
@@ -138,13 +147,13 @@ def calibrate(encoder, dev_sets: Sequence[tuple[Schema, Sequence[Document]]], fl
             nested=schema.name == "scierc",
         )
         collect(docs, pred, schema, data)
-    t_ent = fit_temperature(data.entity_logits, data.entity_correct)
-    t_rel = fit_temperature(data.relation_logits, data.relation_correct)
-    report = summarise(data, t_ent, t_rel)
+    t_ent, b_ent = fit_scaling(data.entity_logits, data.entity_correct)
+    t_rel, b_rel = fit_scaling(data.relation_logits, data.relation_correct)
+    report = summarise(data, t_ent, t_rel, b_ent, b_rel)
     report["floor"] = floor
     report["dev_sets"] = [schema.name for schema, _ in dev_sets]
-    encoder.config.entity_temperature = t_ent
-    encoder.config.relation_temperature = t_rel
+    encoder.config.entity_temperature, encoder.config.entity_shift = t_ent, b_ent
+    encoder.config.relation_temperature, encoder.config.relation_shift = t_rel, b_rel
     encoder.config.calibration = report
     return report
 

@@ -223,6 +223,7 @@ class JointEncoder:
         ent_names = schema.entity_labels
         rel_names = schema.relation_labels
         t_e, t_r = self.config.entity_temperature, self.config.relation_temperature
+        b_e, b_r = self.config.entity_shift, self.config.relation_shift
         kmax = self.config.max_width
         for idx in batches:
             batch_windows = [windows[i] for i in idx if windows[i].words]
@@ -232,7 +233,7 @@ class JointEncoder:
             with self._autocast():
                 enc = self.model.encode(batch)
                 spans, mask = self.model.span_vectors(enc["words"], enc["word_mask"])
-                probs = torch.sigmoid(self.model.entity_logits(spans, enc["entity_labels"]).float() / t_e)
+                probs = torch.sigmoid(self.model.entity_logits(spans, enc["entity_labels"]).float() / t_e + b_e)
             probs = probs.masked_fill(~mask.unsqueeze(-1), -1.0)[..., : len(ent_names)]
             hits = (probs >= ent_floor).nonzero().tolist()
             scores = probs[probs >= ent_floor].tolist()
@@ -266,7 +267,7 @@ class JointEncoder:
                     enc["words"], enc["word_mask"], spans, heads.to(self.device), tails.to(self.device),
                     enc["relation_labels"],
                 )
-            rel_probs = torch.sigmoid(rel_logits.float() / t_r)[..., : len(rel_names)].cpu()
+            rel_probs = torch.sigmoid(rel_logits.float() / t_r + b_r)[..., : len(rel_names)].cpu()
             for b, pairs in enumerate(pair_lists):
                 if not pairs:
                     continue

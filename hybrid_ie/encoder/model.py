@@ -34,8 +34,11 @@ class EncoderConfig:
     use_shape: bool = True
     max_length: int = 512
     max_pair_entities: int = 16
+    # calibrated score = sigmoid(logit / temperature + shift), fitted on dev (calibration.py)
     entity_temperature: float = 1.0
+    entity_shift: float = 0.0
     relation_temperature: float = 1.0
+    relation_shift: float = 0.0
     threshold: float = 0.5
     relation_threshold: float = 0.5
     known_labels: list[str] = field(default_factory=list)

@@ -6,7 +6,7 @@ from hybrid_ie.encoder.calibration import (
     CalibrationSet,
     collect,
     expected_calibration_error,
-    fit_temperature,
+    fit_scaling,
     summarise,
 )
 from hybrid_ie.schema import load_schema
@@ -18,21 +18,21 @@ def test_ece_of_perfect_and_overconfident_scores():
     assert expected_calibration_error([], []) == 0.0
 
 
-def test_fit_temperature_recovers_the_true_temperature():
+def test_fit_scaling_recovers_the_true_temperature_and_shift():
     rng = random.Random(0)
     logits, correct = [], []
     for _ in range(4000):
         z = rng.gauss(0, 3)  # true logit
         correct.append(float(rng.random() < 1 / (1 + math.exp(-z))))
-        logits.append(z * 2.5)  # an over-confident model: logits 2.5x too large
-    t = fit_temperature(logits, correct)
-    assert 2.1 < t < 2.9
-    report = summarise(CalibrationSet(logits, correct, [], []), t, 1.0)
-    assert report["entity_ece_after"] < report["entity_ece_before"]
+        logits.append((z + 1.0) * 2.5)  # over-confident and too high: z = logit / 2.5 - 1
+    t, b = fit_scaling(logits, correct)
+    assert 2.1 < t < 2.9 and -1.3 < b < -0.7
+    report = summarise(CalibrationSet(logits, correct, [], []), t, 1.0, b, 0.0)
+    assert report["entity_ece_after"] < report["entity_ece_before"] / 3
 
 
-def test_fit_temperature_needs_both_classes():
-    assert fit_temperature([1.0, 2.0], [1.0, 1.0]) == 1.0
+def test_fit_scaling_needs_both_classes():
+    assert fit_scaling([1.0, 2.0], [1.0, 1.0]) == (1.0, 0.0)
 
 
 def test_collect_marks_exact_matches_and_symmetric_relations():
