@@ -118,7 +118,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     gold = load_dataset(args.dataset, args.split)[: args.n]
     cache_path = Path(args.cache or tempfile.mkdtemp(prefix="bench-llm-")) / "cache.sqlite"
     config = LLMConfig.load(
-        backend="local", model=args.model, n_threads=args.threads, cache=True, cache_path=cache_path
+        backend="local", model=args.model, n_threads=args.threads, cache=True, cache_path=cache_path,
+        label_style=args.label_style,
     )
     client = LLMClient(config)
     records = _load_records(args.records)
@@ -174,6 +175,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "dataset": f"{args.dataset}:{args.split}",
         "n": len(gold),
         "threads": client.config.n_threads or default_threads(),
+        "label_style": client.config.label_style,
         **_f1(score(gold, preds, symmetric=schema.symmetric_relations).to_dict()),
         "schema_valid_rate": sum(r["schema_valid"] for r in recs) / len(recs),
         "ok_rate": sum(r["status"] == "ok" for r in recs) / len(recs),
@@ -206,6 +208,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dataset", default="conll04")
     parser.add_argument("--split", default="test")
     parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: half the cores)")
+    parser.add_argument("--label-style", choices=("verbose", "name"), default=None,
+                        help="labels the LLM reads and writes (default: the LLMConfig default)")
     parser.add_argument("--seed", type=int, default=0, help="verify: seed of the candidate noise")
     parser.add_argument("--encoder", default=None,
                         help="verify: candidates from this encoder checkpoint ('shipped' = models/) instead of noisy gold")

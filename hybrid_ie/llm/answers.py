@@ -18,7 +18,7 @@ from typing import Any
 from hybrid_ie.document import Document, Entity, Relation
 from hybrid_ie.llm.grounding import Grounder, empty_counts, mention_key
 from hybrid_ie.llm.prompts import EntityRow, RelationRow
-from hybrid_ie.llm.responses import CONFIRM, DROP
+from hybrid_ie.llm.responses import CONFIRM, DROP, LabelSet
 from hybrid_ie.schema import Schema
 
 
@@ -44,12 +44,12 @@ class Candidates:
     entities: list[CandidateEntity] = field(default_factory=list)
     relations: list[CandidateRelation] = field(default_factory=list)
 
-    def entity_rows(self) -> list[EntityRow]:
-        return [EntityRow(c.text, c.label, c.score) for c in self.entities]
+    def entity_rows(self, labels: LabelSet) -> list[EntityRow]:
+        return [EntityRow(c.text, labels.entity(c.label), c.score) for c in self.entities]
 
-    def relation_rows(self) -> list[RelationRow]:
+    def relation_rows(self, labels: LabelSet) -> list[RelationRow]:
         return [
-            RelationRow(self.entities[r.head].text, r.label, self.entities[r.tail].text, r.score)
+            RelationRow(self.entities[r.head].text, labels.relation(r.label), self.entities[r.tail].text, r.score)
             for r in self.relations
         ]
 
@@ -143,30 +143,33 @@ class AnswerBuilder:
         self.add_relation(self._by_mention.get(mention_key(head), []), label, self._by_mention.get(mention_key(tail), []))
 
 
-def read_extraction(text: str, schema: Schema, answer: Any) -> AnswerBuilder:
+def _read_items(out: AnswerBuilder, labels: LabelSet, entities: Any, relations: Any) -> None:
+    for item in entities:
+        out.ground_entity(item.text, labels.entity_name(item.type))
+    for item in relations:
+        out.relate_mentions(item.head, labels.relation_name(item.type), item.tail)
+
+
+def read_extraction(text: str, schema: Schema, labels: LabelSet, answer: Any) -> AnswerBuilder:
     out = AnswerBuilder(text, schema)
-    for item in answer.entities:
-        out.ground_entity(item.text, item.type)
-    for item in getattr(answer, "relations", []):
-        out.relate_mentions(item.head, item.type, item.tail)
+    _read_items(out, labels, answer.entities, getattr(answer, "relations", []))
     return out
 
 
-def read_verification(text: str, schema: Schema, candidates: Candidates, answer: Any) -> AnswerBuilder:
+def read_verification(
+    text: str, schema: Schema, labels: LabelSet, candidates: Candidates, answer: Any
+) -> AnswerBuilder:
     out = AnswerBuilder(text, schema)
     kept: dict[int, Entity] = {}
     for i, (cand, verdict) in enumerate(zip(candidates.entities, answer.entities, strict=True)):
         if verdict != DROP:
-            label = cand.label if verdict == CONFIRM else verdict
+            label = cand.label if verdict == CONFIRM else labels.entity_name(verdict)
             kept[i] = out.add_entity(cand.start, cand.end, label)
     for cand, verdict in zip(candidates.relations, getattr(answer, "relations", []), strict=True):
         if verdict != DROP and cand.head in kept and cand.tail in kept:
-            label = cand.label if verdict == CONFIRM else verdict
+            label = cand.label if verdict == CONFIRM else labels.relation_name(verdict)
             out.add_relation([kept[cand.head]], label, [kept[cand.tail]])
         elif verdict != DROP:
             out.dropped_relations += 1
-    for item in answer.add_entities:
-        out.ground_entity(item.text, item.type)
-    for item in getattr(answer, "add_relations", []):
-        out.relate_mentions(item.head, item.type, item.tail)
+    _read_items(out, labels, answer.add_entities, getattr(answer, "add_relations", []))
     return out

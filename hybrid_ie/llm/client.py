@@ -49,7 +49,7 @@ from hybrid_ie.llm.cache import ResponseCache, cache_key
 from hybrid_ie.llm.config import ConfigError, LLMConfig
 from hybrid_ie.llm.grounding import empty_counts
 from hybrid_ie.llm.prompts import extract_messages, verify_messages
-from hybrid_ie.llm.responses import extraction_model, verification_model
+from hybrid_ie.llm.responses import LabelSet, extraction_model, verification_model
 from hybrid_ie.llm.usage import Usage, cost_of
 from hybrid_ie.schema import Schema, load_schema
 
@@ -166,9 +166,10 @@ class LLMClient:
     # -- public API ----------------------------------------------------------------------------
     def extract(self, text: str, schema: Schema | str) -> LLMResult:
         schema = load_schema(schema)
-        messages = extract_messages(text, schema, few_shot=self.config.few_shot)
-        return self._run("extract", text, schema, messages, extraction_model(schema),
-                         lambda answer: read_extraction(text, schema, answer))
+        labels = LabelSet.of(schema, self.config.label_style)
+        messages = extract_messages(text, schema, labels, few_shot=self.config.few_shot)
+        return self._run("extract", text, schema, messages, extraction_model(labels),
+                         lambda answer: read_extraction(text, schema, labels, answer))
 
     def verify(self, text: str, schema: Schema | str, candidates: Document) -> LLMResult:
         schema = load_schema(schema)
@@ -183,12 +184,14 @@ class LLMClient:
         unknown = {c.label for c in found.entities} - set(schema.entity_labels)
         if unknown:
             raise InputError(f"verify: candidate labels {sorted(unknown)} are not entity types of {schema.name!r}")
+        labels = LabelSet.of(schema, self.config.label_style)
         messages = verify_messages(
-            text, schema, found.entity_rows(), found.relation_rows(), few_shot=self.config.few_shot
+            text, schema, labels, found.entity_rows(labels), found.relation_rows(labels),
+            few_shot=self.config.few_shot,
         )
-        model = verification_model(schema, len(found.entities), len(found.relations))
+        model = verification_model(labels, len(found.entities), len(found.relations))
         return self._run("verify", text, schema, messages, model,
-                         lambda answer: read_verification(text, schema, found, answer))
+                         lambda answer: read_verification(text, schema, labels, found, answer))
 
     def close(self) -> None:
         if self.cache is not None:

@@ -61,7 +61,8 @@ class LLMConfig(BaseModel):
     # local backend
     n_ctx: int = Field(4096, ge=512)
     n_threads: int | None = Field(None, ge=1)
-    # prompts
+    # prompts: the LLM reads and writes the types' natural-language labels ("person") or names ("Peop")
+    label_style: Literal["verbose", "name"] = "verbose"
     few_shot: bool = True
     max_candidates: int = Field(24, ge=1, description="verify: candidates listed per kind")
     # cache and cost

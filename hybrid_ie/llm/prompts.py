@@ -17,6 +17,7 @@ from string import Template
 from typing import Any
 
 from hybrid_ie.errors import HybridIEError
+from hybrid_ie.llm.responses import CONFIRM, DROP, LabelSet
 from hybrid_ie.paths import PROMPTS_DIR
 from hybrid_ie.schema import Schema
 
@@ -76,19 +77,19 @@ def load_examples(schema_name: str, prompts_dir: Path = PROMPTS_DIR) -> dict[str
         raise HybridIEError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
 
 
-def describe_entity_types(schema: Schema) -> str:
-    return "\n".join(f"- {t.name}: {t.description}" for t in schema.entity_types)
+def describe_entity_types(schema: Schema, labels: LabelSet) -> str:
+    return "\n".join(f"- {labels.entity(t.name)}: {t.description}" for t in schema.entity_types)
 
 
-def describe_relation_types(schema: Schema) -> str:
+def describe_relation_types(schema: Schema, labels: LabelSet) -> str:
     if not schema.relation_types:
         return "(none)"
     lines = []
     for t in schema.relation_types:
-        heads = "/".join(t.head_types) or "any"
-        tails = "/".join(t.tail_types) or "any"
+        heads = " / ".join(labels.entity(x) for x in t.head_types) or "any"
+        tails = " / ".join(labels.entity(x) for x in t.tail_types) or "any"
         symmetric = ", symmetric" if t.symmetric else ""
-        lines.append(f"- {t.name} ({heads} -> {tails}{symmetric}): {t.description}")
+        lines.append(f"- {labels.relation(t.name)} ({heads} -> {tails}{symmetric}): {t.description}")
     return "\n".join(lines)
 
 
@@ -120,30 +121,45 @@ def format_relation_rows(rows: list[RelationRow]) -> str:
     )
 
 
-def _answer_json(answer: dict[str, Any], schema: Schema) -> str:
-    if not schema.relation_types:
-        answer = {k: v for k, v in answer.items() if k not in ("relations", "add_relations")}
-    return json.dumps(answer, ensure_ascii=False)
+def _answer_json(answer: dict[str, Any], labels: LabelSet) -> str:
+    """An example answer (written with schema names) as the LLM must write it."""
+
+    def verdict(value: str, relabel: Any) -> str:
+        return value if value in (CONFIRM, DROP) else relabel(value)
+
+    out: dict[str, Any] = {}
+    for key, value in answer.items():
+        if key in ("relations", "add_relations") and not labels.relations:
+            continue
+        if key == "entities" and value and isinstance(value[0], str):
+            out[key] = [verdict(v, labels.entity) for v in value]
+        elif key == "relations" and value and isinstance(value[0], str):
+            out[key] = [verdict(v, labels.relation) for v in value]
+        elif key in ("entities", "add_entities"):
+            out[key] = [{**item, "type": labels.entity(item["type"])} for item in value]
+        else:
+            out[key] = [{**item, "type": labels.relation(item["type"])} for item in value]
+    return json.dumps(out, ensure_ascii=False)
 
 
-def _system(task: str, schema: Schema) -> str:
+def _system(task: str, schema: Schema, labels: LabelSet) -> str:
     rules = load_examples(schema.name).get("rules", [])
     return _fill(
         load_template(task).system,
         schema_name=schema.name,
-        entity_types=describe_entity_types(schema),
-        relation_types=describe_relation_types(schema),
+        entity_types=describe_entity_types(schema, labels),
+        relation_types=describe_relation_types(schema, labels),
         schema_rules="".join(f"- {rule}\n" for rule in rules),
     )
 
 
-def extract_messages(text: str, schema: Schema, *, few_shot: bool = True) -> list[Message]:
+def extract_messages(text: str, schema: Schema, labels: LabelSet, *, few_shot: bool = True) -> list[Message]:
     template = load_template("extract")
-    messages: list[Message] = [{"role": "system", "content": _system("extract", schema)}]
+    messages: list[Message] = [{"role": "system", "content": _system("extract", schema, labels)}]
     if few_shot:
         for ex in load_examples(schema.name).get("extract", []):
             messages.append({"role": "user", "content": _fill(template.user, text=ex["text"])})
-            messages.append({"role": "assistant", "content": _answer_json(ex["answer"], schema)})
+            messages.append({"role": "assistant", "content": _answer_json(ex["answer"], labels)})
     messages.append({"role": "user", "content": _fill(template.user, text=text)})
     return messages
 
@@ -160,20 +176,24 @@ def _verify_user(template: Template, text: str, entities: list[EntityRow], relat
 def verify_messages(
     text: str,
     schema: Schema,
+    labels: LabelSet,
     entities: list[EntityRow],
     relations: list[RelationRow],
     *,
     few_shot: bool = True,
 ) -> list[Message]:
+    """`entities` / `relations`: the numbered candidates, their types already as LLM labels."""
     template = load_template("verify")
-    messages: list[Message] = [{"role": "system", "content": _system("verify", schema)}]
+    messages: list[Message] = [{"role": "system", "content": _system("verify", schema, labels)}]
     if few_shot:
         for ex in load_examples(schema.name).get("verify", []):
             cands = ex["candidates"]
-            ex_entities = [EntityRow(**row) for row in cands["entities"]]
-            ex_relations = [RelationRow(**row) for row in cands.get("relations", [])]
+            ex_entities = [EntityRow(**{**row, "type": labels.entity(row["type"])}) for row in cands["entities"]]
+            ex_relations = [
+                RelationRow(**{**row, "type": labels.relation(row["type"])}) for row in cands.get("relations", [])
+            ]
             messages.append({"role": "user", "content": _verify_user(template.user, ex["text"], ex_entities,
                                                                      ex_relations)})
-            messages.append({"role": "assistant", "content": _answer_json(ex["answer"], schema)})
+            messages.append({"role": "assistant", "content": _answer_json(ex["answer"], labels)})
     messages.append({"role": "user", "content": _verify_user(template.user, text, entities, relations)})
     return messages

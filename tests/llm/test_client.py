@@ -302,3 +302,22 @@ def test_verify_needs_the_chunk_document(server: LLMServer, conll04):
     with pytest.raises(InputError, match="not for this text"):
         LLMClient(client_config(server)).verify(VERIFY_TEXT + " More .", conll04, doc)
     assert server.requests == []
+
+
+def test_verbose_labels_on_the_wire_schema_names_in_the_result(server: LLMServer, conll04):
+    server.script(
+        Reply.ok({"entities": [{"text": "Steve Jobs", "type": "person"}, {"text": "Apple", "type": "organization"}],
+                  "relations": [{"head": "Steve Jobs", "type": "works for", "tail": "Apple"}]}),
+        Reply.ok({"entities": ["ok", "drop", "organization"], "relations": ["drop", "works for"],
+                  "add_entities": [], "add_relations": []}),
+    )
+    client = LLMClient(client_config(server, label_style="verbose"))
+    extracted = client.extract(TEXT, conll04)
+    assert spans(extracted) == [("Steve Jobs", "Peop", 0, 10), ("Apple", "Org", 26, 31)]
+    assert triples(extracted) == [("Steve Jobs", "Work_For", "Apple")]
+    assert server.requests[0].response_schema["$defs"]["Entity"]["properties"]["type"]["enum"][0] == "person"
+
+    verified = client.verify(VERIFY_TEXT, conll04, encoder_document())
+    assert spans(verified) == [("Steve Jobs", "Peop", 0, 10), ("Apple", "Org", 26, 31)]
+    assert triples(verified) == [("Steve Jobs", "Work_For", "Apple")]
+    assert '3. "Apple" location 0.61' in server.requests[1].last_user_message

@@ -315,7 +315,8 @@ class LLMServer:
 
 def client_config(server: LLMServer, **overrides: Any):
     """An `LLMConfig` for the openai backend aimed at `server`, with test-sized timeouts and
-    backoffs and no cache (pass `cache=True, cache_path=...` for one)."""
+    backoffs and no cache (pass `cache=True, cache_path=...` for one). The LLM reads and writes
+    the schema's type names (`label_style="name"`), so scripted answers say "Peop", "Work_For"."""
     from hybrid_ie.llm import LLMConfig
 
     settings: dict[str, Any] = {
@@ -323,6 +324,7 @@ def client_config(server: LLMServer, **overrides: Any):
         "model": "test-model",
         "base_url": server.base_url,
         "request_format": "json_schema",
+        "label_style": "name",
         "timeout_s": 1.0,
         "deadline_s": 10.0,
         "max_retries": 3,
