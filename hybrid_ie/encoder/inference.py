@@ -67,7 +67,11 @@ class _Window:
 
 
 class JointEncoder:
-    """A trained GLiNER-Relex-style joint entity and relation encoder (see `model.py`)."""
+    """A trained GLiNER-Relex-style joint entity and relation encoder (see `model.py`).
+
+    `max_window_words` (default 200) and `window_stride` (default half a window) set how long
+    texts are windowed; a window whose tokens exceed `config.max_length` is halved until it fits.
+    """
 
     def __init__(self, model: JointEncoderModel, tokenizer, config: EncoderConfig, device: str = "auto"):
         self.model = model
