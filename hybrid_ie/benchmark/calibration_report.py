@@ -8,7 +8,9 @@ candidates of `meta["encoder"]`, strict match against gold), and the ECE from it
 This module adds the per-bin table the reliability diagram is drawn from. Candidates are asked
 for down to a score of CANDIDATE_FLOOR, as the encoder's calibration does.
 
-The scores before scaling are recovered from the calibrated ones as sigmoid(logit(score) * T).
+The encoder calibrates a raw logit z as sigmoid(z / T + b) (temperature T, shift b; b = 0 when
+the checkpoint has none), so the scores before scaling are recovered from the calibrated ones as
+sigmoid((logit(score) - b) * T).
 """
 
 from __future__ import annotations
@@ -57,17 +59,19 @@ def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
 
-def encoder_temperatures(encoder: Any) -> dict[str, float] | None:
-    """The encoder's fitted temperatures {"entities": T, "relations": T} (from its config's
-    `entity_temperature` / `relation_temperature`), or None when it has none."""
+def encoder_scaling(encoder: Any) -> dict[str, tuple[float, float]] | None:
+    """The encoder's fitted (temperature, shift) per kind, from its config's
+    `entity_temperature` / `entity_shift` and `relation_temperature` / `relation_shift`; None
+    when it has no temperatures."""
     config = getattr(encoder, "config", None)
-    temps = {
-        kind: getattr(config, attr, None)
-        for kind, attr in (("entities", "entity_temperature"), ("relations", "relation_temperature"))
-    }
-    if all(isinstance(t, int | float) for t in temps.values()):
-        return {kind: float(t) for kind, t in temps.items()}
-    return None
+    out = {}
+    for kind, prefix in (("entities", "entity"), ("relations", "relation")):
+        temperature = getattr(config, f"{prefix}_temperature", None)
+        if not isinstance(temperature, int | float):
+            return None
+        shift = getattr(config, f"{prefix}_shift", 0.0)
+        out[kind] = (float(temperature), float(shift) if isinstance(shift, int | float) else 0.0)
+    return out
 
 
 def calibration_report(
@@ -89,12 +93,12 @@ def calibration_report(
         "entities": (data.entity_logits, data.entity_correct),
         "relations": (data.relation_logits, data.relation_correct),
     }
-    temps = encoder_temperatures(encoder) or {}
-    scaled = any(t != 1.0 for t in temps.values())
+    scaling = encoder_scaling(encoder) or {}
+    scaled = any(pair != (1.0, 0.0) for pair in scaling.values())
     variants: dict[str, dict[str, Any]] = {}
     if scaled:
         variants["before temperature scaling"] = {
-            kind: reliability([_sigmoid(x * temps[kind]) for x in logits], correct)
+            kind: reliability([_sigmoid((x - scaling[kind][1]) * scaling[kind][0]) for x in logits], correct)
             for kind, (logits, correct) in items.items()
         }
     variants["after temperature scaling" if scaled else "encoder scores"] = {
@@ -102,7 +106,11 @@ def calibration_report(
     }
     note = f"Items: kept outputs and candidates scored >= {CANDIDATE_FLOOR}, strict match."
     if scaled:
-        note += f" Temperatures: entities {temps['entities']:.3f}, relations {temps['relations']:.3f}."
+        note += (
+            " Scaling sigmoid(z / T + b): "
+            + ", ".join(f"{kind} T {t:.3f}, b {b:+.3f}" for kind, (t, b) in scaling.items())
+            + "."
+        )
     else:
         note += " The encoder has no fitted temperature (none, or 1.0), so only its own scores are shown."
     return {"dataset": dataset, "documents": len(gold), "variants": variants, "note": note}
