@@ -108,7 +108,8 @@ class GlinerEncoder:
         self.threshold = threshold
         self.relation_threshold = relation_threshold
         self.adjacency_threshold = adjacency_threshold
-        self.max_window_words = 200
+        # GLiNER truncates inputs longer than config.max_len words: windows stay within it.
+        self.max_window_words = min(200, int(getattr(model.config, "max_len", 200) or 200))
         limit = model.data_processor.transformer_tokenizer.model_max_length
         self.max_tokens = limit if isinstance(limit, int) and 0 < limit <= 100_000 else 512
 
