@@ -139,8 +139,20 @@ class AnswerBuilder:
                     return
         self.dropped_relations += 1
 
+    def entities_named(self, mention: str) -> list[Entity]:
+        """The entities a relation's head or tail string refers to: those listed under that
+        string, else those overlapping where the string is found in the text ("President
+        Kennedy" -> the entity "Kennedy")."""
+        listed = self._by_mention.get(mention_key(mention))
+        if listed:
+            return listed
+        span = Grounder(self.text).locate(mention)  # a fresh grounder: no mention counting
+        if span is None:
+            return []
+        return [e for e in self.entities if e.start < span.end and span.start < e.end]
+
     def relate_mentions(self, head: str, label: str, tail: str) -> None:
-        self.add_relation(self._by_mention.get(mention_key(head), []), label, self._by_mention.get(mention_key(tail), []))
+        self.add_relation(self.entities_named(head), label, self.entities_named(tail))
 
 
 def _read_items(out: AnswerBuilder, labels: LabelSet, entities: Any, relations: Any) -> None:

@@ -49,7 +49,7 @@ from hybrid_ie.llm.cache import ResponseCache, cache_key
 from hybrid_ie.llm.config import ConfigError, LLMConfig
 from hybrid_ie.llm.grounding import empty_counts
 from hybrid_ie.llm.prompts import extract_messages, verify_messages
-from hybrid_ie.llm.responses import LabelSet, extraction_model, verification_model
+from hybrid_ie.llm.responses import LabelSet, ListCaps, extraction_model, verification_model
 from hybrid_ie.llm.usage import Usage, cost_of
 from hybrid_ie.schema import Schema, load_schema
 
@@ -168,7 +168,7 @@ class LLMClient:
         schema = load_schema(schema)
         labels = LabelSet.of(schema, self.config.label_style)
         messages = extract_messages(text, schema, labels, few_shot=self.config.few_shot)
-        return self._run("extract", text, schema, messages, extraction_model(labels),
+        return self._run("extract", text, schema, messages, extraction_model(labels, ListCaps.for_text(text)),
                          lambda answer: read_extraction(text, schema, labels, answer))
 
     def verify(self, text: str, schema: Schema | str, candidates: Document) -> LLMResult:
@@ -189,7 +189,7 @@ class LLMClient:
             text, schema, labels, found.entity_rows(labels), found.relation_rows(labels),
             few_shot=self.config.few_shot,
         )
-        model = verification_model(labels, len(found.entities), len(found.relations))
+        model = verification_model(labels, len(found.entities), len(found.relations), ListCaps.for_text(text))
         return self._run("verify", text, schema, messages, model,
                          lambda answer: read_verification(text, schema, labels, found, answer))
 

@@ -5,7 +5,9 @@ schema (including one planted by a prompt injection in the document) fails valid
 re-asked, never passed on. The LLM reads and writes each type's natural-language `verbose` label
 ("person", "works for") or its `name` ("Peop", "Work_For"), as the `LabelSet` says; answers are
 mapped back to names before they leave the tier. Lists carry `max_length` caps (JSON schema
-`maxItems`) that stop runaway repetition. Keys are short: output length dominates local latency.
+`maxItems`) that grow with the chunk's length (`ListCaps.for_text`): a small model that starts
+repeating one relation stops at the cap, which costs little on a short chunk. Keys are short:
+output length dominates local latency.
 
 extract::
 
@@ -100,6 +102,26 @@ class CheckedModel(BaseModel):
         return data
 
 
+@dataclass(frozen=True)
+class ListCaps:
+    """The most items an answer may list, per list."""
+
+    entities: int = MAX_ENTITIES
+    relations: int = MAX_RELATIONS
+    additions: int = MAX_ADDITIONS
+
+    @classmethod
+    def for_text(cls, text: str) -> ListCaps:
+        """Caps that grow with the number of words. A sentence of the benchmark corpora has at
+        most 9 entities and 6-8 relations in 99% of cases; runaway lists are far longer."""
+        words = len(text.split())
+        return cls(
+            entities=min(MAX_ENTITIES, max(6, words // 3)),
+            relations=min(MAX_RELATIONS, max(4, words // 5)),
+            additions=min(MAX_ADDITIONS, max(2, words // 10)),
+        )
+
+
 @lru_cache(maxsize=256)
 def _validator_for(model: type[BaseModel]) -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(model.model_json_schema())
@@ -128,18 +150,20 @@ def _item_models(labels: LabelSet) -> tuple[type[BaseModel], type[BaseModel] | N
     return entity, relation
 
 
-@lru_cache(maxsize=64)
-def extraction_model(labels: LabelSet) -> type[CheckedModel]:
+@lru_cache(maxsize=256)
+def extraction_model(labels: LabelSet, caps: ListCaps = ListCaps()) -> type[CheckedModel]:
     """The answer to the extract task for these labels."""
     entity, relation = _item_models(labels)
-    fields: dict[str, Any] = {"entities": (list[entity], Field(max_length=MAX_ENTITIES))}
+    fields: dict[str, Any] = {"entities": (list[entity], Field(max_length=caps.entities))}
     if relation is not None:
-        fields["relations"] = (list[relation], Field(max_length=MAX_RELATIONS))
+        fields["relations"] = (list[relation], Field(max_length=caps.relations))
     return create_model("Extraction", __base__=CheckedModel, **fields)
 
 
 @lru_cache(maxsize=256)
-def verification_model(labels: LabelSet, n_entities: int, n_relations: int) -> type[CheckedModel]:
+def verification_model(
+    labels: LabelSet, n_entities: int, n_relations: int, caps: ListCaps = ListCaps()
+) -> type[CheckedModel]:
     """The answer to the verify task: exactly one verdict per numbered candidate, then additions."""
     entity, relation = _item_models(labels)
     entity_verdict = _enum([CONFIRM, DROP, *labels.entity_labels])
@@ -152,7 +176,7 @@ def verification_model(labels: LabelSet, n_entities: int, n_relations: int) -> t
             list[relation_verdict],
             Field(min_length=n_relations, max_length=n_relations),
         )
-    fields["add_entities"] = (list[entity], Field(max_length=MAX_ADDITIONS))
+    fields["add_entities"] = (list[entity], Field(max_length=caps.additions))
     if relation is not None:
-        fields["add_relations"] = (list[relation], Field(max_length=MAX_ADDITIONS))
+        fields["add_relations"] = (list[relation], Field(max_length=caps.additions))
     return create_model("Verification", __base__=CheckedModel, **fields)

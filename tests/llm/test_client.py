@@ -321,3 +321,20 @@ def test_verbose_labels_on_the_wire_schema_names_in_the_result(server: LLMServer
     assert spans(verified) == [("Steve Jobs", "Peop", 0, 10), ("Apple", "Org", 26, 31)]
     assert triples(verified) == [("Steve Jobs", "Work_For", "Apple")]
     assert '3. "Apple" location 0.61' in server.requests[1].last_user_message
+
+
+def test_relation_strings_that_differ_from_the_entity_text_still_link(server: LLMServer, conll04):
+    server.script(Reply.ok({
+        "entities": [{"text": "Jobs", "type": "Peop"}, {"text": "Apple", "type": "Org"}],
+        "relations": [{"head": "Steve Jobs", "type": "Work_For", "tail": "the chief of Apple"}],
+    }))
+    result = LLMClient(client_config(server)).extract(TEXT, conll04)
+    assert triples(result) == [("Jobs", "Work_For", "Apple")]
+
+
+def test_list_caps_grow_with_the_chunk(server: LLMServer, conll04):
+    LLMClient(client_config(server)).extract("Short text .", conll04)
+    LLMClient(client_config(server)).extract(" ".join(["word"] * 200), conll04)
+    short, long = (r.response_schema["properties"] for r in server.requests)
+    assert (short["entities"]["maxItems"], short["relations"]["maxItems"]) == (6, 4)
+    assert (long["entities"]["maxItems"], long["relations"]["maxItems"]) == (24, 16)
