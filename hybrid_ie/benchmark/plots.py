@@ -84,10 +84,15 @@ def plot_f1_vs_time(report: dict[str, Any], path: str | Path) -> Path | None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     colors = {"encoder": "tab:blue", "llm": "tab:red", "hybrid": "tab:green"}
     for ax, kind in zip(axes, KINDS, strict=True):
-        for r in runs:
-            x, y = r["cost"]["standalone_s"], _strict_f1(r, kind)
-            ax.scatter([x], [y], color=colors.get(r["mode"], "black"))
-            ax.annotate(r["name"], (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        points: dict[tuple[float, float], list[dict[str, Any]]] = {}
+        for r in runs:  # runs at the same point (e.g. encoder and hybrid-0) share one label
+            key = (round(r["cost"]["standalone_s"], 0), round(_strict_f1(r, kind), 4))
+            points.setdefault(key, []).append(r)
+        for i, ((x, y), group) in enumerate(sorted(points.items())):
+            ax.scatter([x], [y], color=colors.get(group[0]["mode"], "black"))
+            label = ", ".join(r["name"] for r in group)
+            offset = (4, 4) if i % 2 == 0 else (4, -10)  # alternate so neighbours' labels do not overlap
+            ax.annotate(label, (x, y), textcoords="offset points", xytext=offset, fontsize=7)
         ax.set_title(f"{kind}: strict micro F1 vs time")
         ax.set_xlabel("stand-alone wall time for the document set (s)")
         ax.set_ylabel("F1")

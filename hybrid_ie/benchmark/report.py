@@ -72,14 +72,25 @@ def _pct(value: float | None) -> str:
 def _cost_phrase(run: dict[str, Any]) -> str:
     c = run["cost"]
     escalation = f"escalation rate {c['escalation_rate']:.1%}, " if run["mode"] == "hybrid" else ""
+    if c["standalone_s"] is None:
+        return (
+            f"{escalation}{c['llm_calls']} LLM calls, {c['standalone_unknown_calls']} of them answered from a "
+            "cache filled outside this benchmark, so tokens and time are unknown"
+        )
     return (
         f"{escalation}{c['llm_calls']} LLM calls, "
-        f"{c['prompt_tokens'] + c['completion_tokens']:,} LLM tokens, "
-        + (
-            f"{c['standalone_s']:.0f} s stand-alone"
-            if c["standalone_s"] is not None
-            else "stand-alone time unknown"
-        )
+        f"{c['prompt_tokens'] + c['completion_tokens']:,} LLM tokens, {c['standalone_s']:.0f} s stand-alone"
+    )
+
+
+def _changes_phrase(kind: str, run: dict[str, Any], changes: dict[str, Any]) -> str | None:
+    ch = changes.get(run["name"], {}).get(kind)
+    if ch is None:
+        return None
+    return (
+        f"against encoder-only, the LLM at budget {run['budget']:g} fixed {ch['fixed']} and broke "
+        f"{ch['broken']} {kind} (true positives), added {ch['fp_added']} and removed "
+        f"{ch['fp_removed']} false positives"
     )
 
 
@@ -90,21 +101,21 @@ def _why_not(
     llm: dict[str, Any],
     changes: dict[str, Any],
     examples: dict[str, Any],
+    runs: Sequence[dict[str, Any]],
 ) -> str:
-    """A measured explanation of why the best hybrid run does not beat both single tiers."""
-    ch = changes.get(best["name"], {}).get(kind)
+    """A measured explanation of why the best hybrid run does not beat both single tiers: which
+    tier it does not exceed, what the LLM changed at that budget and at the largest one."""
     best_f1 = _f1(best, kind)
     parts = [
         f"it does not exceed {tier}-only ({_pct(_f1(run, kind))})"
         for tier, run in (("encoder", encoder), ("LLM", llm))
         if _f1(run, kind) >= best_f1
     ]
-    if ch is not None:
-        parts.append(
-            f"against encoder-only, the LLM at budget {best['budget']:g} fixed {ch['fixed']} and broke "
-            f"{ch['broken']} {kind} (true positives), added {ch['fp_added']} and removed "
-            f"{ch['fp_removed']} false positives"
-        )
+    if (phrase := _changes_phrase(kind, best, changes)) is not None:
+        parts.append(phrase)
+    largest = max((r for r in runs if r["mode"] == "hybrid"), key=lambda r: r["budget"], default=None)
+    if largest is not None and largest is not best and (phrase := _changes_phrase(kind, largest, changes)):
+        parts.append(phrase.replace("against encoder-only, ", "and "))
     error_kinds = ENTITY_ERROR_KINDS if kind == "entities" else RELATION_ERROR_KINDS
     enc_counts = examples.get("encoder", {}).get("counts", {})
     hyb_counts = examples.get(best["name"], {}).get("counts", {})
@@ -163,13 +174,15 @@ def verdict(
             f"({_cost_phrase(llm)})"
         )
         if winners:
+            detail = _changes_phrase(kind, best, changes)
             entry["statement"] = (
                 f"{head}: hybrid BEATS both single tiers; the lowest budget that does is "
                 f"{first['budget']:g} ({_cost_phrase(first)})."
+                + (f" Best budget {best['budget']:g}: {detail}." if detail else "")
             )
         else:
             entry["statement"] = f"{head}: hybrid does NOT beat both single tiers. Why: " + _why_not(
-                kind, best, encoder, llm, changes, examples
+                kind, best, encoder, llm, changes, examples, runs
             )
         out[kind] = entry
     return out
@@ -247,6 +260,15 @@ def write_report(report: dict[str, Any], output_dir: str | Path) -> dict[str, Pa
     written["markdown"] = out / REPORT_MD
     written["markdown"].write_text(render_markdown(report), encoding="utf-8")
     return written
+
+
+def rerender(output_dir: str | Path) -> dict[str, Path]:
+    """Re-write report.md, the verdict and the figures of a report folder from its report.json
+    (nothing is run again)."""
+    out = Path(output_dir)
+    report = json.loads((out / REPORT_JSON).read_text(encoding="utf-8"))
+    report["verdict"] = verdict(report["runs"], report["changes_vs_encoder"], report["examples"])
+    return write_report(report, out)
 
 
 # -- markdown ----------------------------------------------------------------------------------
