@@ -70,12 +70,14 @@ class DocumentCoverage:
 
 
 def macro_average(rows: dict[str, Counts]) -> dict[str, Any]:
-    """Unweighted mean of per-label precision, recall and F1 (0.0 when there are no labels)."""
+    """Unweighted mean of per-label precision, recall and F1 (0.0 when there are no labels).
+    Summed in label order, so the float result does not depend on set iteration order."""
     n = len(rows)
+    ordered = [c for _, c in sorted(rows.items())]
     return {
-        "precision": safe_ratio(sum(c.precision for c in rows.values()), n),
-        "recall": safe_ratio(sum(c.recall for c in rows.values()), n),
-        "f1": safe_ratio(sum(c.f1 for c in rows.values()), n),
+        "precision": safe_ratio(sum(c.precision for c in ordered), n),
+        "recall": safe_ratio(sum(c.recall for c in ordered), n),
+        "f1": safe_ratio(sum(c.f1 for c in ordered), n),
         "labels": n,
     }
 
