@@ -9,6 +9,9 @@ and every number the report gives must be reproducible from its saved prediction
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +162,19 @@ def test_hybrid_ie_eval_reproduces_the_report(bench: dict[str, Any]) -> None:
         result = CliRunner().invoke(app, [*args, "--schema", "conll04", "--json"])
         assert result.exit_code == 0, result.output
         assert json.loads(result.stdout) == run["scores"], run["name"]
+
+
+def test_eval_in_another_process_gives_the_same_floats(bench: dict[str, Any]) -> None:
+    """A fresh process has another hash seed (set iteration order): the numbers must not move."""
+    out = bench["out"]
+    for seed in ("1", "2"):
+        for name in ("hybrid-0.5", "llm"):
+            args = [sys.executable, "-c", "from hybrid_ie.cli import app; app(prog_name='hybrid-ie')",
+                    "eval", "--gold", str(out / "preds" / "gold.jsonl"),
+                    "--pred", str(out / "preds" / f"{name}.jsonl"), "--schema", "conll04", "--json"]  # fmt: skip
+            env = {**os.environ, "PYTHONHASHSEED": seed}
+            done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120, check=True)
+            assert json.loads(done.stdout) == _run(bench, name)["scores"], (seed, name)
 
 
 def test_budget_zero_equals_encoder_mode(bench: dict[str, Any]) -> None:

@@ -21,7 +21,8 @@ from hybrid_ie.benchmark.examples import (
     changes_against,
     error_examples,
 )
-from hybrid_ie.document import Document
+from hybrid_ie.document import Document, read_jsonl
+from hybrid_ie.metrics import score
 
 KINDS = ("entities", "relations")
 PREDS_DIR = "preds"
@@ -263,10 +264,15 @@ def write_report(report: dict[str, Any], output_dir: str | Path) -> dict[str, Pa
 
 
 def rerender(output_dir: str | Path) -> dict[str, Path]:
-    """Re-write report.md, the verdict and the figures of a report folder from its report.json
-    (nothing is run again)."""
+    """Re-score every run from its saved predictions and re-write the verdict, report.md and the
+    figures of a report folder from its report.json (no extraction is run again; costs are kept
+    as measured)."""
     out = Path(output_dir)
     report = json.loads((out / REPORT_JSON).read_text(encoding="utf-8"))
+    gold = list(read_jsonl(out / report["dataset"]["gold"]))
+    symmetric = report["meta"].get("symmetric_relations", [])
+    for run in report["runs"]:
+        run["scores"] = score(gold, list(read_jsonl(out / run["preds"])), symmetric=symmetric).to_dict()
     report["verdict"] = verdict(report["runs"], report["changes_vs_encoder"], report["examples"])
     return write_report(report, out)
 
