@@ -386,6 +386,7 @@ def run_benchmark(
     `config.resume`, runs finished by an earlier invocation (same fingerprint) are re-used."""
     from hybrid_ie.benchmark.calibration_report import calibration_for
 
+    started_at_commit = _git_commit()  # the code this process runs; the tree may move meanwhile
     seed_everything(config.seed)
     schema = resolve_schema(config.source, config.schema)
     gold = load_gold(config.source, config.limit)
@@ -489,7 +490,7 @@ def run_benchmark(
     meta = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": config.command,
-        "git_commit": _git_commit(),
+        "git_commit": started_at_commit,
         "seed": config.seed,
         "schema": schema.name,
         "symmetric_relations": sorted(symmetric),
