@@ -146,11 +146,17 @@ def verdict(
         best = best_hybrid(runs, kind)
         if best is None or encoder is None or llm is None:
             ran = ", ".join(r["name"] for r in runs)
-            out[kind] = {
-                "compared": False,
-                "statement": f"{kind}: not compared (needs encoder, llm and a hybrid "
-                f"budget > 0; ran: {ran}).",
-            }
+            statement = f"{kind}: not compared (needs encoder, llm and a hybrid budget > 0; ran: {ran})."
+            if best is not None and encoder is not None:  # no LLM-only run: hybrid vs encoder only
+                better = _f1(best, kind) > _f1(encoder, kind)
+                detail = _changes_phrase(kind, best, changes)
+                statement = (
+                    f"{kind} (strict micro F1), no LLM-only run: best hybrid {_pct(_f1(best, kind))} at budget "
+                    f"{best['budget']:g} ({_cost_phrase(best)}) vs encoder-only {_pct(_f1(encoder, kind))}: "
+                    + ("hybrid is better than the encoder" if better else "hybrid does NOT beat the encoder")
+                    + (f"; {detail}." if detail else ".")
+                )
+            out[kind] = {"compared": False, "statement": statement}
             continue
         enc_f1, llm_f1, best_f1 = _f1(encoder, kind), _f1(llm, kind), _f1(best, kind)
         winners = [
