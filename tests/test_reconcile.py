@@ -28,6 +28,11 @@ def doc(entities=(), relations=(), source="encoder", candidates=(), relation_can
     return Document(id="c1", text=TEXT, entities=ents, relations=rels, meta=meta)
 
 
+def merge(encoder: Document, llm: Document, schema, strategy: str, **options) -> Document:
+    """`reconcile` with the LLM score these tests' hand computations use (0.8)."""
+    return reconcile(encoder, llm, schema, strategy, **{"llm_score": 0.8, **options})
+
+
 def items(result: Document) -> set:
     ents = result.entity_map()
     return {(e.text, e.label, e.source) for e in result.entities} | {
@@ -44,7 +49,7 @@ LLM = doc([(JOHN, "Peop", None), (ACME, "Org", None)], [(0, 1, "Work_For", None)
 
 
 def test_llm_corrects_confirms_relabels_removes_and_adds():
-    result = reconcile(ENC, LLM, SCHEMA, "llm_corrects")
+    result = merge(ENC, LLM, SCHEMA, "llm_corrects")
     assert items(result) == {
         ("John Smith", "Peop", "both"),
         ("Acme Corp", "Org", "llm"),
@@ -55,7 +60,7 @@ def test_llm_corrects_confirms_relabels_removes_and_adds():
 
 
 def test_union_keeps_both_sides_and_resolves_same_span_labels_by_score():
-    result = reconcile(ENC, LLM, SCHEMA, "union")
+    result = merge(ENC, LLM, SCHEMA, "union")
     # Acme Corp: encoder Loc 0.6 vs LLM Org 0.8 -> Org wins; Live_In(John, Boston) survives.
     assert items(result) == {
         ("John Smith", "Peop", "both"),
@@ -72,7 +77,7 @@ def test_vote_weighs_scores_against_the_other_sides_silence():
         candidates=[{"start": 0, "end": 4, "text": "John", "label": "Peop", "score": 0.3}],
     )
     llm = doc([(JOHN, "Peop", None), ((0, 4), "Peop", None), ((5, 10), "Peop", None)], source="llm")
-    result = reconcile(enc, llm, SCHEMA, "vote")
+    result = merge(enc, llm, SCHEMA, "vote")
     scores = {(e.text, e.label): (e.score, e.source) for e in result.entities}
     # Boston: encoder yes 0.95 vs LLM no 0.8 -> kept with 0.95 / 1.75.
     assert scores[("Boston", "Loc")] == (pytest.approx(0.95 / 1.75), "encoder")
@@ -88,7 +93,7 @@ def test_vote_weighs_scores_against_the_other_sides_silence():
 def test_vote_counts_an_encoder_candidate_as_a_weak_yes():
     enc = doc(candidates=[{"start": 34, "end": 40, "text": "Boston", "label": "Loc", "score": 0.45}])
     llm = doc([(BOSTON, "Loc", None)], source="llm")
-    result = reconcile(enc, llm, SCHEMA, "vote")
+    result = merge(enc, llm, SCHEMA, "vote")
     # LLM yes 0.8 vs encoder no 1 - 0.45 = 0.55 -> kept with 0.8 / 1.35.
     assert [(e.text, e.score) for e in result.entities] == [("Boston", pytest.approx(0.8 / 1.35, abs=1e-6))]
 
@@ -98,16 +103,16 @@ def test_relations_are_relinked_and_rechecked_against_relabelled_entities():
     # higher score: Work_For(Peop, Loc) is not allowed by the schema and is dropped.
     enc = doc([(JOHN, "Peop", 0.9), (ACME, "Org", 0.6)], [(0, 1, "Work_For", 0.9)])
     llm = doc([(ACME, "Loc", 0.95)], source="llm")
-    result = reconcile(enc, llm, SCHEMA, "union")
+    result = merge(enc, llm, SCHEMA, "union")
     assert items(result) == {("John Smith", "Peop", "encoder"), ("Acme Corp", "Loc", "llm")}
 
 
 def test_duplicates_merge_by_span_and_flat_overlaps_resolve_greedily():
     enc = doc([(JOHN, "Peop", 0.9)])
     llm = doc([(JOHN, "Peop", None), ((0, 4), "Peop", 0.95), ((21, 40), "Loc", 0.7), (ACME, "Org", 0.6)], source="llm")
-    flat = reconcile(enc, llm, SCHEMA, "union")
+    flat = merge(enc, llm, SCHEMA, "union")
     assert [(e.text, e.source) for e in flat.entities] == [("John Smith", "both"), ("Acme Corp in Boston", "llm")]
-    nested = reconcile(enc, llm, SCHEMA, "union", nested=True)
+    nested = merge(enc, llm, SCHEMA, "union", nested=True)
     assert [e.text for e in nested.entities] == ["John Smith", "John", "Acme Corp in Boston", "Acme Corp"]
 
 
@@ -118,7 +123,7 @@ def test_symmetric_relations_merge_in_either_order():
     label = rtype.head_types[0] if rtype.head_types else schema.entity_labels[0]
     enc = doc([(JOHN, label, 0.9), (BOSTON, label, 0.9)], [(0, 1, sym, 0.9)])
     llm = doc([(JOHN, label, None), (BOSTON, label, None)], [(1, 0, sym, None)], source="llm")
-    result = reconcile(enc, llm, schema, "union")
+    result = merge(enc, llm, schema, "union")
     assert [(r.label, r.source) for r in result.relations] == [(sym, "both")]
 
 
@@ -130,21 +135,36 @@ def test_entity_labels_outside_the_schema_are_dropped():
 
 def test_offsets_hold_and_ids_are_fresh():
     for strategy in STRATEGIES:
-        result = reconcile(ENC, LLM, SCHEMA, strategy)
+        result = merge(ENC, LLM, SCHEMA, strategy)
         assert [e.id for e in result.entities] == [f"T{i + 1}" for i in range(len(result.entities))]
         assert all(TEXT[e.start : e.end] == e.text for e in result.entities)
 
 
 def test_normalize_checks_one_side_alone():
     llm = doc([(JOHN, "Peop", None), ((0, 4), "Peop", 0.5), (ACME, "Org", None)], [(1, 2, "Work_For", None)], source="llm")
-    result = normalize(llm, SCHEMA)
+    result = normalize(llm, SCHEMA, default_score=0.8)
     # "John" loses to "John Smith" (0.8 > 0.5); the relation pointed at "John" and is dropped.
     assert items(result) == {("John Smith", "Peop", "llm"), ("Acme Corp", "Org", "llm")}
 
 
 def test_unknown_strategy_and_mismatched_texts_are_clear_errors():
     with pytest.raises(InputError, match="unknown reconcile strategy"):
-        reconcile(ENC, LLM, SCHEMA, "majority")
+        merge(ENC, LLM, SCHEMA, "majority")
     other = Document(id="c1", text="Something else")
     with pytest.raises(InputError, match="different texts"):
-        reconcile(ENC, other, SCHEMA, "union")
+        merge(ENC, other, SCHEMA, "union")
+
+
+def test_the_default_vote_overrules_the_encoder_only_where_it_was_unsure():
+    enc = doc(
+        [(JOHN, "Peop", 0.45), (ACME, "Org", 0.55)],
+        candidates=[
+            {"start": 34, "end": 40, "text": "Boston", "label": "Loc", "score": 0.5},
+            {"start": 0, "end": 4, "text": "John", "label": "Peop", "score": 0.3},
+        ],
+    )
+    llm = doc([(BOSTON, "Loc", None), ((5, 10), "Peop", None)], source="llm")
+    result = reconcile(enc, llm, SCHEMA)  # DEFAULT_STRATEGY, LLM_SCORE
+    # John Smith (0.45, left out by the LLM) goes; Acme Corp (0.55) stays; Boston, a candidate at
+    # 0.5 that the LLM returned, comes in; "Smith" (not an encoder candidate) does not.
+    assert {(e.text, e.source) for e in result.entities} == {("Acme Corp", "encoder"), ("Boston", "llm")}
