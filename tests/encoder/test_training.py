@@ -1,5 +1,6 @@
 import json
 import random
+from pathlib import Path
 
 import pytest
 from support.tiny_encoder import tiny_encoder
@@ -48,7 +49,19 @@ def test_label_sampler_drops_labels_but_keeps_at_least_one():
     assert len(index) == 1 and len(prompts) == 1  # no other dataset to draw negatives from
 
 
-def test_tiny_training_run_lowers_the_loss_and_keeps_the_best(tmp_path):
+def _tiny_conll04(root):
+    """A hermetic stand-in for ../shared/data/conll04: the test needs no benchmark data."""
+    folder = root / "conll04"
+    folder.mkdir(parents=True)
+    other = json.loads((Path(__file__).parents[1] / "data" / "tiny_spert.json").read_text())
+    sentences = [SENTENCE, *other] * 3
+    (folder / "train.json").write_text(json.dumps(sentences[:6]))
+    (folder / "dev.json").write_text(json.dumps(sentences[:3]))
+
+
+def test_tiny_training_run_lowers_the_loss_and_keeps_the_best(tmp_path, monkeypatch):
+    _tiny_conll04(tmp_path / "data")
+    monkeypatch.setenv("HYBRID_IE_DATA", str(tmp_path / "data"))
     enc = tiny_encoder(seed=0)
     cfg = TrainConfig(
         datasets=["conll04"], oversample={}, output_dir=str(tmp_path / "run"), epochs=1, max_steps=3,
