@@ -5,7 +5,8 @@
     docs = encoder.predict(["Steve Jobs founded Apple in Cupertino."], load_schema("conll04"))
 
 Modules: `inputs` (token sequence layout), `model` (network + config), `decoding` (span/pair
-decoding rules), `inference` (`JointEncoder`), `training`, `calibration`.
+decoding rules), `windowed` (what every backend shares: windows, `predict`, Document building),
+`inference` (`JointEncoder`), `gliner_backend` (optional), `training`, `calibration`.
 """
 
 from hybrid_ie.encoder.inference import EncoderLoadError, JointEncoder

@@ -29,23 +29,15 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from hybrid_ie.chunking import word_spans, word_windows
-from hybrid_ie.document import Document, Relation, make_entity
-from hybrid_ie.encoder.decoding import (
-    PairCandidate,
-    SpanCandidate,
-    best_per_pair,
-    best_per_span,
-    decode_entities,
-    decode_relations,
-)
+from hybrid_ie.encoder.decoding import PairCandidate, SpanCandidate
 from hybrid_ie.encoder.inference import EncoderLoadError, pick_device
+from hybrid_ie.encoder.windowed import SpanEncoder, Thresholds, Window
 from hybrid_ie.errors import HybridIEError
 from hybrid_ie.schema import Schema
 
@@ -74,18 +66,7 @@ def _gliner_class():
     return GLiNER
 
 
-@dataclass
-class _Window:
-    """A piece of one text: its words with global character spans, and what was found in it."""
-
-    text_index: int
-    spans: list[tuple[int, int]]
-    words: list[str]
-    entities: list[SpanCandidate] = field(default_factory=list)
-    pairs: list[PairCandidate] = field(default_factory=list)
-
-
-class GlinerEncoder:
+class GlinerEncoder(SpanEncoder):
     """A GLiNER model (span-level; NER or joint NER + relations) with the `JointEncoder` API."""
 
     def __init__(
@@ -99,7 +80,9 @@ class GlinerEncoder:
         adjacency_threshold: float | None = None,
     ):
         if getattr(model.config, "span_mode", "") == "token_level":
-            raise EncoderLoadError("token-level GLiNER models are not supported by the gliner backend (span-level only)")
+            raise EncoderLoadError(
+                "token-level GLiNER models are not supported by the gliner backend (span-level only)"
+            )
         self.model = model
         self.device = pick_device(device)
         self.model.to(self.device)
@@ -131,7 +114,9 @@ class GlinerEncoder:
             model = gliner_cls.from_pretrained(str(path_or_id), local_files_only=local, map_location="cpu")
         except Exception as exc:  # missing files, offline hub, bad config: all mean "cannot load"
             where = f"{path}" if local else f"{path_or_id!r} (not a local folder; tried the hub)"
-            raise EncoderLoadError(f"cannot load GLiNER checkpoint {where}: {type(exc).__name__}: {exc}") from exc
+            raise EncoderLoadError(
+                f"cannot load GLiNER checkpoint {where}: {type(exc).__name__}: {exc}"
+            ) from exc
         sidecar: dict[str, Any] = {}
         if local and (path / SIDECAR_NAME).exists():
             try:
@@ -170,64 +155,37 @@ class GlinerEncoder:
     def supports_relations(self) -> bool:
         return getattr(self.model.config, "relations_layer", None) is not None
 
-    # -- prediction -----------------------------------------------------------------------------
-    def predict(
-        self,
-        texts: Sequence[str],
-        schema: Schema,
-        *,
-        ids: Sequence[str] | None = None,
-        threshold: float | None = None,
-        relation_threshold: float | None = None,
-        nested: bool = False,
-        batch_size: int = 16,
-        candidate_floor: float = 0.1,
-        progress: bool = False,
-    ) -> list[Document]:
-        """Extract the schema's entities (and relations, for a relex model) from each text.
+    # -- prediction (`SpanEncoder.predict`) ------------------------------------------------------
+    backend = "gliner"
 
-        Same contract as `JointEncoder.predict`: one Document per text, source "encoder", labels
-        = type names, `meta["encoder"]` with thresholds, near-miss candidates and window count.
-        """
-        texts = list(texts)
-        if ids is None:
-            ids = [f"doc-{i}" for i in range(len(texts))]
-        elif len(ids) != len(texts):
-            raise ValueError(f"got {len(ids)} ids for {len(texts)} texts")
-        t_ent = self.threshold if threshold is None else threshold
-        t_rel = self.relation_threshold if relation_threshold is None else relation_threshold
-        ent_prompts = [t.prompt for t in schema.entity_types]
-        rel_prompts = [t.prompt for t in schema.relation_types] if self.supports_relations else []
-        windows = [w for i, text in enumerate(texts) for w in self._windows(i, text, ent_prompts, rel_prompts)]
-        self._run(windows, schema, ent_prompts, rel_prompts, min(candidate_floor, t_ent),
-                  min(candidate_floor, t_rel), t_ent, batch_size, progress)
-        per_text: list[list[_Window]] = [[] for _ in texts]
-        for w in windows:
-            per_text[w.text_index].append(w)
-        return [
-            _document(doc_id, text, schema, per_text[i], t_ent, t_rel, nested, candidate_floor)
-            for i, (doc_id, text) in enumerate(zip(ids, texts, strict=True))
-        ]
+    def relation_prompts(self, schema: Schema) -> list[str]:
+        return super().relation_prompts(schema) if self.supports_relations else []
 
     def _token_count(self, words: Sequence[str], prompts: Sequence[str]) -> int:
         """Sub-tokens of `[CLS] <marker> prompt ... <sep> words [SEP]` (GLiNER's input layout)."""
         tok = self.model.data_processor.transformer_tokenizer
-        pieces = tok(list(prompts) + list(words), add_special_tokens=False)["input_ids"] if (prompts or words) else []
+        pieces = (
+            tok(list(prompts) + list(words), add_special_tokens=False)["input_ids"]
+            if (prompts or words)
+            else []
+        )
         return 3 + len(prompts) + sum(max(1, len(p)) for p in pieces)
 
-    def _windows(self, index: int, text: str, ent_prompts: list[str], rel_prompts: list[str]) -> list[_Window]:
+    def _windows(self, index: int, text: str, ent_prompts: list[str], rel_prompts: list[str]) -> list[Window]:
         """Word windows of the text that fit the backbone, halving the window until they do."""
         prompts = ent_prompts + rel_prompts
         max_words = self.max_window_words
         while True:
             n_words = len(word_spans(text))
-            pieces = [(0, text)] if n_words <= max_words else [
-                (c.start, c.text) for c in word_windows(text, max_words, max(1, max_words // 2))
-            ]
+            pieces = (
+                [(0, text)]
+                if n_words <= max_words
+                else [(c.start, c.text) for c in word_windows(text, max_words, max(1, max_words // 2))]
+            )
             out = []
             for offset, piece in pieces:
                 spans = [(s + offset, e + offset) for s, e in word_spans(piece)]
-                out.append(_Window(index, spans, [text[s:e] for s, e in spans]))
+                out.append(Window(index, spans, [text[s:e] for s, e in spans]))
             if all(self._token_count(w.words, prompts) <= self.max_tokens for w in out):
                 return out
             if max_words <= 1:
@@ -237,20 +195,14 @@ class GlinerEncoder:
                 )
             max_words = max(1, max_words // 2)
 
-    def _autocast(self):
-        if self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return torch.autocast("cpu", enabled=False)
-
     @torch.inference_mode()
-    def _run(self, windows, schema, ent_prompts, rel_prompts, ent_floor, rel_floor, t_ent, batch_size, progress):
+    def _score(
+        self, windows, schema, ent_prompts, rel_prompts, cut: Thresholds, batch_size, progress
+    ) -> None:
         """Span scores of every window; pair scores of the spans passing the entity threshold."""
         todo = sorted((w for w in windows if w.words), key=lambda w: len(w.words))
-        batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
-        if progress:
-            from tqdm import tqdm
-
-            batches = tqdm(batches, desc="gliner", unit="batch")
+        batches = self._batches(todo, batch_size, progress, "gliner")
+        ent_floor, rel_floor, t_ent = cut.entity_floor, cut.relation_floor, cut.entity
         collator = self.model.create_collator()
         relex = self.supports_relations
         t_adj = t_ent if self.adjacency_threshold is None else self.adjacency_threshold
@@ -275,7 +227,9 @@ class GlinerEncoder:
                 (probs >= ent_floor).nonzero().tolist(), probs[probs >= ent_floor].tolist(), strict=True
             ):
                 w = batch_windows[b]
-                w.entities.append(SpanCandidate(w.spans[start][0], w.spans[start + width][1], ent_names[lab], score))
+                w.entities.append(
+                    SpanCandidate(w.spans[start][0], w.spans[start + width][1], ent_names[lab], score)
+                )
             if relex and rel_names and getattr(out, "rel_logits", None) is not None:
                 self._collect_pairs(batch_windows, out, rel_names, rel_floor)
 
@@ -303,51 +257,6 @@ class GlinerEncoder:
                 for lab, score in enumerate(rel_probs[b, p].tolist()):
                     if score >= rel_floor:
                         w.pairs.append(PairCandidate(head, tail, rel_names[lab], score))
-
-def _document(doc_id, text, schema, windows, t_ent, t_rel, nested, floor) -> Document:
-    """Merge a text's windows, decode, and build its Document with the near-miss candidates."""
-    spans = best_per_span(c for w in windows for c in w.entities)
-    accepted, dropped = decode_entities(spans, t_ent, nested=nested)
-    ids = {c.span: f"E{i}" for i, c in enumerate(accepted, start=1)}
-    labels = {c.span: c.label for c in accepted}
-    pairs = best_per_pair(c for w in windows for c in w.pairs)
-    rules = {"allows": schema.allows, "symmetric": schema.symmetric_relations}
-    kept = decode_relations(pairs, labels, t_rel, **rules)
-    near_pairs = decode_relations([c for c in pairs if c.score < t_rel], labels, floor, **rules)
-    near = sorted([c for c in spans if floor <= c.score < t_ent] + dropped, key=lambda c: (c.start, c.end, c.label))
-    return Document(
-        id=doc_id,
-        text=text,
-        entities=[
-            make_entity(text, c.start, c.end, c.label, id=ids[c.span], score=_unit(c.score), source="encoder")
-            for c in accepted
-        ],
-        relations=[
-            Relation(head=ids[c.head], tail=ids[c.tail], label=c.label, score=_unit(c.score), source="encoder")
-            for c in kept
-        ],
-        meta={
-            "encoder": {
-                "backend": "gliner",
-                "threshold": t_ent,
-                "relation_threshold": t_rel,
-                "candidates": [
-                    {"start": c.start, "end": c.end, "text": text[c.start : c.end], "label": c.label,
-                     "score": _unit(c.score)}
-                    for c in near
-                ],
-                "relation_candidates": [
-                    {"head": list(c.head), "tail": list(c.tail), "label": c.label, "score": _unit(c.score)}
-                    for c in near_pairs
-                ],
-                "windows": len(windows),
-            }
-        },
-    )
-
-
-def _unit(x: float) -> float:
-    return float(min(1.0, max(0.0, x)))
 
 
 __all__ = ["GlinerEncoder", "GlinerUnavailable", "gliner_available"]

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,20 +22,12 @@ from safetensors.torch import load_file, save_file
 from transformers import AutoModel, AutoTokenizer
 
 from hybrid_ie.chunking import word_spans, word_windows
-from hybrid_ie.document import Document, Relation, make_entity
-from hybrid_ie.encoder.decoding import (
-    PairCandidate,
-    SpanCandidate,
-    best_per_pair,
-    best_per_span,
-    decode_entities,
-    decode_relations,
-)
+from hybrid_ie.encoder.decoding import PairCandidate, SpanCandidate, decode_entities
 from hybrid_ie.encoder.inputs import ENT_TOKEN, REL_TOKEN, InputBuilder, SequenceTooLong, collate
 from hybrid_ie.encoder.model import EncoderConfig, JointEncoderModel
+from hybrid_ie.encoder.windowed import SpanEncoder, Thresholds, Window
 from hybrid_ie.errors import HybridIEError
 from hybrid_ie.paths import MODELS_DIR
-from hybrid_ie.schema import Schema
 
 DEFAULT_MODEL_DIR = MODELS_DIR / "hybrid-ie-minilm"
 CONFIG_NAME = "config.json"
@@ -54,19 +44,7 @@ def pick_device(device: str | torch.device = "auto") -> torch.device:
     return torch.device(device)
 
 
-@dataclass
-class _Window:
-    """One model input: the words of (part of) a text, with global character spans."""
-
-    text_index: int
-    spans: list[tuple[int, int]]
-    words: list[str]
-    encoded: Any = None
-    entities: list[SpanCandidate] = field(default_factory=list)
-    pairs: list[PairCandidate] = field(default_factory=list)
-
-
-class JointEncoder:
+class JointEncoder(SpanEncoder):
     """A trained GLiNER-Relex-style joint entity and relation encoder (see `model.py`).
 
     `max_window_words` (default 200) and `window_stride` (default half a window) set how long
@@ -100,14 +78,18 @@ class JointEncoder:
         return cls(JointEncoderModel(cfg, backbone=net), tokenizer, cfg, device=device)
 
     @classmethod
-    def from_pretrained(cls, path_or_id: str | os.PathLike | None = None, device: str = "auto") -> JointEncoder:
+    def from_pretrained(
+        cls, path_or_id: str | os.PathLike | None = None, device: str = "auto"
+    ) -> JointEncoder:
         """Load config.json + model.safetensors + tokenizer from a folder (default: the shipped
         checkpoint in `models/`). A name that is not a local folder is fetched with
         `huggingface_hub.snapshot_download`, which fails offline with a clear error."""
         path = Path(path_or_id) if path_or_id is not None else DEFAULT_MODEL_DIR
         if not path.is_dir():
             if path_or_id is None:
-                raise EncoderLoadError(f"no shipped encoder checkpoint at {path}; train one with `hybrid-ie train`")
+                raise EncoderLoadError(
+                    f"no shipped encoder checkpoint at {path}; train one with `hybrid-ie train`"
+                )
             path = _download(str(path_or_id))
         for name in (CONFIG_NAME, WEIGHTS_NAME):
             if not (path / name).exists():
@@ -122,7 +104,9 @@ class JointEncoder:
         state = {k: v.float() for k, v in load_file(str(path / WEIGHTS_NAME)).items()}
         missing, unexpected = model.load_state_dict(state, strict=False)
         if missing or unexpected:
-            raise EncoderLoadError(f"{path}: weights do not match the config (missing {missing[:5]}, unexpected {unexpected[:5]})")
+            raise EncoderLoadError(
+                f"{path}: weights do not match the config (missing {missing[:5]}, unexpected {unexpected[:5]})"
+            )
         return cls(model, tokenizer, config, device=device)
 
     def save_pretrained(self, directory: str | os.PathLike, *, half: bool = False) -> Path:
@@ -141,49 +125,18 @@ class JointEncoder:
         """Label prompts seen in training (the router escalates labels outside this set)."""
         return set(self.config.known_labels)
 
-    # -- prediction -----------------------------------------------------------------------------
-    def predict(
-        self,
-        texts: Sequence[str],
-        schema: Schema,
-        *,
-        ids: Sequence[str] | None = None,
-        threshold: float | None = None,
-        relation_threshold: float | None = None,
-        nested: bool = False,
-        batch_size: int = 16,
-        candidate_floor: float = 0.1,
-        progress: bool = False,
-    ) -> list[Document]:
-        """Extract the schema's entities and relations from each text.
+    # -- prediction (`SpanEncoder.predict`) ------------------------------------------------------
+    backend = "joint"
 
-        Returns one Document per text (source "encoder", calibrated scores, labels = type
-        names); `meta["encoder"]` holds the thresholds, the near-miss candidates scored in
-        [candidate_floor, threshold) or dropped by overlap decoding, and the window count.
-        """
-        texts = list(texts)
-        if ids is None:
-            ids = [f"doc-{i}" for i in range(len(texts))]
-        elif len(ids) != len(texts):
-            raise ValueError(f"got {len(ids)} ids for {len(texts)} texts")
-        t_ent = self.config.threshold if threshold is None else threshold
-        t_rel = self.config.relation_threshold if relation_threshold is None else relation_threshold
-        ent_prompts = [t.prompt for t in schema.entity_types]
-        rel_prompts = [t.prompt for t in schema.relation_types]
-        windows: list[_Window] = []
-        for i, text in enumerate(texts):
-            windows.extend(self._windows(i, text, ent_prompts, rel_prompts))
-        self._run(windows, schema, min(candidate_floor, t_ent), min(candidate_floor, t_rel), t_ent, nested,
-                  batch_size, progress)
-        per_text: list[list[_Window]] = [[] for _ in texts]
-        for w in windows:
-            per_text[w.text_index].append(w)
-        return [
-            self._document(doc_id, text, schema, per_text[i], t_ent, t_rel, nested, candidate_floor)
-            for i, (doc_id, text) in enumerate(zip(ids, texts, strict=True))
-        ]
+    @property
+    def threshold(self) -> float:
+        return self.config.threshold
 
-    def _windows(self, index: int, text: str, ent_prompts: list[str], rel_prompts: list[str]) -> list[_Window]:
+    @property
+    def relation_threshold(self) -> float:
+        return self.config.relation_threshold
+
+    def _windows(self, index: int, text: str, ent_prompts: list[str], rel_prompts: list[str]) -> list[Window]:
         """Split a text into windows that fit the backbone (smaller and smaller if needed)."""
         max_words = self.max_window_words
         while True:
@@ -197,7 +150,7 @@ class JointEncoder:
                 for offset, chunk in chunks:
                     spans = [(s + offset, e + offset) for s, e in word_spans(chunk)]
                     words = [text[s:e] for s, e in spans]
-                    w = _Window(index, spans, words)
+                    w = Window(index, spans, words)
                     w.encoded = self.inputs.encode(words, ent_prompts, rel_prompts)
                     out.append(w)
                 return out
@@ -209,21 +162,15 @@ class JointEncoder:
                     ) from None
                 max_words = max(1, max_words // 2)
 
-    def _autocast(self):
-        if self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return torch.autocast("cpu", enabled=False)
-
     @torch.inference_mode()
-    def _run(self, windows, schema, ent_floor, rel_floor, t_ent, nested, batch_size, progress) -> None:
+    def _score(
+        self, windows, schema, ent_prompts, rel_prompts, cut: Thresholds, batch_size, progress
+    ) -> None:
         """Score entity spans, then the pairs of each window's decoded entities."""
         self.model.eval()
         order = sorted(range(len(windows)), key=lambda i: len(windows[i].encoded.input_ids))
-        batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-        if progress:
-            from tqdm import tqdm
-
-            batches = tqdm(batches, desc="encoder", unit="batch")
+        batches = self._batches(order, batch_size, progress, "encoder")
+        ent_floor, rel_floor, t_ent, nested = cut.entity_floor, cut.relation_floor, cut.entity, cut.nested
         ent_names = schema.entity_labels
         rel_names = schema.relation_labels
         t_e, t_r = self.config.entity_temperature, self.config.relation_temperature
@@ -237,7 +184,9 @@ class JointEncoder:
             with self._autocast():
                 enc = self.model.encode(batch)
                 spans, mask = self.model.span_vectors(enc["words"], enc["word_mask"])
-                probs = torch.sigmoid(self.model.entity_logits(spans, enc["entity_labels"]).float() / t_e + b_e)
+                probs = torch.sigmoid(
+                    self.model.entity_logits(spans, enc["entity_labels"]).float() / t_e + b_e
+                )
             probs = probs.masked_fill(~mask.unsqueeze(-1), -1.0)[..., : len(ent_names)]
             hits = (probs >= ent_floor).nonzero().tolist()
             scores = probs[probs >= ent_floor].tolist()
@@ -268,7 +217,11 @@ class JointEncoder:
                     tails[b, p] = torch.tensor(t[1])
             with self._autocast():
                 rel_logits = self.model.relation_logits(
-                    enc["words"], enc["word_mask"], spans, heads.to(self.device), tails.to(self.device),
+                    enc["words"],
+                    enc["word_mask"],
+                    spans,
+                    heads.to(self.device),
+                    tails.to(self.device),
                     enc["relation_labels"],
                 )
             rel_probs = torch.sigmoid(rel_logits.float() / t_r + b_r)[..., : len(rel_names)].cpu()
@@ -278,52 +231,9 @@ class JointEncoder:
                 probs_b = rel_probs[b, : len(pairs)]
                 for p, lab in (probs_b >= rel_floor).nonzero().tolist():
                     h, t = pairs[p]
-                    batch_windows[b].pairs.append(PairCandidate(h[0], t[0], rel_names[lab], float(probs_b[p, lab])))
-
-    def _document(self, doc_id, text, schema, windows, t_ent, t_rel, nested, floor) -> Document:
-        merged = best_per_span(c for w in windows for c in w.entities)
-        accepted, dropped = decode_entities(merged, t_ent, nested=nested)
-        entity_ids: dict[tuple[int, int], str] = {}
-        entities = []
-        for i, c in enumerate(accepted, start=1):
-            entity_ids[c.span] = f"E{i}"
-            entities.append(
-                make_entity(text, c.start, c.end, c.label, id=f"E{i}", score=_clip(c.score), source="encoder")
-            )
-        labels = {c.span: c.label for c in accepted}
-        pairs = best_per_pair(c for w in windows for c in w.pairs)
-        kept = decode_relations(pairs, labels, t_rel, allows=schema.allows, symmetric=schema.symmetric_relations)
-        relations = [
-            Relation(head=entity_ids[c.head], tail=entity_ids[c.tail], label=c.label, score=_clip(c.score),
-                     source="encoder")
-            for c in kept
-        ]
-        near = [c for c in merged if floor <= c.score < t_ent] + dropped
-        near_pairs = decode_relations(
-            [c for c in pairs if c.score < t_rel], labels, floor, allows=schema.allows,
-            symmetric=schema.symmetric_relations,
-        )
-        meta = {
-            "encoder": {
-                "threshold": t_ent,
-                "relation_threshold": t_rel,
-                "candidates": [
-                    {"start": c.start, "end": c.end, "text": text[c.start : c.end], "label": c.label,
-                     "score": _clip(c.score)}
-                    for c in sorted(near, key=lambda c: (c.start, c.end, c.label))
-                ],
-                "relation_candidates": [
-                    {"head": list(c.head), "tail": list(c.tail), "label": c.label, "score": _clip(c.score)}
-                    for c in near_pairs
-                ],
-                "windows": len(windows),
-            }
-        }
-        return Document(id=doc_id, text=text, entities=entities, relations=relations, meta=meta)
-
-
-def _clip(x: float) -> float:
-    return float(min(1.0, max(0.0, x)))
+                    batch_windows[b].pairs.append(
+                        PairCandidate(h[0], t[0], rel_names[lab], float(probs_b[p, lab]))
+                    )
 
 
 def _backbone_config(net) -> dict[str, Any]:

@@ -1,0 +1,208 @@
+"""What every span encoder backend shares: windows, the `predict` contract, Document building.
+
+A backend (`JointEncoder`, `GlinerEncoder`) only says how to cut a text into windows that fit its
+network (`_windows`) and how to score them (`_score`: fill each window's span and pair
+candidates with global character offsets). `SpanEncoder.predict` does the rest the same way for
+all: ids, thresholds, merging the windows of a text (same span -> highest score), decoding
+(`hybrid_ie.encoder.decoding`), and the Document with its near-miss candidates in
+`meta["encoder"]`, which the router reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from hybrid_ie.document import Document, Relation, make_entity
+from hybrid_ie.encoder.decoding import (
+    PairCandidate,
+    SpanCandidate,
+    best_per_pair,
+    best_per_span,
+    decode_entities,
+    decode_relations,
+)
+from hybrid_ie.schema import Schema
+
+
+@dataclass
+class Window:
+    """One network input: the words of (part of) a text with global character spans, and the
+    span and pair candidates scored in it."""
+
+    text_index: int
+    spans: list[tuple[int, int]]
+    words: list[str]
+    encoded: Any = None
+    entities: list[SpanCandidate] = field(default_factory=list)
+    pairs: list[PairCandidate] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The cut-offs of one `predict` call; candidates in [floor, cut-off) become near misses."""
+
+    entity: float
+    relation: float
+    nested: bool
+    floor: float
+
+    @property
+    def entity_floor(self) -> float:
+        return min(self.floor, self.entity)
+
+    @property
+    def relation_floor(self) -> float:
+        return min(self.floor, self.relation)
+
+
+class SpanEncoder:
+    """Base of the encoder backends: the shared `predict`; subclasses set `backend`, `device`,
+    `threshold`, `relation_threshold` and implement `_windows`, `_score`."""
+
+    backend = "span"
+    device: torch.device
+    threshold: float  # default entity cut-off of `predict`
+    relation_threshold: float  # default relation cut-off
+
+    def relation_prompts(self, schema: Schema) -> list[str]:
+        return [t.prompt for t in schema.relation_types]
+
+    def predict(
+        self,
+        texts: Sequence[str],
+        schema: Schema,
+        *,
+        ids: Sequence[str] | None = None,
+        threshold: float | None = None,
+        relation_threshold: float | None = None,
+        nested: bool = False,
+        batch_size: int = 16,
+        candidate_floor: float = 0.1,
+        progress: bool = False,
+    ) -> list[Document]:
+        """Extract the schema's entities and relations from each text.
+
+        Returns one Document per text (source "encoder", scores in [0, 1], labels = type
+        names); `meta["encoder"]` holds the backend, the thresholds, the near-miss candidates
+        scored in [candidate_floor, threshold) or dropped by overlap decoding, and the window
+        count.
+        """
+        texts = list(texts)
+        if ids is None:
+            ids = [f"doc-{i}" for i in range(len(texts))]
+        elif len(ids) != len(texts):
+            raise ValueError(f"got {len(ids)} ids for {len(texts)} texts")
+        cut = Thresholds(
+            entity=self.threshold if threshold is None else threshold,
+            relation=self.relation_threshold if relation_threshold is None else relation_threshold,
+            nested=nested,
+            floor=candidate_floor,
+        )
+        ent_prompts = [t.prompt for t in schema.entity_types]
+        rel_prompts = self.relation_prompts(schema)
+        windows = [
+            w for i, text in enumerate(texts) for w in self._windows(i, text, ent_prompts, rel_prompts)
+        ]
+        self._score(windows, schema, ent_prompts, rel_prompts, cut, batch_size, progress)
+        per_text: list[list[Window]] = [[] for _ in texts]
+        for w in windows:
+            per_text[w.text_index].append(w)
+        return [
+            build_document(doc_id, text, schema, per_text[i], cut, backend=self.backend)
+            for i, (doc_id, text) in enumerate(zip(ids, texts, strict=True))
+        ]
+
+    def _windows(self, index: int, text: str, ent_prompts: list[str], rel_prompts: list[str]) -> list[Window]:
+        raise NotImplementedError
+
+    def _score(
+        self,
+        windows: list[Window],
+        schema: Schema,
+        ent_prompts: list[str],
+        rel_prompts: list[str],
+        cut: Thresholds,
+        batch_size: int,
+        progress: bool,
+    ) -> None:
+        raise NotImplementedError
+
+    def _autocast(self):
+        """bf16 autocast on CUDA; full precision on CPU."""
+        if self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return torch.autocast("cpu", enabled=False)
+
+    @staticmethod
+    def _batches(items: list, batch_size: int, progress: bool, desc: str) -> list:
+        batches = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
+        if progress:
+            from tqdm import tqdm
+
+            return tqdm(batches, desc=desc, unit="batch")
+        return batches
+
+
+def build_document(
+    doc_id: str, text: str, schema: Schema, windows: list[Window], cut: Thresholds, *, backend: str
+) -> Document:
+    """Merge a text's windows, decode them, and build its Document with the near-miss candidates."""
+    spans = best_per_span(c for w in windows for c in w.entities)
+    accepted, dropped = decode_entities(spans, cut.entity, nested=cut.nested)
+    ids = {c.span: f"E{i}" for i, c in enumerate(accepted, start=1)}
+    labels = {c.span: c.label for c in accepted}
+    pairs = best_per_pair(c for w in windows for c in w.pairs)
+    rules = {"allows": schema.allows, "symmetric": schema.symmetric_relations}
+    kept = decode_relations(pairs, labels, cut.relation, **rules)
+    near_pairs = decode_relations([c for c in pairs if c.score < cut.relation], labels, cut.floor, **rules)
+    near = sorted(
+        [c for c in spans if cut.floor <= c.score < cut.entity] + dropped,
+        key=lambda c: (c.start, c.end, c.label),
+    )
+    return Document(
+        id=doc_id,
+        text=text,
+        entities=[
+            make_entity(text, c.start, c.end, c.label, id=ids[c.span], score=_unit(c.score), source="encoder")
+            for c in accepted
+        ],
+        relations=[
+            Relation(
+                head=ids[c.head], tail=ids[c.tail], label=c.label, score=_unit(c.score), source="encoder"
+            )
+            for c in kept
+        ],
+        meta={
+            "encoder": {
+                "backend": backend,
+                "threshold": cut.entity,
+                "relation_threshold": cut.relation,
+                "candidates": [
+                    {
+                        "start": c.start,
+                        "end": c.end,
+                        "text": text[c.start : c.end],
+                        "label": c.label,
+                        "score": _unit(c.score),
+                    }
+                    for c in near
+                ],
+                "relation_candidates": [
+                    {"head": list(c.head), "tail": list(c.tail), "label": c.label, "score": _unit(c.score)}
+                    for c in near_pairs
+                ],
+                "windows": len(windows),
+            }
+        },
+    )
+
+
+def _unit(x: float) -> float:
+    return float(min(1.0, max(0.0, x)))
+
+
+__all__ = ["SpanEncoder", "Thresholds", "Window", "build_document"]
