@@ -17,6 +17,7 @@ Opt = typer.Option
 def train(
     config: Annotated[Path | None, Opt("--config", help="JSON file of training settings (TrainConfig keys).")] = None,
     backbone: Annotated[str | None, Opt(help="Backbone path or id (default: packaged all-MiniLM-L6-v2).")] = None,
+    init_from: Annotated[str | None, Opt(help="Continue from a trained checkpoint (e.g. models/hybrid-ie-minilm).")] = None,
     datasets: Annotated[str | None, Opt(help="Comma-separated training datasets, e.g. conll04,scierc,ade.")] = None,
     output_dir: Annotated[Path | None, Opt("-o", "--output-dir", help="Where the best checkpoint goes.")] = None,
     epochs: Annotated[int | None, Opt(help="Number of epochs.")] = None,
@@ -38,6 +39,7 @@ def train(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     overrides = {
         "backbone": backbone,
+        "init_from": init_from,
         "datasets": datasets.split(",") if datasets else None,
         "output_dir": str(output_dir) if output_dir else None,
         "epochs": epochs,

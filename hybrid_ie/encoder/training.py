@@ -40,11 +40,30 @@ log = logging.getLogger("hybrid_ie.encoder.training")
 SYNONYMS_FILE = Path(__file__).with_name("label_synonyms.json")
 
 
+def initial_encoder(cfg: TrainConfig) -> JointEncoder:
+    """A fresh encoder on the backbone, or a trained checkpoint (`init_from`) to fine-tune further.
+
+    A checkpoint keeps its architecture (max width, shape embedding: `cfg` is updated to match)
+    and loses its calibration, which no longer fits once the weights move: run
+    `hybrid-ie calibrate` on the result."""
+    if cfg.init_from is None:
+        return JointEncoder.from_backbone(cfg.backbone, max_width=cfg.max_width, use_shape=cfg.use_shape)
+    encoder = JointEncoder.from_pretrained(cfg.init_from)
+    c = encoder.config
+    cfg.max_width, cfg.use_shape = c.max_width, c.use_shape
+    c.entity_temperature = c.relation_temperature = 1.0
+    c.entity_shift = c.relation_shift = 0.0
+    c.threshold = c.relation_threshold = 0.5
+    c.calibration = {}
+    return encoder
+
+
 @dataclass
 class TrainConfig:
     """Training settings; `hybrid-ie train --config file.json` reads the same keys."""
 
     backbone: str | None = None  # None: the packaged all-MiniLM-L6-v2
+    init_from: str | None = None  # a trained checkpoint to continue from (its architecture wins)
     datasets: list[str] = field(default_factory=lambda: ["conll04", "scierc", "ade"])
     oversample: dict[str, int] = field(default_factory=lambda: {"conll04": 2})
     dev_dataset: str = "conll04"
@@ -175,9 +194,7 @@ class Trainer:
         self.rng = random.Random(cfg.seed)
         self.schemas = {name: load_schema(name) for name in cfg.datasets}
         self.labels = LabelSampler(self.schemas, cfg, self.rng)
-        self.encoder = encoder or JointEncoder.from_backbone(
-            cfg.backbone, max_width=cfg.max_width, use_shape=cfg.use_shape
-        )
+        self.encoder = encoder or initial_encoder(cfg)
         self.encoder.config.known_labels = self.labels.known_labels()
         self.encoder.config.training = {k: v for k, v in asdict(cfg).items() if k != "output_dir"}
         self.model = self.encoder.model

@@ -3,11 +3,12 @@ import random
 from pathlib import Path
 
 import pytest
+import torch
 from support.tiny_encoder import tiny_encoder
 
 from hybrid_ie.datasets import spert_to_document
-from hybrid_ie.encoder import JointEncoder
-from hybrid_ie.encoder.training import LabelSampler, TrainConfig, Trainer, to_example
+from hybrid_ie.encoder import EncoderLoadError, JointEncoder
+from hybrid_ie.encoder.training import LabelSampler, TrainConfig, Trainer, initial_encoder, to_example
 from hybrid_ie.errors import InputError
 from hybrid_ie.schema import load_schema
 
@@ -92,3 +93,23 @@ def test_config_file_rejects_unknown_keys(tmp_path):
         TrainConfig.from_file(path)
     path.write_text(json.dumps({"epochs": 1}))
     assert TrainConfig.from_file(path, seed=5).seed == 5
+
+
+def test_init_from_continues_a_trained_checkpoint_without_its_calibration(tmp_path):
+    enc = tiny_encoder(seed=3, max_width=5, use_shape=False)
+    enc.config.entity_temperature, enc.config.threshold = 2.5, 0.3
+    enc.config.calibration = {"entity": {"ece_after": 0.01}}
+    enc.save_pretrained(tmp_path / "ckpt")
+    cfg = TrainConfig(init_from=str(tmp_path / "ckpt"), max_width=12, use_shape=True, threads=0)
+    start = initial_encoder(cfg)
+    assert (cfg.max_width, cfg.use_shape) == (5, False)  # the checkpoint's architecture wins
+    c = start.config
+    assert (c.entity_temperature, c.entity_shift, c.threshold, c.relation_threshold, c.calibration) == (
+        1.0, 0.0, 0.5, 0.5, {})
+    for name, tensor in enc.model.state_dict().items():
+        assert torch.equal(tensor, start.model.state_dict()[name]), name
+
+
+def test_init_from_a_missing_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises(EncoderLoadError, match="not-there"):
+        initial_encoder(TrainConfig(init_from=str(tmp_path / "not-there")))
