@@ -25,7 +25,7 @@ from hybrid_ie.paths import cache_dir
 
 ENV_PREFIX = "HYBRID_IE_LLM_"
 CONFIG_ENV = ENV_PREFIX + "CONFIG"
-DEFAULT_LOCAL_MODEL = "qwen2.5-coder-0.5b"
+DEFAULT_LOCAL_MODEL = "qwen2.5-coder-0.5b"  # chosen by measurement: eval/RESULTS.md, "LLM tier"
 
 
 class ConfigError(HybridIEError):
