@@ -125,6 +125,9 @@ def _retry_after_s(exc: BaseException | None) -> float | None:
         return max(0.0, parsed.timestamp() - time.time()) if parsed else None
 
 
+TRUNCATED = "answer cut off at max_tokens (incomplete JSON)"
+
+
 def describe_error(exc: BaseException) -> str:
     """A one-line reason for a failed call, naming the kind of failure."""
     if isinstance(exc, InstructorRetryException):
@@ -135,7 +138,7 @@ def describe_error(exc: BaseException) -> str:
         detail = " ".join(line.strip() for line in first[:3])
         return f"invalid answer after {exc.n_attempts} attempt(s): {detail}"
     if isinstance(exc, IncompleteOutputException):
-        return "answer cut off at max_tokens (incomplete JSON)"
+        return TRUNCATED
     if isinstance(exc, openai.APITimeoutError):
         return "transport: request timed out"
     if isinstance(exc, openai.APIConnectionError):
@@ -168,8 +171,17 @@ class LLMClient:
         schema = load_schema(schema)
         labels = LabelSet.of(schema, self.config.label_style)
         messages = extract_messages(text, schema, labels, few_shot=self.config.few_shot)
-        return self._run("extract", text, schema, messages, extraction_model(labels, ListCaps.for_text(text)),
-                         lambda answer: read_extraction(text, schema, labels, answer))
+        caps = ListCaps.for_text(text)
+        result = self._run("extract", text, schema, messages, extraction_model(labels, caps),
+                           lambda answer: read_extraction(text, schema, labels, answer))
+        if result.error == TRUNCATED and caps.entities > 1:
+            # A runaway list ran past max_tokens: ask once more, allowing half as many items.
+            log.info("LLM extract answer cut off; asking again with list caps halved")
+            first = result.usage
+            result = self._run("extract", text, schema, messages, extraction_model(labels, caps.halved()),
+                               lambda answer: read_extraction(text, schema, labels, answer))
+            result.usage = first + result.usage
+        return result
 
     def verify(self, text: str, schema: Schema | str, candidates: Document) -> LLMResult:
         schema = load_schema(schema)

@@ -121,6 +121,10 @@ class ListCaps:
             additions=min(MAX_ADDITIONS, max(2, words // 10)),
         )
 
+    def halved(self) -> ListCaps:
+        """Half as many items per list (at least one): a shorter answer after a cut-off one."""
+        return ListCaps(max(1, self.entities // 2), max(1, self.relations // 2), max(1, self.additions // 2))
+
 
 @lru_cache(maxsize=256)
 def _validator_for(model: type[BaseModel]) -> jsonschema.Draft202012Validator:

@@ -131,6 +131,17 @@ def test_truncated_answer_fails_cleanly(server: LLMServer, conll04):
     server.default = Reply.truncated()
     result = LLMClient(client_config(server)).extract(TEXT, conll04)
     assert result.status == "llm_failed" and "max_tokens" in result.error
+    assert len(server.requests) == 2  # asked once more with smaller list caps, then gave up
+    assert result.usage.calls == 2
+
+
+def test_truncated_answer_is_asked_again_with_halved_list_caps(server: LLMServer, conll04):
+    server.script(Reply.truncated(), Reply.ok())
+    result = LLMClient(client_config(server)).extract(TEXT, conll04)
+    assert result.status == "ok" and result.error is None
+    first, second = (r.response_schema["properties"]["entities"]["maxItems"] for r in server.requests)
+    assert second == first // 2
+    assert result.usage.calls == 2 and result.usage.completion_tokens > 0
 
 
 def test_deadline_bounds_a_hanging_server(server: LLMServer, conll04):
