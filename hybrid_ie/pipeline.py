@@ -362,6 +362,7 @@ class Extractor:
             encoder_meta = next((c.result.meta.get("encoder") for c in work.chunks if c.result is not None), None)
             if encoder_meta:
                 meta["encoder"] = {
+                    "backend": encoder_meta.get("backend"),
                     "threshold": encoder_meta.get("threshold"),
                     "relation_threshold": encoder_meta.get("relation_threshold"),
                 }

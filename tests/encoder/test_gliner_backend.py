@@ -121,7 +121,7 @@ def test_documents_follow_the_contract(encoder):
             assert ent.label in schema.entity_labels
             assert ent.source == "encoder" and 0.0 <= ent.score <= 1.0
         meta = doc.meta["encoder"]
-        assert meta["threshold"] == 0.0 and meta["windows"] == 1
+        assert meta["threshold"] == 0.0 and meta["windows"] == 1 and meta["backend"] == "gliner"
     # "U.S." is split like the project's word_spans: "U.S" + "." (spans never cut inside a word)
     words = {docs[1].text[e.start : e.end] for e in docs[1].entities}
     assert "U.S" in words or any(w.startswith("U.S") for w in words)

@@ -44,6 +44,7 @@ def test_predict_returns_valid_documents(encoder):
             assert CONLL.allows(r.label, ent[r.head].label, ent[r.tail].label)
         meta = doc.meta["encoder"]
         assert meta["threshold"] == 0.45 and meta["relation_threshold"] == 0.45
+        assert meta["backend"] == "joint"
         for c in meta["candidates"]:
             assert text[c["start"] : c["end"]] == c["text"]
             assert c["score"] >= 0.1
