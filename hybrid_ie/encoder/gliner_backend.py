@@ -34,7 +34,6 @@ from typing import Any
 
 import torch
 
-from hybrid_ie.chunking import word_spans, word_windows
 from hybrid_ie.encoder.decoding import PairCandidate, SpanCandidate
 from hybrid_ie.encoder.inference import EncoderLoadError, pick_device
 from hybrid_ie.encoder.windowed import SpanEncoder, Thresholds, Window
@@ -171,29 +170,9 @@ class GlinerEncoder(SpanEncoder):
         )
         return 3 + len(prompts) + sum(max(1, len(p)) for p in pieces)
 
-    def _windows(self, index: int, text: str, ent_prompts: list[str], rel_prompts: list[str]) -> list[Window]:
-        """Word windows of the text that fit the backbone, halving the window until they do."""
+    def _fit(self, windows: list[Window], ent_prompts: list[str], rel_prompts: list[str]) -> bool:
         prompts = ent_prompts + rel_prompts
-        max_words = self.max_window_words
-        while True:
-            n_words = len(word_spans(text))
-            pieces = (
-                [(0, text)]
-                if n_words <= max_words
-                else [(c.start, c.text) for c in word_windows(text, max_words, max(1, max_words // 2))]
-            )
-            out = []
-            for offset, piece in pieces:
-                spans = [(s + offset, e + offset) for s, e in word_spans(piece)]
-                out.append(Window(index, spans, [text[s:e] for s, e in spans]))
-            if all(self._token_count(w.words, prompts) <= self.max_tokens for w in out):
-                return out
-            if max_words <= 1:
-                raise HybridIEError(
-                    f"text {index}: the schema's label prompts alone exceed the backbone's maximum length "
-                    f"({self.max_tokens} tokens)"
-                )
-            max_words = max(1, max_words // 2)
+        return all(self._token_count(w.words, prompts) <= self.max_tokens for w in windows)
 
     @torch.inference_mode()
     def _score(

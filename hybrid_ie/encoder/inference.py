@@ -21,7 +21,6 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import AutoModel, AutoTokenizer
 
-from hybrid_ie.chunking import word_spans, word_windows
 from hybrid_ie.encoder.decoding import PairCandidate, SpanCandidate, decode_entities
 from hybrid_ie.encoder.inputs import ENT_TOKEN, REL_TOKEN, InputBuilder, SequenceTooLong, collate
 from hybrid_ie.encoder.model import EncoderConfig, JointEncoderModel
@@ -60,7 +59,7 @@ class JointEncoder(SpanEncoder):
         self.model.eval()
         self.inputs = InputBuilder(tokenizer, config.max_length)
         self.max_window_words = 200
-        self.window_stride: int | None = None
+        self.window_stride = None
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
@@ -136,31 +135,18 @@ class JointEncoder(SpanEncoder):
     def relation_threshold(self) -> float:
         return self.config.relation_threshold
 
-    def _windows(self, index: int, text: str, ent_prompts: list[str], rel_prompts: list[str]) -> list[Window]:
-        """Split a text into windows that fit the backbone (smaller and smaller if needed)."""
-        max_words = self.max_window_words
-        while True:
-            if len(word_spans(text)) <= max_words:
-                chunks = [(0, text)]
-            else:
-                stride = min(self.window_stride or max(1, max_words // 2), max_words)
-                chunks = [(c.start, c.text) for c in word_windows(text, max_words, stride)]
-            try:
-                out = []
-                for offset, chunk in chunks:
-                    spans = [(s + offset, e + offset) for s, e in word_spans(chunk)]
-                    words = [text[s:e] for s, e in spans]
-                    w = Window(index, spans, words)
-                    w.encoded = self.inputs.encode(words, ent_prompts, rel_prompts)
-                    out.append(w)
-                return out
-            except SequenceTooLong:
-                if max_words <= 1:
-                    raise HybridIEError(
-                        f"text {index}: the schema's label prompts alone exceed the encoder's "
-                        f"maximum length ({self.config.max_length} tokens)"
-                    ) from None
-                max_words = max(1, max_words // 2)
+    @property
+    def max_tokens(self) -> int:
+        return self.config.max_length
+
+    def _fit(self, windows: list[Window], ent_prompts: list[str], rel_prompts: list[str]) -> bool:
+        """Encode every window (token ids kept in `encoded`); False when one is too long."""
+        try:
+            for w in windows:
+                w.encoded = self.inputs.encode(w.words, ent_prompts, rel_prompts)
+        except SequenceTooLong:
+            return False
+        return True
 
     @torch.inference_mode()
     def _score(

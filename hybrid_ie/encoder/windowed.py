@@ -1,8 +1,9 @@
 """What every span encoder backend shares: windows, the `predict` contract, Document building.
 
-A backend (`JointEncoder`, `GlinerEncoder`) only says how to cut a text into windows that fit its
-network (`_windows`) and how to score them (`_score`: fill each window's span and pair
-candidates with global character offsets). `SpanEncoder.predict` does the rest the same way for
+A backend (`JointEncoder`, `GlinerEncoder`) only says whether windows fit its network (`_fit`)
+and how to score them (`_score`: fill each window's span and pair candidates with global
+character offsets); `SpanEncoder._windows` cuts long texts into overlapping word windows,
+halving the window until every one fits, so nothing is ever truncated. `SpanEncoder.predict` does the rest the same way for
 all: ids, thresholds, merging the windows of a text (same span -> highest score), decoding
 (`hybrid_ie.encoder.decoding`), and the Document with its near-miss candidates in
 `meta["encoder"]`, which the router reads.
@@ -16,6 +17,7 @@ from typing import Any
 
 import torch
 
+from hybrid_ie.chunking import word_spans, word_windows
 from hybrid_ie.document import Document, Relation, make_entity
 from hybrid_ie.encoder.decoding import (
     PairCandidate,
@@ -25,6 +27,7 @@ from hybrid_ie.encoder.decoding import (
     decode_entities,
     decode_relations,
 )
+from hybrid_ie.errors import HybridIEError
 from hybrid_ie.schema import Schema
 
 
@@ -61,12 +64,16 @@ class Thresholds:
 
 class SpanEncoder:
     """Base of the encoder backends: the shared `predict`; subclasses set `backend`, `device`,
-    `threshold`, `relation_threshold` and implement `_windows`, `_score`."""
+    `threshold`, `relation_threshold`, `max_window_words`, `max_tokens` and implement `_fit`,
+    `_score`."""
 
     backend = "span"
     device: torch.device
     threshold: float  # default entity cut-off of `predict`
     relation_threshold: float  # default relation cut-off
+    max_window_words: int  # longest window tried first
+    window_stride: int | None = None  # words between window starts (default: half a window)
+    max_tokens: int  # the network's maximum input length, label prompts included
 
     def relation_prompts(self, schema: Schema) -> list[str]:
         return [t.prompt for t in schema.relation_types]
@@ -117,6 +124,30 @@ class SpanEncoder:
         ]
 
     def _windows(self, index: int, text: str, ent_prompts: list[str], rel_prompts: list[str]) -> list[Window]:
+        """Word windows of the text with global spans, halved until every one fits (`_fit`)."""
+        max_words = self.max_window_words
+        n_words = len(word_spans(text))
+        while True:
+            if n_words <= max_words:
+                pieces = [(0, text)]
+            else:
+                stride = min(self.window_stride or max(1, max_words // 2), max_words)
+                pieces = [(c.start, c.text) for c in word_windows(text, max_words, stride)]
+            windows = []
+            for offset, piece in pieces:
+                spans = [(s + offset, e + offset) for s, e in word_spans(piece)]
+                windows.append(Window(index, spans, [text[s:e] for s, e in spans]))
+            if self._fit(windows, ent_prompts, rel_prompts):
+                return windows
+            if max_words <= 1:
+                raise HybridIEError(
+                    f"text {index}: the schema's label prompts alone exceed the encoder's maximum length "
+                    f"({self.max_tokens} tokens)"
+                )
+            max_words = max(1, max_words // 2)
+
+    def _fit(self, windows: list[Window], ent_prompts: list[str], rel_prompts: list[str]) -> bool:
+        """True when every window, with the label prompts, fits the network (may fill `encoded`)."""
         raise NotImplementedError
 
     def _score(
