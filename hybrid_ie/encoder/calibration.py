@@ -135,11 +135,16 @@ def summarise(
     }
 
 
+def reset_scaling(config) -> None:
+    """Back to raw scores: temperature 1 and shift 0 for entities and relations."""
+    config.entity_temperature = config.relation_temperature = 1.0
+    config.entity_shift = config.relation_shift = 0.0
+
+
 def calibrate(encoder, dev_sets: Sequence[tuple[Schema, Sequence[Document]]], floor: float = 0.05) -> dict:
     """Fit (T, b) for entities and relations on the dev sets, store them (and the ECE report) in
     the encoder's config, and return the report. The current scaling is reset to (1, 0) first."""
-    encoder.config.entity_temperature = encoder.config.relation_temperature = 1.0
-    encoder.config.entity_shift = encoder.config.relation_shift = 0.0
+    reset_scaling(encoder.config)
     data = CalibrationSet()
     for schema, docs in dev_sets:
         pred = encoder.predict(

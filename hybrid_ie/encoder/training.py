@@ -31,6 +31,7 @@ import torch.nn.functional as F
 
 from hybrid_ie.chunking import word_spans
 from hybrid_ie.document import Document
+from hybrid_ie.encoder.calibration import reset_scaling
 from hybrid_ie.encoder.inference import JointEncoder
 from hybrid_ie.encoder.inputs import collate
 from hybrid_ie.errors import InputError
@@ -51,8 +52,7 @@ def initial_encoder(cfg: TrainConfig) -> JointEncoder:
     encoder = JointEncoder.from_pretrained(cfg.init_from)
     c = encoder.config
     cfg.max_width, cfg.use_shape = c.max_width, c.use_shape
-    c.entity_temperature = c.relation_temperature = 1.0
-    c.entity_shift = c.relation_shift = 0.0
+    reset_scaling(c)
     c.threshold = c.relation_threshold = 0.5
     c.calibration = {}
     return encoder
