@@ -172,14 +172,17 @@ class LLMClient:
         labels = LabelSet.of(schema, self.config.label_style)
         messages = extract_messages(text, schema, labels, few_shot=self.config.few_shot)
         caps = ListCaps.for_text(text)
-        result = self._run("extract", text, schema, messages, extraction_model(labels, caps),
-                           lambda answer: read_extraction(text, schema, labels, answer))
+
+        def ask(caps: ListCaps) -> LLMResult:
+            return self._run("extract", text, schema, messages, extraction_model(labels, caps),
+                             lambda answer: read_extraction(text, schema, labels, answer))
+
+        result = ask(caps)
         if result.error == TRUNCATED and caps.entities > 1:
             # A runaway list ran past max_tokens: ask once more, allowing half as many items.
             log.info("LLM extract answer cut off; asking again with list caps halved")
             first = result.usage
-            result = self._run("extract", text, schema, messages, extraction_model(labels, caps.halved()),
-                               lambda answer: read_extraction(text, schema, labels, answer))
+            result = ask(caps.halved())
             result.usage = first + result.usage
         return result
 
