@@ -32,7 +32,7 @@ import torch
 from hybrid_ie.datasets import load_dataset
 from hybrid_ie.document import Document
 from hybrid_ie.encoder import JointEncoder
-from hybrid_ie.encoder.calibration import collect, summarise
+from hybrid_ie.encoder.calibration import collect, reset_scaling, summarise
 from hybrid_ie.metrics import score
 from hybrid_ie.schema import Schema, load_schema
 
@@ -192,8 +192,7 @@ def calibration(encoder, limit) -> dict:
     gold = load_dataset("conll04", "test")[:limit]
     cfg = encoder.config
     fitted = (cfg.entity_temperature, cfg.relation_temperature, cfg.entity_shift, cfg.relation_shift)
-    cfg.entity_temperature = cfg.relation_temperature = 1.0
-    cfg.entity_shift = cfg.relation_shift = 0.0
+    reset_scaling(cfg)
     try:  # raw scores; the same items rescaled give the calibrated ECE
         pred = encoder.predict([d.text for d in gold], schema, ids=[d.id for d in gold], candidate_floor=0.05)
     finally:
