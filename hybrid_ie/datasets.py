@@ -7,16 +7,22 @@ tokens joined by single spaces; each token span is mapped to character offsets.
 
 from __future__ import annotations
 
+import fnmatch
 import json
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from hybrid_ie.document import Document, Entity, Relation, document_from_dict, read_jsonl
 from hybrid_ie.errors import InputError
-from hybrid_ie.paths import data_dir
+from hybrid_ie.paths import SCHEMAS_DIR, data_dir
+from hybrid_ie.schema import Schema, load_schema
 
-DATASETS = ("conll04", "scierc", "ade")
+DATASETS = ("conll04", "scierc", "ade")  # the sets with a hand-written schema in schemas/
 SPLITS = ("train", "dev", "test")
+ANNOTATION_FILE = Path(__file__).with_name("datasets.json")
+ANNOTATIONS = ("complete", "partial")
 
 
 def token_offsets(tokens: list[str]) -> list[tuple[int, int]]:
@@ -122,8 +128,128 @@ def load_documents(source: str | Path, root: str | Path | None = None) -> list[D
     return list(read_jsonl(path))
 
 
+# -- the registry: every set in the data folder, described by its types.json -----------------------
+
+
+@dataclass(frozen=True)
+class DataSet:
+    """One folder of the data dir: SpERT splits + `types.json`.
+
+    `annotation` is `complete` (unmarked spans / pairs are negatives) or `partial` (only some
+    mentions are marked, e.g. FewRel's two relation arguments: unmarked spans and pairs must not
+    be used as negatives)."""
+
+    name: str
+    path: Path
+    types: dict[str, Any] = field(repr=False, compare=False)
+    annotation: str = "complete"
+
+    @property
+    def partial(self) -> bool:
+        return self.annotation == "partial"
+
+    @property
+    def splits(self) -> list[str]:
+        return [s for s in SPLITS if (self.path / f"{s}.json").exists()]
+
+    @property
+    def entity_types(self) -> dict[str, str]:
+        """Type key -> verbose name."""
+        return {k: _verbose(k, v) for k, v in (self.types.get("entities") or {}).items()}
+
+    @property
+    def relation_types(self) -> dict[str, str]:
+        return {k: _verbose(k, v) for k, v in (self.types.get("relations") or {}).items()}
+
+    @cached_property
+    def types_schema(self) -> Schema:
+        """A schema built from `types.json`: names are the type keys, prompts their verbose names."""
+        rels = self.types.get("relations") or {}
+        return Schema.from_dict(
+            {
+                "name": self.name,
+                "entity_types": [
+                    {"name": k, "description": v, "verbose": v} for k, v in self.entity_types.items()
+                ],
+                "relation_types": [
+                    {"name": k, "description": v, "verbose": v, "symmetric": bool((rels[k] or {}).get("symmetric"))}
+                    for k, v in self.relation_types.items()
+                ],
+            },
+            source=str(self.path / "types.json"),
+        )
+
+    def schema(self, *, prefer_repo: bool = True) -> Schema:
+        """The repo's hand-written schema (`schemas/<name>.json`) when there is one and
+        `prefer_repo`, else the schema built from `types.json`."""
+        if prefer_repo and (SCHEMAS_DIR / f"{self.name}.json").exists():
+            return load_schema(self.name)
+        return self.types_schema
+
+    def load(self, split: str) -> list[Document]:
+        return read_spert(dataset_path(self.name, split, self.path.parent))
+
+    def count(self, split: str) -> dict[str, int]:
+        """Sentences (objects), entities and relations of a split, without building Documents."""
+        data = json.loads((self.path / f"{split}.json").read_text(encoding="utf-8"))
+        return {
+            "sentences": len(data),
+            "entities": sum(len(x.get("entities", ())) for x in data),
+            "relations": sum(len(x.get("relations", ())) for x in data),
+        }
+
+
+def _verbose(key: str, value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("verbose") or value.get("short") or key)
+    return str(value or key)
+
+
+def _declared_annotation(name: str, types: dict[str, Any]) -> str:
+    annotation = types.get("annotation")
+    if annotation is None:
+        table = json.loads(ANNOTATION_FILE.read_text(encoding="utf-8"))
+        for pattern, entry in table.items():
+            if not pattern.startswith("_") and fnmatch.fnmatchcase(name, pattern):
+                annotation = entry.get("annotation")
+                break
+    annotation = annotation or "complete"
+    if annotation not in ANNOTATIONS:
+        raise InputError(f"data set {name!r}: annotation {annotation!r} is not one of {ANNOTATIONS}")
+    return annotation
+
+
+def discover_sets(root: str | Path | None = None) -> list[DataSet]:
+    """Every folder of the data dir that has a `types.json` and at least one split, by name."""
+    base = Path(root) if root else data_dir()
+    if not base.is_dir():
+        raise InputError(f"data folder {base} not found (set $HYBRID_IE_DATA)")
+    out = []
+    for folder in sorted(p for p in base.iterdir() if p.is_dir()):
+        types_file = folder / "types.json"
+        if not types_file.exists() or not any((folder / f"{s}.json").exists() for s in SPLITS):
+            continue
+        try:
+            types = json.loads(types_file.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{types_file}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+        out.append(DataSet(folder.name, folder, types, _declared_annotation(folder.name, types)))
+    return out
+
+
+def get_set(name: str, root: str | Path | None = None) -> DataSet:
+    """One set of the data dir by folder name (clear error listing the sets when unknown)."""
+    sets = {s.name: s for s in discover_sets(root)}
+    if name not in sets:
+        raise InputError(f"unknown data set {name!r}; available: {', '.join(sets) or '(none)'}")
+    return sets[name]
+
+
 __all__ = [
     "DATASETS",
+    "DataSet",
+    "discover_sets",
+    "get_set",
     "SPLITS",
     "dataset_path",
     "document_from_dict",
