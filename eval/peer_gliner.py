@@ -133,6 +133,11 @@ def train(args: argparse.Namespace) -> None:
 
     from hybrid_ie.encoder.gliner_backend import GlinerEncoder
 
+    raise SystemExit(
+        "peer_gliner.py train reproduces the comparison recorded in eval/RESULTS.md with the trainer of "
+        "commit 33f7e05 (conll04+scierc+ade, epochs/oversample settings); the mixture trainer replaced that API. "
+        "Run it from a checkout of that commit: git worktree add ../peer 33f7e05. 'compare' still works here."
+    )
     settings = load_settings(args.config)
     ours_run = Path(args.ours_run or settings["ours_run"])
     cfg = TrainConfig.from_file(ours_run / "train_config.json")

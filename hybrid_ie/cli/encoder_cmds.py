@@ -18,9 +18,11 @@ def train(
     config: Annotated[Path | None, Opt("--config", help="JSON file of training settings (TrainConfig keys).")] = None,
     backbone: Annotated[str | None, Opt(help="Backbone path or id (default: packaged all-MiniLM-L6-v2).")] = None,
     init_from: Annotated[str | None, Opt(help="Continue from a trained checkpoint (e.g. models/hybrid-ie-minilm).")] = None,
-    datasets: Annotated[str | None, Opt(help="Comma-separated training datasets, e.g. conll04,scierc,ade.")] = None,
+    datasets: Annotated[
+        str | None, Opt(help="Comma-separated training sets of the data dir (e.g. conll04,scierc,ade), or 'all'.")
+    ] = None,
+    exclude: Annotated[str | None, Opt(help="Comma-separated sets to leave out (e.g. held-out sets).")] = None,
     output_dir: Annotated[Path | None, Opt("-o", "--output-dir", help="Where the best checkpoint goes.")] = None,
-    epochs: Annotated[int | None, Opt(help="Number of epochs.")] = None,
     max_steps: Annotated[int | None, Opt(help="Stop after this many optimiser steps.")] = None,
     batch_size: Annotated[int | None, Opt(help="Sentences per step.")] = None,
     lr_backbone: Annotated[float | None, Opt(help="Learning rate of the backbone.")] = None,
@@ -29,10 +31,12 @@ def train(
     threads: Annotated[int | None, Opt(help="CPU threads for torch.")] = None,
     limit: Annotated[int | None, Opt(help="Use only the first N sentences of each train split.")] = None,
     dev_limit: Annotated[int | None, Opt(help="Use only the first N dev sentences.")] = None,
-    eval_every: Annotated[int | None, Opt(help="Evaluate on dev every N steps (default: twice per epoch).")] = None,
+    eval_every: Annotated[int | None, Opt(help="Evaluate on the dev sets every N steps.")] = None,
+    no_resume: Annotated[bool, Opt("--no-resume", help="Start over even if OUTPUT_DIR/last exists.")] = False,
     no_shape: Annotated[bool, Opt("--no-shape", help="Disable the word-shape (case) embedding.")] = False,
 ) -> None:
-    """Train the joint encoder; keeps the checkpoint with the best conll04 dev F1."""
+    """Train the joint encoder on a mixture of data sets; keeps the checkpoint best on the dev
+    sets (OUTPUT_DIR/best) and resumes from OUTPUT_DIR/last when run again."""
     from hybrid_ie.encoder.training import TrainConfig
     from hybrid_ie.encoder.training import train as run_training
 
@@ -40,9 +44,9 @@ def train(
     overrides = {
         "backbone": backbone,
         "init_from": init_from,
-        "datasets": datasets.split(",") if datasets else None,
+        "datasets": (datasets if datasets == "all" else datasets.split(",")) if datasets else None,
+        "exclude_datasets": exclude.split(",") if exclude else None,
         "output_dir": str(output_dir) if output_dir else None,
-        "epochs": epochs,
         "max_steps": max_steps,
         "batch_size": batch_size,
         "lr_backbone": lr_backbone,
@@ -53,6 +57,7 @@ def train(
         "dev_limit": dev_limit,
         "eval_every": eval_every,
         "use_shape": False if no_shape else None,
+        "resume": False if no_resume else None,
     }
     with user_errors():
         if config is not None:

@@ -1,24 +1,26 @@
-"""Training the joint encoder on the union of conll04, scierc and ade.
+"""Training the joint encoder on a mixture of data sets (see `mixture.py` and `sampling.py`).
 
-Each training sentence is shown with its dataset's label prompts (the schemas' verbose names,
-sometimes swapped for a synonym from `label_synonyms.json`), in shuffled order, with some gold
-labels dropped (their spans become negatives) and some negative labels from the other datasets
-added, so the encoder learns to match labels by meaning rather than by position or string.
+Each step draws a batch of examples: the data set by temperature-based sampling, the example
+within it without replacement. Each example is shown with its own label prompts (gold types,
+some dropped; other types of its set; near-miss and random negatives from the global pool of all
+sets' prompts; sometimes synonyms), shuffled. Partially annotated sets (FewRel: only the two
+relation arguments are marked) contribute only what is known: the entity loss on the marked
+spans, the relation loss on the marked pairs (and their reversal, for non-symmetric labels).
 
-Words are `hybrid_ie.chunking.word_spans` of the sentence text (the same segmentation as at
-inference; every gold span of the three datasets aligns with it). Relation candidates are the
-gold entities plus the top-scoring predicted non-gold spans (hard negatives).
+Relation candidates are the gold entities plus, for completely annotated sets, the top-scoring
+predicted non-gold spans (hard negatives).
 
-Every `eval_every` steps and at each epoch end the model is scored on the conll04 dev split with
-`hybrid_ie.metrics.score`; the checkpoint with the best mean of strict entity and relation F1 is
-kept in `<output_dir>/best`.
+Every `eval_every` steps the model is scored on the dev sets of `dev_sets` (strict F1 with
+`hybrid_ie.metrics.score`); the checkpoint with the best mean of the listed metrics is kept in
+`<output_dir>/best`. Every `save_every` steps the full training state (weights, optimizer,
+schedule, samplers' random state) goes to `<output_dir>/last`, and a run started again with the
+same output folder resumes from it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -29,16 +31,15 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from hybrid_ie.chunking import word_spans
 from hybrid_ie.document import Document
 from hybrid_ie.encoder.calibration import reset_scaling
 from hybrid_ie.encoder.inference import JointEncoder
 from hybrid_ie.encoder.inputs import collate
+from hybrid_ie.encoder.mixture import load_mixture, select_sets, to_examples
+from hybrid_ie.encoder.sampling import Example, LabelSampler, LabelSettings, SetSampler
 from hybrid_ie.errors import InputError
-from hybrid_ie.schema import Schema, load_schema
 
 log = logging.getLogger("hybrid_ie.encoder.training")
-SYNONYMS_FILE = Path(__file__).with_name("label_synonyms.json")
 
 
 def initial_encoder(cfg: TrainConfig) -> JointEncoder:
@@ -64,12 +65,17 @@ class TrainConfig:
 
     backbone: str | None = None  # None: the packaged all-MiniLM-L6-v2
     init_from: str | None = None  # a trained checkpoint to continue from (its architecture wins)
-    datasets: list[str] = field(default_factory=lambda: ["conll04", "scierc", "ade"])
-    oversample: dict[str, int] = field(default_factory=lambda: {"conll04": 2})
-    dev_dataset: str = "conll04"
+    datasets: list[str] | str = field(default_factory=lambda: ["conll04", "scierc", "ade"])  # or "all"
+    exclude_datasets: list[str] = field(default_factory=list)  # e.g. the zero-shot held-out sets
+    data_dir: str | None = None  # default: $HYBRID_IE_DATA or ../shared/data
+    set_temperature: float = 1.0  # p(set) ~ size ** (1/T) * weight; 1: by size, large: uniform
+    set_weights: dict[str, float] = field(default_factory=dict)
+    dev_sets: list[dict[str, Any]] = field(
+        default_factory=lambda: [{"set": "conll04", "metrics": ["entity", "relation"]}]
+    )  # each: set, metrics (entity / relation), optional limit, split (default dev) and select
+    # (default true; false: only logged); selection = mean of the selected metrics
     output_dir: str = "runs/encoder"
-    epochs: int = 3
-    max_steps: int | None = None
+    max_steps: int = 1000
     batch_size: int = 8
     lr_backbone: float = 8e-5
     lr_heads: float = 1e-3
@@ -78,15 +84,21 @@ class TrainConfig:
     grad_clip: float = 1.0
     seed: int = 13
     threads: int = 2
-    limit: int | None = None  # use only the first N sentences of each train split (smoke tests)
-    dev_limit: int | None = None
-    eval_every: int | None = None  # steps; None: twice per epoch
+    limit: int | None = None  # use only the first N texts of each train split (smoke tests)
+    dev_limit: int | None = None  # default cap on dev texts per dev set
+    eval_every: int = 400
+    save_every: int = 200
+    resume: bool = True  # continue from <output_dir>/last when it exists
     freeze_embeddings: bool = True  # backbone token/position embeddings (saves a 30k x d update)
     max_width: int = 12
     use_shape: bool = True
+    max_words: int = 120  # longer texts are cut into windows of at most this many words
     label_drop: float = 0.15
     synonym_prob: float = 0.15
-    max_negative_labels: int = 3
+    max_entity_labels: int = 25
+    max_relation_labels: int = 10
+    near_miss_share: float = 0.5
+    synonym_guard: float = 0.85
     hard_negative_spans: int = 8
     max_pairs: int = 400
     log_every: int = 20
@@ -97,82 +109,25 @@ class TrainConfig:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
             raise InputError(f"{path}: cannot read training config ({exc})") from exc
+        data = {k: v for k, v in data.items() if not k.startswith("_")}  # "_doc" etc.: comments
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
             raise InputError(f"{path}: unknown training settings {sorted(unknown)}")
         data.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**data)
 
-
-@dataclass
-class Example:
-    """A training sentence in word units: entities (start, end inclusive, type name) and
-    relations (head entity index, tail entity index, type name)."""
-
-    dataset: str
-    words: list[str]
-    entities: list[tuple[int, int, str]]
-    relations: list[tuple[int, int, str]]
-
-
-def to_example(doc: Document, dataset: str) -> Example:
-    spans = word_spans(doc.text)
-    starts = {s: i for i, (s, _) in enumerate(spans)}
-    ends = {e: i for i, (_, e) in enumerate(spans)}
-    index: dict[str, int] = {}
-    entities = []
-    for ent in doc.entities:
-        if ent.start in starts and ent.end in ends:
-            index[ent.id] = len(entities)
-            entities.append((starts[ent.start], ends[ent.end], ent.label))
-    relations = [
-        (index[r.head], index[r.tail], r.label) for r in doc.relations if r.head in index and r.tail in index
-    ]
-    return Example(dataset, [doc.text[s:e] for s, e in spans], entities, relations)
-
-
-class LabelSampler:
-    """Chooses the prompts a training sentence is shown with, and maps gold types to them."""
-
-    def __init__(self, schemas: dict[str, Schema], cfg: TrainConfig, rng: random.Random):
-        self.schemas = schemas
-        self.cfg = cfg
-        self.rng = rng
-        raw = json.loads(SYNONYMS_FILE.read_text(encoding="utf-8"))
-        self.synonyms = {k: v for k, v in raw.items() if not k.startswith("_")}
-
-    def known_labels(self) -> list[str]:
-        out: set[str] = set()
-        for schema in self.schemas.values():
-            for t in (*schema.entity_types, *schema.relation_types):
-                out.add(t.prompt)
-                out.update(self.synonyms.get(t.prompt, []))
-        return sorted(out)
-
-    def _prompt(self, prompt: str) -> str:
-        alts = self.synonyms.get(prompt)
-        if alts and self.rng.random() < self.cfg.synonym_prob:
-            return self.rng.choice(alts)
-        return prompt
-
-    def _side(self, dataset: str, kind: str) -> tuple[list[str], dict[str, int]]:
-        own = list(getattr(self.schemas[dataset], kind))
-        kept = [t for t in own if self.rng.random() >= self.cfg.label_drop] or [self.rng.choice(own)]
-        prompts = [(self._prompt(t.prompt), t.name) for t in kept]
-        own_prompts = {t.prompt for t in own}
-        others = sorted(
-            {t.prompt for name, s in self.schemas.items() if name != dataset for t in getattr(s, kind)}
-            - own_prompts
+    def label_settings(self) -> LabelSettings:
+        return LabelSettings(
+            label_drop=self.label_drop, synonym_prob=self.synonym_prob,
+            max_entity_labels=self.max_entity_labels, max_relation_labels=self.max_relation_labels,
+            near_miss_share=self.near_miss_share, synonym_guard=self.synonym_guard,
         )
-        n_neg = self.rng.randint(0, min(self.cfg.max_negative_labels, len(others)))
-        prompts += [(p, None) for p in self.rng.sample(others, n_neg)]
-        self.rng.shuffle(prompts)
-        return [p for p, _ in prompts], {name: i for i, (_, name) in enumerate(prompts) if name is not None}
 
-    def sample(self, dataset: str) -> tuple[list[str], dict[str, int], list[str], dict[str, int]]:
-        ent_prompts, ent_index = self._side(dataset, "entity_types")
-        rel_prompts, rel_index = self._side(dataset, "relation_types")
-        return ent_prompts, ent_index, rel_prompts, rel_index
+
+def to_example(doc: Document, dataset: str, partial: bool = False) -> Example:
+    """One document as a single Example (no windowing)."""
+    exs = to_examples(doc, dataset, partial=partial)
+    return exs[0] if exs else Example(dataset, [], [], [], partial)
 
 
 def lr_lambda(total: int, warmup: int) -> Callable[[int], float]:
@@ -184,6 +139,40 @@ def lr_lambda(total: int, warmup: int) -> Callable[[int], float]:
     return f
 
 
+def entity_targets(
+    examples: Sequence[Example], ent_indices: Sequence[dict[str, int]], valid: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gold [B, N, K, L] of the entity loss and where it counts. `valid` starts as every real
+    (span, label) cell; for a partially annotated example only its marked spans, for their own
+    label, count (its other spans are unknown, not negatives)."""
+    kmax = valid.size(2)
+    gold = torch.zeros(valid.shape, device=valid.device)
+    valid = valid.clone()
+    for b, (ex, ent_index) in enumerate(zip(examples, ent_indices, strict=True)):
+        if ex.partial:
+            valid[b] = False
+        for s, e, label in ex.entities:
+            if e - s < kmax and label in ent_index:
+                gold[b, s, e - s, ent_index[label]] = 1.0
+                if ex.partial:
+                    valid[b, s, e - s, ent_index[label]] = True
+    return gold, valid
+
+
+def partial_pairs(labelled: dict[tuple, set[int]], symmetric: set[int]) -> tuple[list[tuple], dict[tuple, set[int]]]:
+    """Pairs of a partially annotated text: each marked pair (scored against every shown label)
+    and its reversal, which counts only as a negative for the pair's non-symmetric labels.
+    Returns the pairs and, for the reversed ones, the label columns that count."""
+    pairs: list[tuple] = list(labelled)
+    cols: dict[tuple, set[int]] = {}
+    for (h, t), labs in labelled.items():
+        reverse_cols = labs - symmetric
+        if (t, h) not in labelled and reverse_cols:
+            pairs.append((t, h))
+            cols[(t, h)] = reverse_cols
+    return pairs, cols
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, *, encoder: JointEncoder | None = None):
         self.cfg = cfg
@@ -192,125 +181,162 @@ class Trainer:
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         self.rng = random.Random(cfg.seed)
-        self.schemas = {name: load_schema(name) for name in cfg.datasets}
-        self.labels = LabelSampler(self.schemas, cfg, self.rng)
+        self.output = Path(cfg.output_dir)
+        self.resume_state = self._resume_state()
+        if self.resume_state is not None:  # the weights of the last save, whatever we were given
+            encoder = JointEncoder.from_pretrained(self.output / "last", device=encoder.device if encoder else "auto")
+            cfg.max_width, cfg.use_shape = encoder.config.max_width, encoder.config.use_shape
         self.encoder = encoder or initial_encoder(cfg)
-        self.encoder.config.known_labels = self.labels.known_labels()
-        self.encoder.config.training = {k: v for k, v in asdict(cfg).items() if k != "output_dir"}
         self.model = self.encoder.model
         self.device = self.encoder.device
-        self.output = Path(cfg.output_dir)
+        sets = select_sets(cfg.datasets, cfg.exclude_datasets, cfg.data_dir)
+        self.examples, self.types = load_mixture(sets, limit=cfg.limit, max_words=cfg.max_words)
+        self.sets = SetSampler(
+            {k: len(v) for k, v in self.examples.items()}, self.rng,
+            temperature=cfg.set_temperature, weights=cfg.set_weights,
+        )
+        self.labels = LabelSampler(self.types, cfg.label_settings(), self.rng, embed=self.embed_prompts)
+        self.encoder.config.known_labels = self.labels.known_labels()
+        self.encoder.config.training = {k: v for k, v in asdict(cfg).items() if k != "output_dir"}
 
-    # -- data ---------------------------------------------------------------------------------
-    def load_examples(self) -> list[Example]:
-        from hybrid_ie.datasets import load_dataset
+    def _resume_state(self) -> dict[str, Any] | None:
+        state_file = self.output / "last" / "trainer_state.pt"
+        if not (self.cfg.resume and state_file.exists()):
+            return None
+        return torch.load(state_file, map_location="cpu", weights_only=False)
 
-        examples = []
-        for name in self.cfg.datasets:
-            docs = load_dataset(name, "train")[: self.cfg.limit]
-            exs = [to_example(d, name) for d in docs if d.text.strip()]
-            examples += exs * int(self.cfg.oversample.get(name, 1))
-        return examples
-
-    def dev_documents(self) -> list[Document]:
-        from hybrid_ie.datasets import load_dataset
-
-        return load_dataset(self.cfg.dev_dataset, "dev")[: self.cfg.dev_limit]
+    @torch.no_grad()
+    def embed_prompts(self, prompts: list[str]) -> list[list[float]]:
+        """Mean-pooled backbone states of each prompt alone (for near-miss negatives)."""
+        tok = self.encoder.tokenizer
+        out: list[list[float]] = []
+        self.model.eval()
+        for i in range(0, len(prompts), 64):
+            batch = tok(prompts[i : i + 64], padding=True, return_tensors="pt").to(self.device)
+            hidden = self.model.backbone(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            out += ((hidden * mask).sum(1) / mask.sum(1)).float().cpu().tolist()
+        return out
 
     # -- one step -----------------------------------------------------------------------------
+    def next_batch(self) -> list[Example]:
+        return [self.examples[name][i] for name, i in (self.sets.next() for _ in range(self.cfg.batch_size))]
+
     def loss(self, examples: Sequence[Example]) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.cfg
         kmax = self.model.config.max_width
         encoded, targets = [], []
         for ex in examples:
-            ent_prompts, ent_index, rel_prompts, rel_index = self.labels.sample(ex.dataset)
+            ent_prompts, ent_index, rel_prompts, rel_index = self.labels.sample(ex)
             encoded.append(self.encoder.inputs.encode(ex.words, ent_prompts, rel_prompts))
             targets.append((ent_index, rel_index))
         batch = collate(encoded, self.device)
         enc = self.model.encode(batch)
         spans, span_mask = self.model.span_vectors(enc["words"], enc["word_mask"])
-        logits = self.model.entity_logits(spans, enc["entity_labels"])  # [B, N, K, L]
-        gold = torch.zeros_like(logits)
-        for b, (ex, (ent_index, _)) in enumerate(zip(examples, targets, strict=True)):
-            for s, e, label in ex.entities:
-                if e - s < kmax and label in ent_index:
-                    gold[b, s, e - s, ent_index[label]] = 1.0
-        valid = span_mask.unsqueeze(-1) & enc["entity_label_mask"].view(len(examples), 1, 1, -1)
+        logits = self.model.entity_logits(spans, enc["entity_labels"]).float()  # [B, N, K, L]
+        gold, valid = entity_targets(
+            examples, [t[0] for t in targets], span_mask.unsqueeze(-1) & enc["entity_label_mask"].view(len(examples), 1, 1, -1)
+        )
         ent_loss = (F.binary_cross_entropy_with_logits(logits, gold, reduction="none") * valid).sum() / len(examples)
 
-        # Relation candidates: gold entities + the top-scoring non-gold spans.
+        # Relation candidates: gold entities + (complete annotation only) top-scoring non-gold spans.
         with torch.no_grad():
             span_best = logits.masked_fill(~valid, -1e4).amax(-1).masked_fill(~span_mask, -1e4)
-        pair_lists, pair_gold = [], []
+        pair_lists, pair_gold, pair_cols = [], [], []
         for b, ex in enumerate(examples):
-            cands = [(s, e) for s, e, _ in ex.entities if e - s < kmax]
-            cands = list(dict.fromkeys(cands))
+            cands = list(dict.fromkeys((s, e) for s, e, _ in ex.entities if e - s < kmax))
             gold_set = set(cands)
-            top = span_best[b].flatten().topk(min(cfg.hard_negative_spans + len(gold_set), span_best[b].numel()))
-            for flat_idx, val in zip(top.indices.tolist(), top.values.tolist(), strict=True):
-                s, w = divmod(flat_idx, kmax)
-                if val > -1e3 and (s, s + w) not in gold_set and len(cands) < len(gold_set) + cfg.hard_negative_spans:
-                    cands.append((s, s + w))
-            labelled = {}
+            if not ex.partial:
+                top = span_best[b].flatten().topk(min(cfg.hard_negative_spans + len(gold_set), span_best[b].numel()))
+                for flat_idx, val in zip(top.indices.tolist(), top.values.tolist(), strict=True):
+                    s, w = divmod(flat_idx, kmax)
+                    if val > -1e3 and (s, s + w) not in gold_set and len(cands) < len(gold_set) + cfg.hard_negative_spans:
+                        cands.append((s, s + w))
+            labelled: dict[tuple, set[int]] = {}
             rel_index = targets[b][1]
             for h, t, label in ex.relations:
                 hs, ts = ex.entities[h][:2], ex.entities[t][:2]
                 if label in rel_index and hs in gold_set and ts in gold_set:
                     labelled.setdefault((hs, ts), set()).add(rel_index[label])
-            pairs = [(h, t) for h in cands for t in cands if h != t]
-            if len(pairs) > cfg.max_pairs:
-                pos = [p for p in pairs if p in labelled]
-                neg = [p for p in pairs if p not in labelled]
-                pairs = pos + self.rng.sample(neg, max(0, cfg.max_pairs - len(pos)))
+            if ex.partial:
+                pairs, cols = self._partial_pairs(ex, labelled, rel_index)
+            else:
+                pairs, cols = [(h, t) for h in cands for t in cands if h != t], {}
+                if len(pairs) > cfg.max_pairs:
+                    pos = [p for p in pairs if p in labelled]
+                    neg = [p for p in pairs if p not in labelled]
+                    pairs = pos + self.rng.sample(neg, max(0, cfg.max_pairs - len(pos)))
             pair_lists.append(pairs)
             pair_gold.append(labelled)
+            pair_cols.append(cols)
         n_pairs = max(len(p) for p in pair_lists)
         rel_loss = torch.zeros((), device=self.device)
         if n_pairs and batch["relation_label_mask"].any():
             b_size = len(examples)
             heads = torch.zeros(b_size, n_pairs, 2, dtype=torch.long)
             tails = torch.zeros_like(heads)
-            pair_mask = torch.zeros(b_size, n_pairs, dtype=torch.bool)
             n_rel = enc["relation_labels"].size(1)
+            rvalid = torch.zeros(b_size, n_pairs, n_rel, dtype=torch.bool)
             rgold = torch.zeros(b_size, n_pairs, n_rel)
             for b, pairs in enumerate(pair_lists):
                 for p, (h, t) in enumerate(pairs):
                     heads[b, p] = torch.tensor(h)
                     tails[b, p] = torch.tensor(t)
-                    pair_mask[b, p] = True
+                    cols = pair_cols[b].get((h, t))
+                    if cols is None:
+                        rvalid[b, p] = True
+                    else:
+                        rvalid[b, p, list(cols)] = True
                     for lab in pair_gold[b].get((h, t), ()):
                         rgold[b, p, lab] = 1.0
             rlogits = self.model.relation_logits(
                 enc["words"], enc["word_mask"], spans, heads.to(self.device), tails.to(self.device),
                 enc["relation_labels"],
-            )
-            rvalid = pair_mask.to(self.device).unsqueeze(-1) & enc["relation_label_mask"].unsqueeze(1)
+            ).float()
+            rvalid = rvalid.to(self.device) & enc["relation_label_mask"].unsqueeze(1)
             rel_loss = (
                 F.binary_cross_entropy_with_logits(rlogits, rgold.to(self.device), reduction="none") * rvalid
             ).sum() / b_size
         return ent_loss + rel_loss, {"ent": float(ent_loss.detach()), "rel": float(rel_loss.detach())}
 
+    def _partial_pairs(
+        self, ex: Example, labelled: dict[tuple, set[int]], rel_index: dict[str, int]
+    ) -> tuple[list[tuple], dict[tuple, set[int]]]:
+        return partial_pairs(labelled, {rel_index[n] for n in self.types[ex.dataset].symmetric if n in rel_index})
+
     # -- evaluation ----------------------------------------------------------------------------
-    def evaluate(self, docs: Sequence[Document]) -> dict[str, float]:
+    def dev_data(self) -> list[tuple[dict[str, Any], Any, list[Document]]]:
+        from hybrid_ie.datasets import get_set
+
+        out = []
+        for spec in self.cfg.dev_sets:
+            ds = get_set(spec["set"], self.cfg.data_dir)
+            limit = spec.get("limit", self.cfg.dev_limit)
+            out.append((spec, ds.schema(), ds.load(spec.get("split", "dev"))[:limit]))
+        return out
+
+    def evaluate(self, dev: list[tuple[dict[str, Any], Any, list[Document]]]) -> dict[str, float]:
         from hybrid_ie.metrics import score
 
-        schema = self.schemas.get(self.cfg.dev_dataset) or load_schema(self.cfg.dev_dataset)
-        pred = self.encoder.predict([d.text for d in docs], schema, ids=[d.id for d in docs], batch_size=32)
-        report = score(docs, pred, symmetric=schema.symmetric_relations).to_dict()
-        ent = report["entities"]["strict"]["f1"]
-        rel = report["relations"]["strict"]["f1"]
-        return {"entity_f1": ent, "relation_f1": rel, "mean_f1": (ent + rel) / 2}
+        scores: dict[str, float] = {}
+        parts = []
+        for spec, schema, docs in dev:
+            pred = self.encoder.predict([d.text for d in docs], schema, ids=[d.id for d in docs], batch_size=32)
+            report = score(docs, pred, symmetric=schema.symmetric_relations).to_dict()
+            for metric in spec.get("metrics", ["entity"]):
+                key = {"entity": "entities", "relation": "relations"}[metric]
+                value = report[key]["strict"]["f1"]
+                scores[f"{spec['set']}_{metric}_f1"] = value
+                if spec.get("select", True):
+                    parts.append(value)
+        scores["selection"] = sum(parts) / max(1, len(parts))
+        return scores
 
     # -- loop ----------------------------------------------------------------------------------
     def train(self) -> dict[str, Any]:
         cfg = self.cfg
-        examples = self.load_examples()
-        dev = self.dev_documents()
-        steps_per_epoch = math.ceil(len(examples) / cfg.batch_size)
-        total = steps_per_epoch * cfg.epochs
-        if cfg.max_steps is not None:
-            total = min(total, cfg.max_steps)
-        eval_every = cfg.eval_every or max(1, steps_per_epoch // 2)
+        total = cfg.max_steps
+        dev = self.dev_data()
         if cfg.freeze_embeddings:
             for p in self.model.backbone.embeddings.parameters():
                 p.requires_grad_(False)
@@ -324,60 +350,85 @@ class Trainer:
         sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_lambda(total, int(total * cfg.warmup_ratio)))
         self.output.mkdir(parents=True, exist_ok=True)
         (self.output / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n", encoding="utf-8")
+        best: dict[str, Any] = {"selection": -1.0}
+        step = 0
+        if self.resume_state is not None:
+            state = self.resume_state
+            optim.load_state_dict(state["optimizer"])
+            sched.load_state_dict(state["scheduler"])
+            step, best = state["step"], state["best"]
+            self.rng.setstate(state["rng"])
+            self.sets.load_state(state["sets"])
+            torch.set_rng_state(state["torch_rng"])
+            log.info("resumed from %s at step %d", self.output / "last", step)
         history_file = (self.output / "history.jsonl").open("a", encoding="utf-8")
-        log.info("%d training sentences, %d steps/epoch, %d steps, eval every %d", len(examples),
-                 steps_per_epoch, total, eval_every)
-        best: dict[str, Any] = {"mean_f1": -1.0}
-        step, t0, running = 0, time.time(), {"ent": 0.0, "rel": 0.0, "n": 0}
+        log.info("%s; %d steps, eval every %d, save every %d", ", ".join(
+            f"{n} {len(self.examples[n])} ex p={self.sets.probabilities[n]:.3f}" for n in self.sets.names),
+            total, cfg.eval_every, cfg.save_every)
+        t0, start_step, running = time.time(), step, {"ent": 0.0, "rel": 0.0, "n": 0}
         autocast = (
             torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda"
             else torch.autocast("cpu", enabled=False)
         )
-        for epoch in range(cfg.epochs):
-            order = list(range(len(examples)))
-            self.rng.shuffle(order)
-            for i in range(0, len(order), cfg.batch_size):
-                if step >= total:
-                    break
-                self.model.train()
-                with autocast:
-                    loss, parts = self.loss([examples[j] for j in order[i : i + cfg.batch_size]])
-                optim.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_([p for _, p in params], cfg.grad_clip)
-                optim.step()
-                sched.step()
-                step += 1
-                running["ent"] += parts["ent"]
-                running["rel"] += parts["rel"]
-                running["n"] += 1
-                if step % cfg.log_every == 0 or step == total:
-                    elapsed = time.time() - t0
-                    rate = step / elapsed
-                    log.info(
-                        "epoch %d step %d/%d  loss ent %.3f rel %.3f  %.2f steps/s  elapsed %s  ETA %s",
-                        epoch + 1, step, total, running["ent"] / running["n"], running["rel"] / running["n"],
-                        rate, _hms(elapsed), _hms((total - step) / rate),
-                    )
-                    running = {"ent": 0.0, "rel": 0.0, "n": 0}
-                end_of_epoch = i + cfg.batch_size >= len(order)
-                if step % eval_every == 0 or end_of_epoch or step == total:
-                    best = self._checkpoint(dev, epoch, step, best, history_file)
-            if step >= total:
-                break
+        while step < total:
+            self.model.train()
+            with autocast:
+                loss, parts = self.loss(self.next_batch())
+            optim.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_([p for _, p in params], cfg.grad_clip)
+            optim.step()
+            sched.step()
+            step += 1
+            running["ent"] += parts["ent"]
+            running["rel"] += parts["rel"]
+            running["n"] += 1
+            if step % cfg.log_every == 0 or step == total:
+                elapsed = time.time() - t0
+                rate = (step - start_step) / elapsed
+                log.info(
+                    "step %d/%d  loss ent %.3f rel %.3f  %.2f steps/s  elapsed %s  ETA %s",
+                    step, total, running["ent"] / running["n"], running["rel"] / running["n"],
+                    rate, _hms(elapsed), _hms((total - step) / rate),
+                )
+                running = {"ent": 0.0, "rel": 0.0, "n": 0}
+            if step % cfg.eval_every == 0 or step == total:
+                best = self._checkpoint(dev, step, best, history_file)
+            if step % cfg.save_every == 0 or step == total:
+                self._save_last(optim, sched, step, best)
         history_file.close()
         log.info("best: %s", json.dumps(best))
         return best
 
-    def _checkpoint(self, dev, epoch, step, best, history_file) -> dict[str, Any]:
+    def _save_last(self, optim, sched, step: int, best: dict[str, Any]) -> None:
+        """Everything needed to resume, written to a temp folder then renamed (a kill mid-save
+        leaves the previous `last` intact)."""
+        import shutil
+
+        tmp, last = self.output / "last.tmp", self.output / "last"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        self.encoder.save_pretrained(tmp)
+        torch.save(
+            {"optimizer": optim.state_dict(), "scheduler": sched.state_dict(), "step": step, "best": best,
+             "rng": self.rng.getstate(), "sets": self.sets.state(), "torch_rng": torch.get_rng_state()},
+            tmp / "trainer_state.pt",
+        )
+        old = self.output / "last.old"
+        if last.exists():
+            last.rename(old)
+        tmp.rename(last)
+        if old.exists():
+            shutil.rmtree(old)
+
+    def _checkpoint(self, dev, step, best, history_file) -> dict[str, Any]:
         t = time.time()
         scores = self.evaluate(dev)
-        row = {"epoch": epoch + 1, "step": step, **scores, "eval_s": round(time.time() - t, 1)}
+        row = {"step": step, **scores, "eval_s": round(time.time() - t, 1)}
         history_file.write(json.dumps(row) + "\n")
         history_file.flush()
-        log.info("dev %s: entity F1 %.4f relation F1 %.4f (mean %.4f)", self.cfg.dev_dataset,
-                 scores["entity_f1"], scores["relation_f1"], scores["mean_f1"])
-        if scores["mean_f1"] > best["mean_f1"]:
+        log.info("dev: %s", "  ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+        if scores["selection"] > best["selection"]:
             self.encoder.config.training["best"] = row
             self.encoder.save_pretrained(self.output / "best")
             log.info("saved new best checkpoint to %s", self.output / "best")

@@ -1,5 +1,4 @@
 import json
-import random
 from pathlib import Path
 
 import pytest
@@ -8,9 +7,17 @@ from support.tiny_encoder import tiny_encoder
 
 from hybrid_ie.datasets import spert_to_document
 from hybrid_ie.encoder import EncoderLoadError, JointEncoder
-from hybrid_ie.encoder.training import LabelSampler, TrainConfig, Trainer, initial_encoder, to_example
+from hybrid_ie.encoder.mixture import to_examples
+from hybrid_ie.encoder.sampling import Example
+from hybrid_ie.encoder.training import (
+    TrainConfig,
+    Trainer,
+    entity_targets,
+    initial_encoder,
+    partial_pairs,
+    to_example,
+)
 from hybrid_ie.errors import InputError
-from hybrid_ie.schema import load_schema
 
 SENTENCE = {
     "tokens": ["John", "Smith", "works", "for", "U.S.", "Steel", "in", "Pittsburgh", "."],
@@ -28,70 +35,160 @@ def test_to_example_maps_gold_to_word_indices():
     assert ex.relations == [(0, 1, "Work_For"), (1, 2, "OrgBased_In")]
 
 
-def test_label_sampler_maps_types_to_their_prompts():
-    schemas = {n: load_schema(n) for n in ("conll04", "scierc", "ade")}
-    cfg = TrainConfig(label_drop=0.0, synonym_prob=0.0, max_negative_labels=3)
-    sampler = LabelSampler(schemas, cfg, random.Random(0))
-    own = {t.prompt for t in schemas["conll04"].entity_types}
-    others = {t.prompt for n in ("scierc", "ade") for t in schemas[n].entity_types}
-    for _ in range(20):
-        prompts, index, rel_prompts, rel_index = sampler.sample("conll04")
-        assert {prompts[i] for i in index.values()} == own
-        assert set(prompts) - own <= others
-        assert {schemas["conll04"].entity_type(name).prompt for name in index} == {prompts[i] for i in index.values()}
-        assert {rel_prompts[i] for i in rel_index.values()} == {t.prompt for t in schemas["conll04"].relation_types}
-    assert "person" in sampler.known_labels() and "side effect" in sampler.known_labels()
+FEWREL = [
+    {"tokens": ["Paris", "is", "the", "capital", "of", "France", "."],
+     "entities": [{"type": "entity", "start": 0, "end": 1}, {"type": "entity", "start": 5, "end": 6}],
+     "relations": [{"type": "P1376", "head": 0, "tail": 1}]},
+    {"tokens": ["Ann", "married", "Bob", "in", "Rome", "."],
+     "entities": [{"type": "entity", "start": 0, "end": 1}, {"type": "entity", "start": 2, "end": 3}],
+     "relations": [{"type": "P26", "head": 0, "tail": 1}]},
+]
+FEWREL_TYPES = {"entities": {"entity": {"short": "entity", "verbose": "entity"}},
+                "relations": {"P1376": {"short": "P1376", "verbose": "capital of", "symmetric": False},
+                              "P26": {"short": "P26", "verbose": "spouse", "symmetric": True}}}
 
 
-def test_label_sampler_drops_labels_but_keeps_at_least_one():
-    schemas = {"ade": load_schema("ade")}
-    sampler = LabelSampler(schemas, TrainConfig(label_drop=1.0), random.Random(0))
-    prompts, index, _, _ = sampler.sample("ade")
-    assert len(index) == 1 and len(prompts) == 1  # no other dataset to draw negatives from
-
-
-def _tiny_conll04(root):
-    """A hermetic stand-in for ../shared/data/conll04: the test needs no benchmark data."""
+def _tiny_data(root):
+    """A hermetic stand-in for ../shared/data: conll04 (complete) and a fewrel set (partial)."""
     folder = root / "conll04"
     folder.mkdir(parents=True)
     other = json.loads((Path(__file__).parents[1] / "data" / "tiny_spert.json").read_text())
     sentences = [SENTENCE, *other] * 3
     (folder / "train.json").write_text(json.dumps(sentences[:6]))
     (folder / "dev.json").write_text(json.dumps(sentences[:3]))
+    (folder / "types.json").write_text(json.dumps({"entities": {"Peop": {"verbose": "people"}}, "relations": {}}))
+    fewrel = root / "fewrel-tiny"
+    fewrel.mkdir()
+    (fewrel / "train.json").write_text(json.dumps(FEWREL * 2))
+    (fewrel / "types.json").write_text(json.dumps(FEWREL_TYPES))
 
 
-def test_tiny_training_run_lowers_the_loss_and_keeps_the_best(tmp_path, monkeypatch):
-    _tiny_conll04(tmp_path / "data")
-    monkeypatch.setenv("HYBRID_IE_DATA", str(tmp_path / "data"))
+def _cfg(tmp_path, data=None, **kw):
+    base = {
+        "datasets": "all", "output_dir": str(tmp_path / "run"), "max_steps": 3, "batch_size": 2, "limit": 6,
+        "dev_sets": [{"set": "conll04", "metrics": ["entity", "relation"], "limit": 3}], "eval_every": 2,
+        "save_every": 1, "threads": 0, "label_drop": 0.0, "synonym_prob": 0.0, "lr_heads": 3e-3, "lr_backbone": 3e-3,
+        "warmup_ratio": 0.0, "data_dir": str(data or tmp_path / "data"),
+    }
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_mixture_reads_every_set_with_its_annotation_and_labels(tmp_path):
+    _tiny_data(tmp_path / "data")
+    trainer = Trainer(_cfg(tmp_path), encoder=tiny_encoder(seed=0))
+    assert sorted(trainer.examples) == ["conll04", "fewrel-tiny"]
+    assert all(ex.partial for ex in trainer.examples["fewrel-tiny"])
+    assert not any(ex.partial for ex in trainer.examples["conll04"])
+    # conll04 keeps the repo schema's prompts; the fewrel set gets its types.json verbose names
+    assert trainer.types["conll04"].entities["Peop"] == "person"
+    assert trainer.types["fewrel-tiny"].relations == {"P1376": "capital of", "P26": "spouse"}
+    assert trainer.types["fewrel-tiny"].symmetric == {"P26"}
+    excluded = Trainer(_cfg(tmp_path, exclude_datasets=["fewrel-tiny"]), encoder=tiny_encoder(seed=0))
+    assert list(excluded.examples) == ["conll04"]
+    with pytest.raises(InputError, match="unknown data sets"):
+        Trainer(_cfg(tmp_path, datasets=["conll04", "nope"]), encoder=tiny_encoder(seed=0))
+
+
+def test_long_documents_are_cut_into_windows_at_sentence_ends():
+    tokens = ("A b c . " * 30).split()  # 120 words, a sentence end every 4
+    sentence = {"tokens": tokens, "entities": [{"type": "Peop", "start": 0, "end": 1},
+                                               {"type": "Peop", "start": 116, "end": 117}],
+                "relations": [{"type": "Kill", "head": 0, "tail": 1}]}
+    exs = to_examples(spert_to_document(sentence, "d-0"), "conll04", max_words=50)
+    assert [len(e.words) for e in exs] == [48, 48, 24]
+    assert exs[0].entities == [(0, 0, "Peop")] and exs[2].entities == [(20, 20, "Peop")]
+    assert all(not e.relations for e in exs)  # the relation crosses windows: dropped
+    assert len(to_examples(spert_to_document(sentence, "d-0"), "conll04")) == 1
+
+
+def test_partial_annotation_counts_only_marked_spans_and_pairs():
+    complete = Example("c", ["a", "b", "c"], [(0, 0, "X")], [])
+    partial = Example("p", ["a", "b", "c"], [(0, 0, "entity"), (2, 2, "entity")], [(0, 1, "R")], True)
+    valid = torch.ones(2, 3, 2, 2, dtype=torch.bool)  # B, N words, K widths, L labels
+    gold, counted = entity_targets([complete, partial], [{"X": 1}, {"entity": 0}], valid)
+    assert gold[0, 0, 0, 1] == 1 and gold[0].sum() == 1
+    assert counted[0].all()  # complete: every span x label is a positive or a negative
+    assert gold[1, 0, 0, 0] == 1 and gold[1, 2, 0, 0] == 1
+    assert counted[1].sum() == 2 and counted[1, 0, 0, 0] and counted[1, 2, 0, 0]  # only the marked spans
+    pairs, cols = partial_pairs({((0, 0), (2, 2)): {0, 1}}, symmetric={1})
+    assert pairs == [((0, 0), (2, 2)), ((2, 2), (0, 0))]
+    assert cols == {((2, 2), (0, 0)): {0}}  # the reversal is a negative only for the non-symmetric label
+    pairs, cols = partial_pairs({((0, 0), (2, 2)): {1}}, symmetric={1})
+    assert pairs == [((0, 0), (2, 2))] and cols == {}
+
+
+def test_a_partial_example_trains_without_pushing_unmarked_spans_down(tmp_path):
+    _tiny_data(tmp_path / "data")
+    trainer = Trainer(_cfg(tmp_path, datasets=["fewrel-tiny"], dev_sets=[]), encoder=tiny_encoder(seed=0))
+    ex = trainer.examples["fewrel-tiny"][0]
+    trainer.model.train()
+    loss, parts = trainer.loss([ex])
+    loss.backward()
+    assert parts["ent"] > 0 and parts["rel"] > 0
+    # every entity-loss term is a positive: the loss equals -log sigmoid of the marked spans' logits
+    assert torch.isfinite(loss)
+
+
+def test_tiny_training_run_lowers_the_loss_and_keeps_the_best(tmp_path):
+    _tiny_data(tmp_path / "data")
     enc = tiny_encoder(seed=0)
-    cfg = TrainConfig(
-        datasets=["conll04"], oversample={}, output_dir=str(tmp_path / "run"), epochs=1, max_steps=3,
-        batch_size=2, limit=6, dev_limit=3, eval_every=2, threads=0, label_drop=0.0, synonym_prob=0.0,
-        max_negative_labels=0, lr_heads=3e-3, lr_backbone=3e-3, warmup_ratio=0.0,
-    )
-    trainer = Trainer(cfg, encoder=enc)
-    batch = trainer.load_examples()[:2]
+    trainer = Trainer(_cfg(tmp_path), encoder=enc)
+    batch = trainer.examples["conll04"][:2]
     enc.model.train()
+    trainer.rng.seed(0)
     before = float(trainer.loss(batch)[0].detach())
     best = trainer.train()
-    assert 0.0 <= best["mean_f1"] <= 1.0
+    assert 0.0 <= best["selection"] <= 1.0
     rows = [json.loads(x) for x in (tmp_path / "run" / "history.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [2, 3]
+    assert set(rows[0]) >= {"conll04_entity_f1", "conll04_relation_f1", "selection"}
     enc.model.train()
     trainer.rng.seed(0)
     after = float(trainer.loss(batch)[0].detach())
     assert after < before
     loaded = JointEncoder.from_pretrained(tmp_path / "run" / "best", device="cpu")
-    assert "person" in loaded.known_labels
+    assert "person" in loaded.known_labels and "capital of" in loaded.known_labels
     assert loaded.config.training["best"]["step"] == best["step"]
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_a_killed_run_resumes_from_last_and_ends_where_an_unbroken_run_ends(tmp_path):
+    _tiny_data(tmp_path / "data")
+    full = Trainer(_cfg(tmp_path / "a", tmp_path / "data", max_steps=5, eval_every=100), encoder=tiny_encoder(seed=0))
+    full.train()
+    broken = Trainer(_cfg(tmp_path / "b", tmp_path / "data", max_steps=5, eval_every=100), encoder=tiny_encoder(seed=0))
+    calls = {"n": 0}
+    real_next = broken.next_batch
+
+    def dies_at_step_4():
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise _Killed
+        return real_next()
+
+    broken.next_batch = dies_at_step_4
+    with pytest.raises(_Killed):
+        broken.train()
+    resumed = Trainer(_cfg(tmp_path / "b", tmp_path / "data", max_steps=5, eval_every=100), encoder=tiny_encoder(seed=7))
+    assert resumed.resume_state["step"] == 3
+    resumed.train()
+    a = full.model.state_dict()
+    for name, tensor in resumed.model.state_dict().items():
+        assert torch.allclose(tensor, a[name], atol=1e-6), name
+    fresh = Trainer(_cfg(tmp_path / "b", tmp_path / "data", max_steps=5, eval_every=100, resume=False), encoder=tiny_encoder(seed=0))
+    assert fresh.resume_state is None
 
 
 def test_config_file_rejects_unknown_keys(tmp_path):
     path = tmp_path / "cfg.json"
-    path.write_text(json.dumps({"epochs": 1, "learning_rate": 3}))
+    path.write_text(json.dumps({"max_steps": 1, "learning_rate": 3}))
     with pytest.raises(InputError, match="unknown training settings"):
         TrainConfig.from_file(path)
-    path.write_text(json.dumps({"epochs": 1}))
+    path.write_text(json.dumps({"_doc": "comments are allowed", "max_steps": 1}))
     assert TrainConfig.from_file(path, seed=5).seed == 5
 
 

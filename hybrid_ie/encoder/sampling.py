@@ -1,0 +1,215 @@
+"""What a training step sees: which data set an example comes from, and which label prompts it
+is shown with.
+
+* `SetSampler` draws the data set of each example with temperature-based sampling:
+  p(set) ∝ (n_set ** (1 / T)) * weight_set, so big sets do not drown small ones (T = 1: by size;
+  large T: uniform over sets). Within a set, examples are drawn without replacement, reshuffled
+  when exhausted.
+* `LabelSampler` builds each example's prompt list: the gold types present in it (each dropped
+  with `label_drop`: its spans become negatives), other types of the same set (true negatives
+  when the set is completely annotated), and negatives from the *global* pool of every training
+  set's prompts — half of them near misses (prompts whose embedding is close to a gold one) —
+  capped at `max_entity_labels` / `max_relation_labels`, shuffled. Prompts are sometimes swapped
+  for a synonym (`label_synonyms.json`). Negatives too similar to one of the set's own prompts
+  (cosine >= `synonym_guard`) are left out: they may well be true for the text.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SYNONYMS_FILE = Path(__file__).with_name("label_synonyms.json")
+
+
+def load_synonyms(path: Path = SYNONYMS_FILE) -> dict[str, list[str]]:
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    return {k: list(v) for k, v in raw.items() if not k.startswith("_")}
+
+
+@dataclass
+class Example:
+    """A training text in word units: entities (start, end inclusive, type name) and relations
+    (head entity index, tail entity index, type name). `partial`: only the marked items are
+    known (unmarked spans and pairs are not negatives)."""
+
+    dataset: str
+    words: list[str]
+    entities: list[tuple[int, int, str]]
+    relations: list[tuple[int, int, str]]
+    partial: bool = False
+
+
+@dataclass
+class SetTypes:
+    """The label side of one training set: type name -> prompt, for entities and relations."""
+
+    entities: dict[str, str]
+    relations: dict[str, str]
+    symmetric: set[str] = field(default_factory=set)
+
+
+class SetSampler:
+    """Temperature-based sampling over data sets, then without replacement inside a set."""
+
+    def __init__(
+        self,
+        sizes: dict[str, int],
+        rng: random.Random,
+        *,
+        temperature: float = 2.0,
+        weights: dict[str, float] | None = None,
+    ):
+        if temperature <= 0:
+            raise ValueError("temperature must be > 0")
+        self.names = [n for n in sizes if sizes[n] > 0]
+        if not self.names:
+            raise ValueError("no training examples in any set")
+        weights = weights or {}
+        raw = [sizes[n] ** (1.0 / temperature) * float(weights.get(n, 1.0)) for n in self.names]
+        total = sum(raw)
+        self.probabilities = {n: r / total for n, r in zip(self.names, raw, strict=True)}
+        self.sizes = dict(sizes)
+        self.rng = rng
+        self._orders: dict[str, list[int]] = {}
+
+    def next(self) -> tuple[str, int]:
+        """(set name, example index within the set)."""
+        name = self.rng.choices(self.names, weights=[self.probabilities[n] for n in self.names])[0]
+        order = self._orders.get(name)
+        if not order:
+            order = list(range(self.sizes[name]))
+            self.rng.shuffle(order)
+            self._orders[name] = order
+        return name, order.pop()
+
+    def state(self) -> dict:
+        return {"orders": {k: list(v) for k, v in self._orders.items()}}
+
+    def load_state(self, state: dict) -> None:
+        self._orders = {k: list(v) for k, v in state.get("orders", {}).items()}
+
+
+class NearMisses:
+    """For each prompt, the other prompts of the pool ranked by embedding similarity."""
+
+    def __init__(self, prompts: Sequence[str], embed: Callable[[list[str]], list[list[float]]] | None):
+        self.prompts = sorted(set(prompts))
+        self.sim: dict[str, dict[str, float]] = {p: {} for p in self.prompts}
+        if embed is None or len(self.prompts) < 2:
+            return
+        vecs = embed(self.prompts)
+        norms = [math.sqrt(sum(x * x for x in v)) or 1.0 for v in vecs]
+        unit = [[x / n for x in v] for v, n in zip(vecs, norms, strict=True)]
+        for i, p in enumerate(self.prompts):
+            for j in range(i + 1, len(self.prompts)):
+                s = sum(a * b for a, b in zip(unit[i], unit[j], strict=True))
+                self.sim[p][self.prompts[j]] = s
+                self.sim[self.prompts[j]][p] = s
+
+    def similarity(self, a: str, b: str) -> float:
+        return 1.0 if a == b else self.sim.get(a, {}).get(b, 0.0)
+
+    def nearest(self, prompt: str, k: int) -> list[str]:
+        row = self.sim.get(prompt, {})
+        return sorted(row, key=lambda p: -row[p])[:k]
+
+
+@dataclass
+class LabelSettings:
+    label_drop: float = 0.15
+    synonym_prob: float = 0.15
+    max_entity_labels: int = 25
+    max_relation_labels: int = 10
+    near_miss_share: float = 0.5
+    near_miss_k: int = 20
+    synonym_guard: float = 0.85
+
+
+class LabelSampler:
+    """Chooses the prompts an example is shown with, and maps its gold types to prompt indices."""
+
+    def __init__(
+        self,
+        sets: dict[str, SetTypes],
+        settings: LabelSettings,
+        rng: random.Random,
+        *,
+        synonyms: dict[str, list[str]] | None = None,
+        embed: Callable[[list[str]], list[list[float]]] | None = None,
+    ):
+        self.sets = sets
+        self.s = settings
+        self.rng = rng
+        self.synonyms = load_synonyms() if synonyms is None else synonyms
+        self.entity_pool = sorted({p for t in sets.values() for p in t.entities.values()})
+        self.relation_pool = sorted({p for t in sets.values() for p in t.relations.values()})
+        self.entity_near = NearMisses(self.entity_pool, embed)
+        self.relation_near = NearMisses(self.relation_pool, embed)
+
+    def known_labels(self) -> list[str]:
+        """Every prompt training shows (pool + synonyms): what the router treats as familiar."""
+        out = set(self.entity_pool) | set(self.relation_pool)
+        for p in list(out):
+            out.update(self.synonyms.get(p, []))
+        return sorted(out)
+
+    def _prompt(self, prompt: str) -> str:
+        alts = self.synonyms.get(prompt)
+        if alts and self.rng.random() < self.s.synonym_prob:
+            return self.rng.choice(alts)
+        return prompt
+
+    def _side(
+        self, own: dict[str, str], present: list[str], pool: list[str], near: NearMisses, cap: int, partial: bool
+    ) -> tuple[list[str], dict[str, int]]:
+        """Prompts for one side (entities or relations) and gold type name -> prompt index."""
+        if not own:
+            return [], {}
+        present = list(dict.fromkeys(t for t in present if t in own))
+        kept = [t for t in present if self.rng.random() >= self.s.label_drop]
+        if present and not kept:
+            kept = [self.rng.choice(present)]
+        kept = kept[:cap]
+        chosen: list[tuple[str, str | None]] = [(own[t], t) for t in kept]
+        # The rest of the set's own types: true negatives for a completely annotated text
+        # (for a partial one every own type is shown, so the gold item is scored against them).
+        others = [t for t in own if t not in present]
+        self.rng.shuffle(others)
+        room = cap - len(chosen)
+        n_total = room if partial else self.rng.randint(0, room)
+        chosen += [(own[t], t) for t in others[: min(len(others), n_total)]]
+        # Global negatives: near misses of the gold prompts, and random ones.
+        own_prompts = set(own.values())
+        n_global = self.rng.randint(0, max(0, cap - len(chosen)))
+        if n_global:
+            candidates = {p for p in pool if p not in own_prompts}
+            near_pool = [p for g in kept for p in near.nearest(own[g], self.s.near_miss_k) if p in candidates]
+            picked: list[str] = []
+            n_near = round(n_global * self.s.near_miss_share)
+            if near_pool:
+                picked += self.rng.sample(sorted(set(near_pool)), min(n_near, len(set(near_pool))))
+            rest = sorted(candidates - set(picked))
+            picked += self.rng.sample(rest, min(n_global - len(picked), len(rest)))
+            guard = self.s.synonym_guard
+            picked = [p for p in picked if max((near.similarity(p, o) for o in own_prompts), default=0) < guard]
+            chosen += [(p, None) for p in picked]
+        prompts = [(self._prompt(p), name) for p, name in chosen]
+        self.rng.shuffle(prompts)
+        return [p for p, _ in prompts], {name: i for i, (_, name) in enumerate(prompts) if name is not None}
+
+    def sample(self, ex: Example) -> tuple[list[str], dict[str, int], list[str], dict[str, int]]:
+        types = self.sets[ex.dataset]
+        ent_prompts, ent_index = self._side(
+            types.entities, [e[2] for e in ex.entities], self.entity_pool, self.entity_near,
+            self.s.max_entity_labels, ex.partial,
+        )
+        rel_prompts, rel_index = self._side(
+            types.relations, [r[2] for r in ex.relations], self.relation_pool, self.relation_near,
+            self.s.max_relation_labels, ex.partial,
+        )
+        return ent_prompts, ent_index, rel_prompts, rel_index
