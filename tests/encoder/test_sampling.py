@@ -93,7 +93,7 @@ def test_near_miss_negatives_come_from_the_closest_prompts():
                            random.Random(0), synonyms={}, embed=embed)
     picked = Counter()
     for _ in range(300):
-        ents, index, _, _ = sampler.sample(bio)
+        ents, _index, _, _ = sampler.sample(bio)
         picked.update(p for p in ents if p not in SETS["bio"].entities.values())
     # near_miss_share 1: the negative drawn most is the gold prompt's nearest one outside its set
     assert picked.most_common(1)[0][0] == "company"
@@ -113,7 +113,7 @@ def test_partial_examples_see_every_own_relation_label_within_the_cap():
     sampler = LabelSampler(SETS, settings, random.Random(0), synonyms={})
     ex = Example("rel", ["Paris", "capital", "France"], [(0, 0, "entity"), (2, 2, "entity")], [(0, 1, "P3")], True)
     for _ in range(20):
-        ents, ent_index, rels, rel_index = sampler.sample(ex)
+        ents, ent_index, _rels, rel_index = sampler.sample(ex)
         assert set(rel_index) == {"P1", "P2", "P3"}
         assert ents[ent_index["entity"]] == "entity"
 
