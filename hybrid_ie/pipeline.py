@@ -54,8 +54,8 @@ from hybrid_ie.router import (
     RoutingPolicy,
     Signal,
     apply_budget,
+    label_familiarity,
     route_chunk,
-    unknown_labels,
 )
 from hybrid_ie.schema import Schema, load_schema
 
@@ -252,7 +252,11 @@ class Extractor:
     def _route(self, chunks: list[_ChunkWork], state: BudgetState) -> None:
         unknown = []
         if self.policy.check_unknown_labels:
-            unknown = unknown_labels(self.schema, getattr(self.encoder, "known_labels", None))
+            unknown = label_familiarity(
+                self.schema, getattr(self.encoder, "known_labels", None),
+                familiarity=getattr(self.encoder, "label_familiarity", None),
+                min_similarity=self.policy.min_label_similarity,
+            )
         for c in chunks:
             c.decision = route_chunk(c.result, self.schema, self.policy, unknown=unknown, nested=self.nested)
         apply_budget([c.decision for c in chunks], self.policy, state)

@@ -12,7 +12,10 @@ reason                      when                                                
 ``overlap``                 a plausible candidate (score >= t - band) competes with a kept     ``min(s1, s2) / max(s1, s2)``
                             entity: same span with another label, crossing spans, or nested
                             spans when decoding is flat
-``unknown_label``           a schema type whose prompt the encoder never saw in training       ``1.0``
+``unknown_label``           a schema type whose prompt is far from every prompt the encoder    ``1 - similarity``
+                            saw in training: cosine similarity of the prompt embeddings below
+                            ``min_label_similarity`` (exact-match only for encoders that cannot
+                            embed prompts)
 ``type_violation``          an encoder relation whose label or argument types the schema       ``1.0``
                             does not allow
 ``empty_long_chunk``        no entity in a chunk of at least ``empty_min_words`` words         ``0.5``
@@ -31,7 +34,7 @@ calls the LLM in this order. Budget 0 means no chunk ever reaches the LLM.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -69,6 +72,8 @@ class RoutingPolicy:
     entity_band / relation_band: half-width of the uncertainty band around the encoder's
         entity / relation threshold.
     check_overlaps, check_unknown_labels, check_type_violations: switch those signals on/off.
+    min_label_similarity: a label whose prompt's nearest training prompt is less similar than
+        this (cosine of the encoder's prompt embeddings) counts as unknown.
     empty_min_words: a chunk with at least this many words and no entity escalates (0 = off).
     escalate_all: every chunk wants the LLM (the "always" policy), whatever its signals.
     budget: the fraction of chunks (0..1) that may reach the LLM, most uncertain first.
@@ -80,6 +85,7 @@ class RoutingPolicy:
     relation_band: float = 0.15
     check_overlaps: bool = True
     check_unknown_labels: bool = True
+    min_label_similarity: float = 0.8
     check_type_violations: bool = True
     empty_min_words: int = 15
     escalate_all: bool = False
@@ -204,13 +210,38 @@ def _competes(kept: tuple[int, int], other: tuple[int, int], same_label: bool, n
     return not (nested and _nested(kept, other))
 
 
-def unknown_labels(schema: Schema, known_labels: Iterable[str] | None) -> list[str]:
-    """Names of schema types (entity and relation) whose prompt the encoder never trained on."""
+def unknown_labels(
+    schema: Schema,
+    known_labels: Iterable[str] | None,
+    *,
+    familiarity: Callable[[list[str]], dict[str, tuple[float, str]]] | None = None,
+    min_similarity: float = 0.8,
+) -> list[str]:
+    """Names of schema types (entity and relation) the encoder is not familiar with.
+
+    With `familiarity` (e.g. `JointEncoder.label_familiarity`: prompt -> (similarity to the
+    nearest training prompt, that prompt)), a type is unknown when that similarity is below
+    `min_similarity`; without it, when its prompt is not one of `known_labels` exactly."""
+    return [name for name, _, _ in label_familiarity(schema, known_labels, familiarity=familiarity,
+                                                     min_similarity=min_similarity)]
+
+
+def label_familiarity(
+    schema: Schema,
+    known_labels: Iterable[str] | None,
+    *,
+    familiarity: Callable[[list[str]], dict[str, tuple[float, str]]] | None = None,
+    min_similarity: float = 0.8,
+) -> list[tuple[str, float, str]]:
+    """(type name, similarity, nearest training prompt) of each unfamiliar schema type."""
     if known_labels is None:
         return []
-    known = {label.strip().lower() for label in known_labels}
     types = [*schema.entity_types, *schema.relation_types]
-    return [t.name for t in types if t.prompt.strip().lower() not in known]
+    if familiarity is None:
+        known = {label.strip().lower() for label in known_labels}
+        return [(t.name, 0.0, "") for t in types if t.prompt.strip().lower() not in known]
+    scores = familiarity([t.prompt for t in types])
+    return [(t.name, *scores[t.prompt]) for t in types if scores[t.prompt][0] < min_similarity]
 
 
 def route_chunk(
@@ -218,13 +249,14 @@ def route_chunk(
     schema: Schema,
     policy: RoutingPolicy,
     *,
-    unknown: Sequence[str] = (),
+    unknown: Sequence[str] | Sequence[tuple[str, float, str]] = (),
     nested: bool = False,
 ) -> RouteDecision:
     """Collect the escalation signals of one chunk's encoder output (see the module table).
 
     `chunk` is the encoder's Document for the chunk, with `meta["encoder"]` as the encoder
-    contract defines it; `unknown` is `unknown_labels(schema, encoder.known_labels)`.
+    contract defines it; `unknown` is `label_familiarity(...)` (name, similarity, nearest
+    training prompt) or plain names (`unknown_labels(...)`, similarity taken as 0).
     """
     info = chunk.meta.get("encoder", {})
     ent_t = float(info.get("threshold", 0.5))
@@ -236,7 +268,10 @@ def route_chunk(
     if policy.escalate_all:
         signals.append(Signal(ALWAYS, 0.0))
     if policy.check_unknown_labels and unknown:
-        signals.append(Signal(UNKNOWN_LABEL, 1.0, "never trained on: " + ", ".join(unknown)))
+        items = [u if isinstance(u, tuple) else (u, 0.0, "") for u in unknown]
+        detail = ", ".join(f"{n} (nearest {near!r} {sim:.2f})" if near else n for n, sim, near in items)
+        least = min(sim for _, sim, _ in items)
+        signals.append(Signal(UNKNOWN_LABEL, max(1.0 - least, 1e-6), "unfamiliar: " + detail))
 
     kept_scores = [(_score(e.score), f"{e.text!r} {e.label}") for e in chunk.entities]
     cand_scores = [(float(c["score"]), f"{c['text']!r} {c['label']}") for c in candidates]
@@ -318,6 +353,7 @@ __all__ = [
     "Signal",
     "apply_budget",
     "escalation_order",
+    "label_familiarity",
     "route_chunk",
     "unknown_labels",
 ]

@@ -20,6 +20,7 @@ from hybrid_ie.router import (
     RoutingPolicy,
     Signal,
     apply_budget,
+    label_familiarity,
     route_chunk,
     unknown_labels,
 )
@@ -106,6 +107,40 @@ def test_unknown_labels_compare_schema_prompts_with_training_labels():
     assert unknown_labels(SCHEMA, None) == []
     decision = route_chunk(chunk([(*JOHN, "Peop", 0.99)]), SCHEMA, RoutingPolicy(), unknown=missing)
     assert decision.reasons == [UNKNOWN_LABEL] and decision.uncertainty == 1.0
+
+
+def test_unknown_labels_by_similarity_to_the_nearest_training_prompt():
+    def familiarity(prompts):  # a fake embedding comparison: what a broad encoder would answer
+        table = {"person": (1.0, "person"), "organization": (0.91, "organisation"), "location": (0.85, "place"),
+                 "other named entity": (0.42, "miscellaneous"), "works for": (0.88, "employer"),
+                 "killed": (0.79, "place of death")}
+        return {p: table.get(p, (0.1, "time")) for p in prompts}
+
+    found = label_familiarity(SCHEMA, {"person"}, familiarity=familiarity, min_similarity=0.8)
+    names = [n for n, _, _ in found]
+    assert "Peop" not in names and "Org" not in names and "Work_For" not in names
+    assert ("Other", 0.42, "miscellaneous") in found and "Kill" in names
+    assert unknown_labels(SCHEMA, {"person"}, familiarity=familiarity, min_similarity=0.4) == [
+        n for n, sim, _ in found if sim < 0.4]
+    decision = route_chunk(chunk([(*JOHN, "Peop", 0.99)]), SCHEMA, RoutingPolicy(), unknown=found)
+    assert decision.reasons == [UNKNOWN_LABEL]
+    assert decision.uncertainty == pytest.approx(1 - 0.1)  # the least familiar label sets it
+    assert "nearest 'miscellaneous' 0.42" in decision.signals[0].detail
+
+
+def test_encoder_label_familiarity_is_exact_for_training_prompts_and_graded_otherwise():
+    from support.tiny_encoder import tiny_encoder
+
+    enc = tiny_encoder(seed=0)
+    enc.config.known_labels = ["person", "organization", "located in"]
+    fam = enc.label_familiarity(["Person", "organisation", "chemical compound"])
+    assert fam["Person"] == (1.0, "person")
+    assert fam["organisation"][1] in {"person", "organization", "located in"}
+    assert -1.0 <= fam["chemical compound"][0] < 1.0
+    again = enc.label_familiarity(["chemical compound"])
+    assert again["chemical compound"] == pytest.approx(fam["chemical compound"])
+    enc.config.known_labels = []
+    assert enc.label_familiarity(["x"]) == {"x": (0.0, "")}
 
 
 def test_type_violation_is_flagged():

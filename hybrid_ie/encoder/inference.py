@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -121,8 +122,41 @@ class JointEncoder(SpanEncoder):
 
     @property
     def known_labels(self) -> set[str]:
-        """Label prompts seen in training (the router escalates labels outside this set)."""
+        """Label prompts seen in training (the router escalates labels far from all of them)."""
         return set(self.config.known_labels)
+
+    @torch.no_grad()
+    def prompt_embeddings(self, prompts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
+        """Unit-length mean-pooled backbone states of each prompt read alone, [P, d] on CPU: how
+        close two labels are for this encoder (near-miss negatives in training, familiarity)."""
+        was_training = self.model.training
+        self.model.eval()
+        out = []
+        for i in range(0, len(prompts), batch_size):
+            batch = self.tokenizer(list(prompts[i : i + batch_size]), padding=True, return_tensors="pt").to(self.device)
+            hidden = self.model.backbone(**batch).last_hidden_state.float()
+            mask = batch["attention_mask"].unsqueeze(-1).float()
+            out.append(torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1).cpu())
+        self.model.train(was_training)
+        return torch.cat(out) if out else torch.zeros(0, self.model.hidden_size)
+
+    def label_familiarity(self, prompts: Sequence[str]) -> dict[str, tuple[float, str]]:
+        """For each prompt: the cosine similarity of its embedding to the nearest training prompt
+        (`known_labels`), and that prompt. An exact (case-insensitive) match is (1.0, itself)."""
+        known = sorted({k.strip().lower() for k in self.config.known_labels})
+        if not known:
+            return {p: (0.0, "") for p in prompts}
+        if getattr(self, "_known_cache", (None,))[0] != known:
+            self._known_cache = (known, self.prompt_embeddings(known))
+        known_vecs, known_set = self._known_cache[1], set(known)
+        out = {p: (1.0, p.strip().lower()) for p in prompts if p.strip().lower() in known_set}
+        todo = [p for p in dict.fromkeys(prompts) if p not in out]
+        if todo:
+            sims = self.prompt_embeddings(todo) @ known_vecs.T
+            best = sims.max(dim=1)
+            for p, value, index in zip(todo, best.values.tolist(), best.indices.tolist(), strict=True):
+                out[p] = (float(value), known[index])
+        return out
 
     # -- prediction (`SpanEncoder.predict`) ------------------------------------------------------
     backend = "joint"

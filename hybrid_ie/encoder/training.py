@@ -205,18 +205,9 @@ class Trainer:
             return None
         return torch.load(state_file, map_location="cpu", weights_only=False)
 
-    @torch.no_grad()
     def embed_prompts(self, prompts: list[str]) -> list[list[float]]:
-        """Mean-pooled backbone states of each prompt alone (for near-miss negatives)."""
-        tok = self.encoder.tokenizer
-        out: list[list[float]] = []
-        self.model.eval()
-        for i in range(0, len(prompts), 64):
-            batch = tok(prompts[i : i + 64], padding=True, return_tensors="pt").to(self.device)
-            hidden = self.model.backbone(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            out += ((hidden * mask).sum(1) / mask.sum(1)).float().cpu().tolist()
-        return out
+        """Prompt embeddings for near-miss negatives (`JointEncoder.prompt_embeddings`)."""
+        return self.encoder.prompt_embeddings(prompts).tolist()
 
     # -- one step -----------------------------------------------------------------------------
     def next_batch(self) -> list[Example]:
