@@ -75,29 +75,31 @@ def calibrate(
         "conll04,scierc,ade"
     ),
     dev_limit: Annotated[int | None, Opt(help="Use only the first N sentences of each dev split.")] = None,
-    tune_on: Annotated[str | None, Opt(help="Dataset whose dev split picks the thresholds (none: keep).")] = (
-        "conll04"
-    ),
+    tune_on: Annotated[
+        str | None,
+        Opt(help="Comma-separated sets whose dev splits pick the thresholds (best mean F1; none: keep)."),
+    ] = "conll04",
     half: Annotated[bool, Opt("--half/--full", help="Store the weights as fp16.")] = True,
 ) -> None:
-    """Fit entity/relation temperatures on dev data, pick thresholds on one dev set, and save the
-    checkpoint with them (the ECE and threshold reports go into its config.json)."""
+    """Fit entity/relation temperatures on dev data, pick thresholds on dev sets, and save the
+    checkpoint with them (the ECE and threshold reports go into its config.json). Sets are
+    folders of the data dir (`hybrid-ie data list`)."""
     import json
 
-    from hybrid_ie.datasets import load_dataset
+    from hybrid_ie.datasets import get_set
     from hybrid_ie.encoder import JointEncoder
     from hybrid_ie.encoder.calibration import calibrate as fit
     from hybrid_ie.encoder.calibration import tune_thresholds
-    from hybrid_ie.schema import load_schema
+
+    def dev_set(name: str):
+        ds = get_set(name)
+        return ds.schema(), ds.load("dev")[:dev_limit]
 
     with user_errors():
         encoder = JointEncoder.from_pretrained(checkpoint)
-        sets = [(load_schema(name), load_dataset(name, "dev")[:dev_limit]) for name in dev.split(",")]
-        report = fit(encoder, sets)
+        report = fit(encoder, [dev_set(name) for name in dev.split(",")])
         if tune_on:
-            schema = load_schema(tune_on)
-            docs = next((d for s, d in sets if s.name == tune_on), None) or load_dataset(tune_on, "dev")[:dev_limit]
-            tuned = tune_thresholds(encoder, schema, docs)
+            tuned = tune_thresholds(encoder, [dev_set(name) for name in tune_on.split(",")])
             encoder.config.calibration["thresholds"] = tuned
             report["thresholds"] = tuned["selected"]
         encoder.save_pretrained(output, half=half)

@@ -165,36 +165,43 @@ def calibrate(encoder, dev_sets: Sequence[tuple[Schema, Sequence[Document]]], fl
 
 def tune_thresholds(
     encoder,
-    schema: Schema,
-    docs: Sequence[Document],
-    entity_grid: Sequence[float] = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6),
+    sets: Sequence[tuple[Schema, Sequence[Document]]],
+    entity_grid: Sequence[float] = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6),
     relation_grid: Sequence[float] = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6),
 ) -> dict:
-    """Pick the entity threshold (by strict entity F1), then the relation threshold (by strict
-    relation F1 at that entity threshold) on `docs`; store both in the encoder's config.
+    """Pick the entity threshold, then the relation threshold, on one or more dev sets; store
+    both in the encoder's config.
 
-    One prediction pass per entity threshold; relation thresholds are applied afterwards by
-    filtering (exact: relation decoding keeps a pair iff its score passes the threshold)."""
+    Entity threshold: the best mean strict entity F1 over the sets, plus the mean strict relation
+    F1 (at its best relation threshold) over the sets that have relation types. One prediction
+    pass per entity threshold and set; relation thresholds are applied afterwards by filtering
+    (exact: relation decoding keeps a pair iff its score passes the threshold)."""
     from hybrid_ie.metrics import score
 
-    texts, ids = [d.text for d in docs], [d.id for d in docs]
-    symmetric = schema.symmetric_relations
+    rel_sets = [i for i, (schema, _) in enumerate(sets) if schema.relation_types]
     rows = []
     best = None
     for t_ent in entity_grid:
-        pred = encoder.predict(texts, schema, ids=ids, threshold=t_ent, relation_threshold=min(relation_grid))
-        ent_f1 = score(docs, pred, symmetric=symmetric).to_dict()["entities"]["strict"]["f1"]
-        rel_f1s = {}
-        for t_rel in relation_grid:
-            kept = [p.model_copy(update={"relations": [r for r in p.relations if r.score >= t_rel]}) for p in pred]
-            rel_f1s[t_rel] = score(docs, kept, symmetric=symmetric).to_dict()["relations"]["strict"]["f1"]
-        t_rel = max(rel_f1s, key=lambda t: (rel_f1s[t], -abs(t - 0.5)))
-        row = {"threshold": t_ent, "entity_f1": ent_f1, "relation_threshold": t_rel, "relation_f1": rel_f1s[t_rel]}
+        ent_f1s, rel_f1s = [], {t: [] for t in relation_grid}
+        for i, (schema, docs) in enumerate(sets):
+            pred = encoder.predict([d.text for d in docs], schema, ids=[d.id for d in docs], threshold=t_ent,
+                                   relation_threshold=min(relation_grid))
+            symmetric = schema.symmetric_relations
+            ent_f1s.append(score(docs, pred, symmetric=symmetric).to_dict()["entities"]["strict"]["f1"])
+            if i in rel_sets:
+                for t_rel in relation_grid:
+                    kept = [p.model_copy(update={"relations": [r for r in p.relations if r.score >= t_rel]})
+                            for p in pred]
+                    rel_f1s[t_rel].append(score(docs, kept, symmetric=symmetric).to_dict()["relations"]["strict"]["f1"])
+        rel_mean = {t: sum(v) / len(v) if v else 0.0 for t, v in rel_f1s.items()}
+        t_rel = max(rel_mean, key=lambda t: (rel_mean[t], -abs(t - 0.5)))
+        row = {"threshold": t_ent, "entity_f1": sum(ent_f1s) / len(ent_f1s), "relation_threshold": t_rel,
+               "relation_f1": rel_mean[t_rel], "per_set_entity_f1": ent_f1s}
         rows.append(row)
-        if best is None or (ent_f1 + rel_f1s[t_rel], -abs(t_ent - 0.5)) > (
+        if best is None or (row["entity_f1"] + row["relation_f1"], -abs(t_ent - 0.5)) > (
             best["entity_f1"] + best["relation_f1"], -abs(best["threshold"] - 0.5)
         ):
             best = row
     encoder.config.threshold = best["threshold"]
     encoder.config.relation_threshold = best["relation_threshold"]
-    return {"dataset": schema.name, "selected": best, "grid": rows}
+    return {"datasets": [schema.name for schema, _ in sets], "selected": best, "grid": rows}

@@ -1,5 +1,6 @@
 import math
 import random
+from pathlib import Path
 
 from hybrid_ie.document import Document, Entity, Relation
 from hybrid_ie.encoder.calibration import (
@@ -56,3 +57,23 @@ def test_collect_marks_exact_matches_and_symmetric_relations():
     assert data.entity_correct == [1.0, 0.0, 1.0]
     assert data.relation_correct == [1.0, 0.0]
     assert math.isclose(data.entity_logits[0], math.log(0.9 / 0.1))
+
+
+def test_tune_thresholds_picks_from_the_grid_by_mean_f1_over_several_sets():
+    from support.tiny_encoder import tiny_encoder
+
+    from hybrid_ie.datasets import read_spert
+    from hybrid_ie.encoder.calibration import tune_thresholds
+    from hybrid_ie.schema import Schema, load_schema
+
+    docs = read_spert(Path(__file__).parents[1] / "data" / "tiny_spert.json")
+    ner_only = Schema.from_labels(["person", "location"])
+    enc = tiny_encoder(seed=0)
+    out = tune_thresholds(enc, [(load_schema("conll04"), docs), (ner_only, docs)],
+                          entity_grid=(0.3, 0.5, 0.7), relation_grid=(0.2, 0.6))
+    assert out["datasets"] == ["conll04", "adhoc"]
+    assert [r["threshold"] for r in out["grid"]] == [0.3, 0.5, 0.7]
+    assert all(len(r["per_set_entity_f1"]) == 2 for r in out["grid"])
+    best = out["selected"]
+    assert enc.config.threshold == best["threshold"] and enc.config.relation_threshold == best["relation_threshold"]
+    assert best["entity_f1"] + best["relation_f1"] == max(r["entity_f1"] + r["relation_f1"] for r in out["grid"])
