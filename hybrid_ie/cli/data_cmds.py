@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from hybrid_ie.cli.common import err_console, user_errors
+from hybrid_ie.cli.common import compact_table, err_console, user_errors
 
 
 def convert(
@@ -144,18 +143,8 @@ def list_sets(
          num(r["train_entities"]), num(r["train_relations"]), str(r["entity_types"]), str(r["relation_types"])]
         for r in rows
     ]  # fmt: skip
-    table = Table(
-        title=f"{len(rows)} data sets in {root} (sentences per split; entity/relation mentions and types)",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        padding=0,
-        show_edge=False,
-    )
-    for i, name in enumerate(header):
-        width = max([len(part) for part in name.split("\n")] + [len(row[i]) for row in cells])
-        table.add_column(name, justify="left" if i < 2 else "right", no_wrap=True, min_width=width)
-    for row in cells:
-        table.add_row(*row)
+    title = f"{len(rows)} data sets in {root} (sentences per split; entity/relation mentions and types)"
+    table = compact_table(title, header, cells, left=2)
     Console().print(table)
 
 

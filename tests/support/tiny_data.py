@@ -78,3 +78,16 @@ def tiny_data_dir(root: Path) -> Path:
     (root / "notes").mkdir(exist_ok=True)
     (root / "notes" / "train.json").write_text("[]", encoding="utf-8")
     return root
+
+
+def zero_shot_data_dir(root: Path) -> Path:
+    """The folders of the zero-shot suite (tiny stand-ins): wnut17, gum, re3d, bio-bionlp13cg (NER;
+    gum and re3d without dev, like the real ones), wlp (NER+RE), plus a training set, conll04."""
+    ner = ner_only(NEWS)
+    for name in ("wnut17", "bio-bionlp13cg"):
+        write_set(root, name, NER_TYPES, {"train": ner, "dev": ner[:2], "test": ner})
+    for name in ("gum", "re3d"):
+        write_set(root, name, NER_TYPES, {"train": ner, "test": ner[1:]})
+    write_set(root, "wlp", NEWS_TYPES, {"train": NEWS, "dev": NEWS[:2], "test": NEWS})
+    write_set(root, "conll04", NEWS_TYPES, {"train": NEWS, "dev": NEWS, "test": NEWS})
+    return root
