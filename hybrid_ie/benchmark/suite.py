@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -182,6 +183,14 @@ def _load_encoder(model: str | Path | None) -> Any:
 # -- running -----------------------------------------------------------------------------------
 
 
+def _load_average() -> list[float] | None:
+    """The machine's 1/5/15-minute load (sentences/s read differently on a busy machine)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
 def _say(message: str, progress: bool) -> None:
     if progress:
         from tqdm.auto import tqdm
@@ -332,6 +341,7 @@ def run_suite(
     if not todo:
         raise InputError(f"suite {spec.name!r}: no set has a {split} split")
     started_at_commit = _git("rev-parse", "--short", "HEAD")
+    load_before = _load_average()
     previous_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
@@ -381,6 +391,7 @@ def run_suite(
         "git_commit": started_at_commit,
         "model": info,
         "wall_s": wall,
+        "load_average": {"start": load_before, "end": _load_average()},
         "sets": results,
         "skipped": skipped,
         **summarise(spec, results, complete=complete),

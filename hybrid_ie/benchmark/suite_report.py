@@ -124,6 +124,9 @@ def render_suite_markdown(report: dict[str, Any]) -> str:
         f"batch size {report['batch_size']}, total {report['wall_s']:.0f} s"
     )
     command = f"`{report['command']}`" if report["command"] else "(called from Python)"
+    load = report.get("load_average") or {}
+    if load.get("start") and load.get("end"):
+        run += f"; load average (1/5/15 min) {load['start']} at the start, {load['end']} at the end"
     out = [
         f"# Suite `{report['suite']}`: {report['split']} split",
         "",

@@ -78,6 +78,7 @@ def test_cli_suite_writes_reports_and_predictions(data, checkpoint, tmp_path):
     assert report["bar_applies"] is True
     assert [b["metric"] for b in report["bar"]] == ["macro", "wlp.entities", "wlp.relations"]
     assert report["threads"] == 1 and report["batch_size"] == 32 and report["nested"] is False
+    assert len(report["load_average"]["start"]) == 3 and "load average" in (out / "report.md").read_text()
     assert report["model"]["path"] == str(checkpoint) and report["model"]["config_sha"]
     assert report["command"] == (
         f"hybrid-ie benchmark --suite zero-shot --model {checkpoint} --split test --threads 1 "
