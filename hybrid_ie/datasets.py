@@ -223,7 +223,7 @@ def discover_sets(root: str | Path | None = None) -> list[DataSet]:
     """Every folder of the data dir that has a `types.json` and at least one split, by name."""
     base = Path(root) if root else data_dir()
     if not base.is_dir():
-        raise InputError(f"data folder {base} not found (set $HYBRID_IE_DATA)")
+        raise InputError(f"data folder {base} not found (pass --data DIR or set $HYBRID_IE_DATA)")
     out = []
     for folder in sorted(p for p in base.iterdir() if p.is_dir()):
         types_file = folder / "types.json"
@@ -247,12 +247,12 @@ def get_set(name: str, root: str | Path | None = None) -> DataSet:
 
 __all__ = [
     "DATASETS",
-    "DataSet",
-    "discover_sets",
-    "get_set",
     "SPLITS",
+    "DataSet",
     "dataset_path",
+    "discover_sets",
     "document_from_dict",
+    "get_set",
     "is_spert_file",
     "load_dataset",
     "load_documents",

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from support.tiny_data import tiny_data_dir
 from typer.testing import CliRunner
 
 from hybrid_ie.cli import app
@@ -150,3 +151,35 @@ def test_conll04_test_converted_scores_one(tmp_path):
     assert report["documents"]["gold"] == 288
     assert report["entities"]["strict"]["tp"] == 1079 and report["relations"]["strict"]["tp"] == 422
     assert run_json("eval", "--gold", "conll04:test", "--pred", str(out)) == report
+
+
+def test_data_list_table_and_json(tmp_path):
+    root = tiny_data_dir(tmp_path / "data")
+    rows = json.loads(run_ok("data", "list", "--data", str(root), "--json").stdout)
+    by_name = {r["name"]: r for r in rows}
+    assert list(by_name) == ["fewrel-tiny", "ner-a", "ner-b", "news", "partial-x"]
+    assert by_name["news"] == {
+        "name": "news",
+        "annotation": "complete",
+        "sentences": {"train": 6, "dev": 3, "test": 3},
+        "train_entities": 10,
+        "train_relations": 4,
+        "entity_types": 3,
+        "relation_types": 2,
+        "path": str(root / "news"),
+    }
+    assert by_name["ner-b"]["sentences"] == {"train": 3, "dev": None, "test": 2}
+    assert by_name["fewrel-tiny"]["annotation"] == by_name["partial-x"]["annotation"] == "partial"
+    table = runner.invoke(app, ["data", "list", "--data", str(root)], env={"COLUMNS": "100"}).stdout
+    assert "5 data sets in" in table
+    news = next(line for line in table.splitlines() if line.startswith("news "))
+    assert news.split() == ["news", "complete", "6", "3", "3", "10", "4", "3", "2"]
+    ner_b = next(line for line in table.splitlines() if line.startswith("ner-b "))
+    assert ner_b.split()[2:5] == ["3", "-", "2"]
+
+
+def test_data_list_missing_folder_is_one_clear_line(tmp_path):
+    result = runner.invoke(app, ["data", "list", "--data", str(tmp_path / "nowhere")])
+    assert result.exit_code == 2
+    assert "data folder" in result.stderr and "nowhere not found" in result.stderr
+    assert "Traceback" not in result.output

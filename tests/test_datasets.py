@@ -6,10 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from support.tiny_data import NER_TYPES, tiny_data_dir, write_set
 
 from hybrid_ie.datasets import (
     DATASETS,
     SPLITS,
+    discover_sets,
+    get_set,
     is_spert_file,
     load_dataset,
     load_documents,
@@ -147,3 +150,52 @@ def test_unknown_dataset_split_and_source(tmp_path):
         load_dataset("nope", "test", root=tmp_path)
     with pytest.raises(InputError, match=r"no such file \(or use name:split"):
         load_documents(tmp_path / "missing.jsonl")
+
+
+# -- the registry ------------------------------------------------------------------------------
+
+
+def test_discover_sets_finds_every_set_with_its_annotation(tmp_path):
+    sets = {s.name: s for s in discover_sets(tiny_data_dir(tmp_path))}
+    assert list(sets) == ["fewrel-tiny", "ner-a", "ner-b", "news", "partial-x"]  # not "notes"
+    assert {n: s.annotation for n, s in sets.items()} == {
+        "fewrel-tiny": "partial",  # by the fewrel-* glob of datasets.json
+        "ner-a": "complete",
+        "ner-b": "complete",
+        "news": "complete",
+        "partial-x": "partial",  # by its own types.json
+    }
+    assert sets["partial-x"].partial and not sets["news"].partial
+    assert sets["news"].splits == ["train", "dev", "test"] and sets["ner-b"].splits == ["train", "test"]
+    assert sets["news"].count("train") == {"sentences": 6, "entities": 10, "relations": 4}
+    docs = sets["news"].load("test")
+    assert [d.id for d in docs] == ["news-test-0", "news-test-1", "news-test-2"]
+    assert docs[0].entities[1].text == "Acme Corp"
+
+
+def test_types_schema_uses_keys_as_names_and_verbose_names_as_prompts(tmp_path):
+    news = get_set("news", tiny_data_dir(tmp_path))
+    assert news.entity_types == {"Peop": "person", "Org": "organization", "Loc": "location"}
+    assert news.relation_types == {"Work_For": "works for", "Live_In": "lives in"}
+    schema = news.types_schema
+    assert schema.name == "news"
+    assert schema.entity_labels == ["Peop", "Org", "Loc"]
+    assert [t.prompt for t in schema.entity_types] == ["person", "organization", "location"]
+    assert [t.prompt for t in schema.relation_types] == ["works for", "lives in"]
+    assert schema.symmetric_relations == set()
+    assert news.schema(prefer_repo=True) == schema  # no schemas/news.json in the repo
+    assert get_set("ner-a", tmp_path).types_schema.relation_types == ()
+
+
+def test_bad_annotation_and_unknown_set_are_input_errors(tmp_path):
+    tiny_data_dir(tmp_path)
+    with pytest.raises(InputError, match=r"unknown data set 'nope'; available: fewrel-tiny, ner-a, .*partial-x"):
+        get_set("nope", tmp_path)
+    write_set(tmp_path, "odd", {**NER_TYPES, "annotation": "sparse"}, {"train": []})
+    with pytest.raises(InputError, match=r"data set 'odd': annotation 'sparse' is not one of"):
+        discover_sets(tmp_path)
+    with pytest.raises(InputError, match=r"data folder .*missing not found \(pass --data DIR"):
+        discover_sets(tmp_path / "missing")
+    (tmp_path / "odd" / "types.json").write_text("{", encoding="utf-8")
+    with pytest.raises(InputError, match=r"types.json: not valid JSON"):
+        discover_sets(tmp_path)

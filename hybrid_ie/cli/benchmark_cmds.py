@@ -1,5 +1,7 @@
 """`hybrid-ie benchmark`: encoder-only, LLM-only and hybrid at each escalation budget on the same
-documents; writes report.md, report.json, PNG figures and the predictions (preds/) to a folder."""
+documents; writes report.md, report.json, PNG figures and the predictions (preds/) to a folder.
+`hybrid-ie benchmark --suite NAME` runs a suite of data sets with the encoder alone instead
+(`suite_cmds`)."""
 
 from __future__ import annotations
 
@@ -55,17 +57,27 @@ def _command_line(options: dict[str, object]) -> str:
 
 def benchmark(
     ctx: typer.Context,
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Report folder (e.g. eval/reports/conll04).")
+    ],
     dataset: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--dataset",
             help="Data set name (conll04, scierc, ade) or a SpERT JSON / JSONL file of gold Documents.",
         ),
-    ],
-    output: Annotated[
-        Path, typer.Option("-o", "--output", help="Report folder (e.g. eval/reports/conll04).")
-    ],
-    split: Annotated[str, typer.Option("--split", help="Split, when --dataset is a name.")] = "test",
+    ] = None,
+    suite: Annotated[
+        str | None,
+        typer.Option(
+            "--suite",
+            help="Run a suite of data sets with the encoder alone instead of --dataset (e.g. zero-shot; "
+            "see eval/ZERO_SHOT.md). Applies: --model, --split, --limit, --threads, --data, --batch-size.",
+        ),
+    ] = None,
+    split: Annotated[
+        str, typer.Option("--split", help="Split, when --dataset is a name; with --suite: test or dev.")
+    ] = "test",
     limit: Annotated[int | None, typer.Option("--limit", help="Only the first N documents.")] = None,
     modes: Annotated[
         str, typer.Option("--modes", help="Comma-separated: encoder,llm,hybrid.")
@@ -108,11 +120,29 @@ def benchmark(
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Progress bars on stderr.")
     ] = True,
+    threads: Annotated[
+        int | None, typer.Option("--threads", help="Torch CPU threads (default: torch's choice).")
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Data folder for --suite (default: $HYBRID_IE_DATA).")
+    ] = None,
 ) -> None:
-    """Compare encoder-only, LLM-only and hybrid (at each budget) on the same documents."""
+    """Compare encoder-only, LLM-only and hybrid (at each budget) on the same documents, or run a
+    suite of data sets with the encoder alone (--suite)."""
     from hybrid_ie.benchmark import BenchmarkConfig, run_benchmark, write_report
+    from hybrid_ie.errors import InputError
 
+    if suite is not None:
+        from hybrid_ie.cli.suite_cmds import run_suite_command
+
+        run_suite_command(ctx)
+        return
     with user_errors():
+        if dataset is None:
+            raise InputError("give --dataset (one data set, all modes) or --suite (e.g. zero-shot)")
+        for name in ("data", "threads"):
+            if ctx.params[name] is not None:
+                raise InputError(f"--{name} applies only with --suite")
         source = dataset if Path(dataset).exists() else f"{dataset}:{split}"
         config = BenchmarkConfig(
             source=source,

@@ -1,4 +1,5 @@
-"""Data commands: `convert` (SpERT -> JSONL) and `eval` (score predictions against gold)."""
+"""Data commands: `convert` (SpERT -> JSONL), `eval` (score predictions against gold) and
+`data list` (every set of the data folder)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hybrid_ie.cli.common import err_console, user_errors
+from hybrid_ie.cli.common import compact_table, err_console, user_errors
 
 
 def convert(
@@ -94,6 +95,60 @@ def evaluate(
         err_console.print(f"[yellow]warning:[/] {coverage_line(report)}", highlight=False, soft_wrap=True)
 
 
+data_app = typer.Typer(help="The data sets of the data folder.", no_args_is_help=True)
+
+
+def set_summary(dataset) -> dict:
+    """One data set in numbers: sentences per split (None when missing), mentions of train."""
+    from hybrid_ie.datasets import SPLITS
+
+    counts = {s: dataset.count(s) if s in dataset.splits else None for s in SPLITS}
+    train = counts["train"] or {}
+    return {
+        "name": dataset.name,
+        "annotation": dataset.annotation,
+        "sentences": {s: (c or {}).get("sentences") for s, c in counts.items()},
+        "train_entities": train.get("entities"),
+        "train_relations": train.get("relations"),
+        "entity_types": len(dataset.entity_types),
+        "relation_types": len(dataset.relation_types),
+        "path": str(dataset.path),
+    }
+
+
+@data_app.command("list")
+def list_sets(
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Data folder (default: $HYBRID_IE_DATA or ../shared/data).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON list instead of a table.")] = False,
+) -> None:
+    """Every set of the data folder: annotation, sentences per split, train mentions, type counts."""
+    from hybrid_ie.datasets import discover_sets
+    from hybrid_ie.paths import data_dir
+
+    with user_errors():
+        root = data if data is not None else data_dir()
+        rows = [set_summary(s) for s in discover_sets(root)]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False))
+        return
+
+    def num(value: int | None) -> str:
+        return "-" if value is None else f"{value:,}"
+
+    header = ("set", "annotation", "train", "dev", "test", "train\nents", "train\nrels", "ent\ntypes", "rel\ntypes")
+    cells = [
+        [r["name"], r["annotation"], *(num(r["sentences"][s]) for s in ("train", "dev", "test")),
+         num(r["train_entities"]), num(r["train_relations"]), str(r["entity_types"]), str(r["relation_types"])]
+        for r in rows
+    ]  # fmt: skip
+    title = f"{len(rows)} data sets in {root} (sentences per split; entity/relation mentions and types)"
+    table = compact_table(title, header, cells, left=2)
+    Console().print(table)
+
+
 def register(app: typer.Typer) -> None:
     app.command("convert")(convert)
     app.command("eval")(evaluate)
+    app.add_typer(data_app, name="data")

@@ -1,0 +1,170 @@
+"""The suite report: `report.json` (every number of `suite.run_suite`) and `report.md` (the table a
+person reads). `suite_rows` is shared with the console table of `hybrid-ie benchmark --suite`;
+everything here reads only the report dictionary, so a report can be re-rendered from its JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+REPORT_JSON = "report.json"
+REPORT_MD = "report.md"
+SUITE_HEADER = (
+    "set",
+    "split",
+    "sentences",
+    "labels",
+    "ent P",
+    "ent R",
+    "ent F1",
+    "ent F1 boundary",
+    "rel F1",
+    "rel F1 boundary",
+    "sent/s",
+)
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}"
+
+
+def suite_rows(report: dict[str, Any]) -> list[list[str]]:
+    """One row per evaluated set (strict unless the column says boundary)."""
+    rows = []
+    for r in report["sets"]:
+        ent = r["scores"]["entities"]
+        rel = r["scores"].get("relations")
+        labels = r["labels"]["entities"] + r["labels"]["relations"]
+        rows.append(
+            [
+                r["name"],
+                r["split"],
+                f"{r['sentences']:,}",
+                f"{r['labels']['entities']}+{r['labels']['relations']}" if rel else f"{labels}",
+                _pct(ent["strict"]["precision"]),
+                _pct(ent["strict"]["recall"]),
+                _pct(ent["strict"]["f1"]),
+                _pct(ent["boundary"]["f1"]),
+                _pct(rel["strict"]["f1"]) if rel else "–",
+                _pct(rel["boundary"]["f1"]) if rel else "–",
+                "–" if r["sentences_per_s"] is None else f"{r['sentences_per_s']:.1f}",
+            ]
+        )
+    return rows
+
+
+def skipped_lines(report: dict[str, Any]) -> list[str]:
+    return [f"{s['name']}: skipped, {s['reason']}" for s in report["skipped"]]
+
+
+def macro_line(report: dict[str, Any]) -> str:
+    macro = report["macro"]
+    level = {"entities": "entity", "relations": "relation"}.get(macro["level"], macro["level"])
+    text = f"macro strict {level} F1 over {', '.join(macro['sets']) or '(no set)'}: {_pct(macro['f1'])}"
+    if macro["missing"]:
+        text += f" (without {', '.join(macro['missing'])}: not the protocol's macro)"
+    return text
+
+
+def bar_lines(report: dict[str, Any]) -> list[str]:
+    """The bar check, one line per metric, and the verdict (only on the full protocol)."""
+    lines = []
+    for b in report["bar"]:
+        mark = {True: "pass", False: "FAIL", None: "not measured"}[b["ok"]]
+        lines.append(f"{b['metric']} >= {_pct(b['min'])}: {_pct(b['value'])} ({mark})")
+    if not report["bar"]:
+        return lines
+    if report["bar_applies"]:
+        lines.append("bar: " + ("PASSED" if report["bar_passed"] else "NOT PASSED"))
+    else:
+        why = []
+        if report["split"] != "test":
+            why.append(f"{report['split']} split")
+        if report["limit"] is not None:
+            why.append(f"first {report['limit']} sentences per set")
+        if report["skipped"] or report["macro"]["missing"]:
+            why.append("sets missing")
+        lines.append(f"bar: indicative only ({', '.join(why)}); the bar is judged on the full test protocol")
+    return lines
+
+
+def _table(header: tuple[str, ...], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def _model_lines(model: dict[str, Any]) -> list[str]:
+    lines = [f"- model: `{model.get('path') or model.get('identity')}` ({model.get('identity')})"]
+    if model.get("checkpoint_commit"):
+        lines.append(f"- checkpoint last committed: {model['checkpoint_commit']}")
+    if model.get("config_sha"):
+        best = model.get("training_best") or {}
+        trained = ", ".join(model.get("training_datasets") or []) or "?"
+        step = f", best step {best['step']}" if best.get("step") is not None else ""
+        lines.append(
+            f"- config sha {model['config_sha']}; trained on {trained}{step}; thresholds "
+            f"{model.get('threshold')} / {model.get('relation_threshold')}"
+        )
+    return lines
+
+
+def render_suite_markdown(report: dict[str, Any]) -> str:
+    decoding = "nested" if report["nested"] else "flat (no nested entities)"
+    intro = (
+        "Each set is read with its own labels (the verbose names of its types.json); scores are strict "
+        "micro F1 (boundaries and type must match; relations: type and both arguments) unless the column "
+        f"says boundary (boundaries only); decoding {decoding}. sent/s is the encoder's prediction "
+        "throughput on this machine."
+    )
+    if report["protocol"]:
+        intro = f"Protocol: {report['protocol']}. " + intro
+    run = (
+        f"- code commit {report['git_commit']}, {report['date']}, {report['threads']} torch thread(s), "
+        f"batch size {report['batch_size']}, total {report['wall_s']:.0f} s"
+    )
+    command = f"`{report['command']}`" if report["command"] else "(called from Python)"
+    load = report.get("load_average") or {}
+    if load.get("start") and load.get("end"):
+        run += f"; load average (1/5/15 min) {load['start']} at the start, {load['end']} at the end"
+    out = [
+        f"# Suite `{report['suite']}`: {report['split']} split",
+        "",
+        *([report["description"], ""] if report["description"] else []),
+        intro,
+        "",
+        _table(SUITE_HEADER, suite_rows(report)),
+        "",
+        *([*(f"- {line}" for line in skipped_lines(report)), ""] if report["skipped"] else []),
+        f"**{macro_line(report)}**",
+        "",
+        *(f"- {line}" for line in bar_lines(report)),
+        "",
+        "## Run",
+        "",
+        *_model_lines(report["model"]),
+        f"- command: {command}",
+        run,
+        f"- data: `{report['data_dir']}`",
+    ]
+    return "\n".join(out) + "\n"
+
+
+def write_suite_report(report: dict[str, Any], output_dir: str | Path) -> dict[str, Path]:
+    """Write report.json and report.md into `output_dir`; returns their paths."""
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = {"json": out / REPORT_JSON, "markdown": out / REPORT_MD}
+    written["json"].write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    written["markdown"].write_text(render_suite_markdown(report), encoding="utf-8")
+    return written
+
+
+__all__ = [
+    "SUITE_HEADER",
+    "bar_lines",
+    "macro_line",
+    "render_suite_markdown",
+    "suite_rows",
+    "write_suite_report",
+]
