@@ -127,7 +127,7 @@ def test_nlp_pipe_is_one_extract_many_stream(nlp, reference):
         check_doc(doc, ref.model_copy(update={"id": f"doc-{i}"}))
 
 
-def test_model_path_and_threshold_from_the_config(hs, encoder, tmp_path, reference):
+def test_model_path_and_threshold_from_the_config_and_save_load(hs, encoder, tmp_path, reference):
     import spacy
 
     checkpoint = encoder.save_pretrained(tmp_path / "ckpt")
@@ -135,6 +135,8 @@ def test_model_path_and_threshold_from_the_config(hs, encoder, tmp_path, referen
     nlp.add_pipe("hybrid_ie", config={"schema": "conll04", "mode": "encoder", "model": str(checkpoint), **OPTIONS})
     for i, doc in enumerate(nlp.pipe(TEXTS[:2])):
         check_doc(doc, reference[i].model_copy(update={"id": f"doc-{i}"}))
+    nlp.to_disk(tmp_path / "pipeline")  # the config is enough to rebuild the component
+    check_doc(spacy.load(tmp_path / "pipeline")(TEXTS[0]), reference[0].model_copy(update={"id": "doc-0"}))
 
 
 def overlapping_document(text: str) -> Document:
