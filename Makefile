@@ -10,12 +10,12 @@ OUT := demo-output
 
 .PHONY: setup local demo test test-all lint clean
 
-## setup: .venv with torch 2.13.0 (CPU wheel) first, then the project with its dev extra
+## setup: .venv with torch 2.13.0 (CPU wheel) first, then the project with its dev and spacy extras
 setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,spacy]"
 	touch $@
 
 ## local: the local LLM tier: llama-cpp-python (built from source once, ~9 min) + the GGUF model
