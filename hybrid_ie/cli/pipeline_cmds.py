@@ -110,6 +110,7 @@ def extract(
             "schema": extractor.schema.name,
             "mode": mode,
             "model": model,
+            "llm_model": f"{llm.backend}:{llm.model}" if llm is not None else None,
             "budget": policy.budget if mode == "hybrid" else None,
             "escalate_all": escalate_all,
             "llm_task": llm_task if mode == "hybrid" else None,
