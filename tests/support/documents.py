@@ -51,11 +51,12 @@ def write_pdf(path: Path, pages: Sequence[str | None]) -> Path:
     return path
 
 
-def write_encrypted_pdf(path: Path, pages: Sequence[str | None], user_password: str, owner_password: str = "owner") -> Path:
+def write_encrypted_pdf(path: Path, pages: Sequence[str | None], user_password: str, owner_password: str = "owner",
+                        algorithm: str = "RC4-128") -> Path:  # fmt: skip
     from pypdf import PdfReader, PdfWriter
 
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf_bytes(pages))))
-    writer.encrypt(user_password=user_password, owner_password=owner_password, algorithm="RC4-128")
+    writer.encrypt(user_password=user_password, owner_password=owner_password, algorithm=algorithm)
     with path.open("wb") as handle:
         writer.write(handle)
     return path
