@@ -21,6 +21,7 @@ _LAZY = {
     "extract": ("hybrid_ie.pipeline", "extract"),
     "JointEncoder": ("hybrid_ie.encoder", "JointEncoder"),
     "score": ("hybrid_ie.metrics", "score"),
+    "read_file": ("hybrid_ie.readers", "read_file"),
 }
 
 
@@ -45,6 +46,7 @@ __all__ = [
     "SchemaError",
     "extract",
     "load_schema",
+    "read_file",
     "read_jsonl",
     "score",
     "write_jsonl",

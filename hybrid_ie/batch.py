@@ -1,11 +1,22 @@
 """Resumable batch jobs: input files -> an Extractor -> an output JSONL, one line per document.
 
-Inputs (`collect_inputs`): ``.txt`` files (id = the file name without ``.txt``), folders (their
-``.txt`` files, recursively, in path order) and JSONL files of ``{"id", "text"}`` objects (an
-object without ``id`` gets ``<file stem>-<line>``). Every input is read and checked before any
-extraction starts, so a bad input fails fast: unreadable files, invalid UTF-8 (the file and the
-byte offset are named; ``on_bad_utf8="replace"`` replaces the bytes with U+FFFD and warns
-instead), malformed JSONL lines, duplicate ids. An empty text is valid (empty result).
+Inputs (`collect_inputs`): ``.txt`` files (id = the file name without its suffix), document
+files read by `hybrid_ie.readers` (``.pdf``, ``.html`` / ``.htm`` / ``.xhtml``, ``.docx``; same
+ids), folders (their files of those kinds, recursively, in path order) and JSONL files of
+``{"id", "text"}`` objects (an object without ``id`` gets ``<file stem>-<line>``). Every input is
+read and checked before any extraction starts, so a bad input fails fast: unreadable files,
+invalid UTF-8 (the file and the byte offset are named; ``on_bad_utf8="replace"`` replaces the
+bytes with U+FFFD and warns instead), malformed JSONL lines, duplicate ids, a document format
+whose library is missing (one line naming ``pip install hybrid-ie[docs]``). An empty text is
+valid (empty result). A document file that cannot be turned into text (corrupt, encrypted, a
+scanned PDF without a text layer, a file type no reader handles) is not fatal: it becomes a
+failed document (``error`` = ``read_failed: <reason>``, empty text) and a warning.
+
+A document read from a file carries ``meta["source"]``: the file, its format, the extractor
+(library and version) and, for PDFs, ``pages`` (each page's [start, end) range in the text);
+each ``meta["route"]`` entry then also names the ``page`` its chunk starts on (and ``page_end``
+when it runs on over a page break); `hybrid_ie.readers.page_at` / `entity_pages` map any offset
+or entity to its page.
 
 Output (`run_job`): an existing output is overwritten unless ``resume=True`` (the overwrite is
 reported in the summary's warnings); each finished Document is appended and flushed at once
@@ -23,13 +34,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hybrid_ie.document import Document, write_document
 from hybrid_ie.errors import InputError
+from hybrid_ie.readers import SUFFIXES as DOCUMENT_SUFFIXES
+from hybrid_ie.readers import ReadError, format_of, page_at, read_file, require
 
 TEXT_SUFFIXES = (".txt",)
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -41,6 +54,8 @@ class InputText:
     id: str
     text: str
     where: str  # file, or file:line, for messages
+    meta: dict[str, Any] | None = None  # a document file's source (file, format, extractor, pages)
+    error: str | None = None  # set when the file could not be read: written as a failed document
 
 
 def _decode(raw: bytes, where: str, on_bad_utf8: str, warnings: list[str]) -> str:
@@ -89,17 +104,31 @@ def _jsonl_file(path: Path, on_bad_utf8: str, warnings: list[str]) -> Iterator[I
         yield InputText(str(doc_id), obj["text"], where)
 
 
+def _document_file(path: Path, warnings: list[str]) -> Iterator[InputText]:
+    doc_id = path.name.removesuffix(path.suffix)
+    try:
+        result = read_file(path)
+    except ReadError as exc:
+        reason = str(exc).removeprefix(f"{path}: ")
+        warnings.append(f"{path}: not read ({reason}); written as a failed document")
+        meta = {"file": str(path), "format": format_of(path) or path.suffix.lower().lstrip(".")}
+        yield InputText(doc_id, "", str(path), meta=meta, error=f"read_failed: {reason}")
+        return
+    yield InputText(doc_id, result.text, str(path), meta=result.meta)
+
+
+FOLDER_SUFFIXES = TEXT_SUFFIXES + DOCUMENT_SUFFIXES
+
+
 def _expand(path: Path) -> list[Path]:
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in FOLDER_SUFFIXES)
         if not files:
-            raise InputError(f"{path}: folder holds no .txt files")
+            raise InputError(f"{path}: folder holds no {', '.join(FOLDER_SUFFIXES)} files")
         return files
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
-    if path.suffix.lower() not in TEXT_SUFFIXES + JSONL_SUFFIXES:
-        raise InputError(f"{path}: unsupported input; give .txt files, folders of .txt, or .jsonl of {{id, text}}")
-    return [path]
+    return [path]  # a type no reader handles becomes a failed document (`_document_file`)
 
 
 def collect_inputs(paths: Sequence[str | Path], on_bad_utf8: str = "error") -> tuple[list[InputText], list[str]]:
@@ -111,15 +140,52 @@ def collect_inputs(paths: Sequence[str | Path], on_bad_utf8: str = "error") -> t
     texts: list[InputText] = []
     warnings: list[str] = []
     seen: dict[str, str] = {}
-    for given in paths:
-        for path in _expand(Path(given)):
-            reader = _jsonl_file if path.suffix.lower() in JSONL_SUFFIXES else _text_file
-            for item in reader(path, on_bad_utf8, warnings):
+    files = [path for given in paths for path in _expand(Path(given))]
+    for suffix in sorted({p.suffix.lower() for p in files} & set(DOCUMENT_SUFFIXES)):
+        require(next(p for p in files if p.suffix.lower() == suffix))  # a missing extra fails fast
+    for path in files:
+        suffix = path.suffix.lower()
+        if suffix in JSONL_SUFFIXES:
+            items = _jsonl_file(path, on_bad_utf8, warnings)
+        elif suffix in TEXT_SUFFIXES:
+            items = _text_file(path, on_bad_utf8, warnings)
+        else:
+            items = _document_file(path, warnings)
+        for item in items:
                 if item.id in seen:
                     raise InputError(f"{item.where}: duplicate document id {item.id!r} (also in {seen[item.id]})")
                 seen[item.id] = item.where
                 texts.append(item)
     return texts, warnings
+
+
+def _with_source(doc: Document, item: InputText) -> Document:
+    """Record where a document file's text came from; route entries get their chunk's page."""
+    if item.meta is None:
+        return doc
+    doc.meta["source"] = item.meta
+    pages = item.meta.get("pages")
+    if pages:
+        for entry in doc.meta.get("route") or []:
+            entry["page"] = page_at(pages, entry["start"])
+            last = page_at(pages, max(entry["start"], entry["end"] - 1))
+            if last != entry["page"]:
+                entry["page_end"] = last  # a sentence that runs on over a page break
+    return doc
+
+
+def extract_inputs(inputs: Iterable[InputText], extractor: Any, batch_size: int = 16) -> Iterator[Document]:
+    """One Document per input, in input order: `extractor.extract_many` on the readable ones
+    (source meta and pages added), a failed Document (empty text, ``error``) for each input whose
+    file could not be read."""
+    items = list(inputs)
+    readable = [item for item in items if item.error is None]
+    stream = extractor.extract_many(({"id": i.id, "text": i.text} for i in readable), batch_size=batch_size)
+    for item in items:
+        if item.error is not None:
+            yield Document(id=item.id, text="", meta={"source": item.meta or {}}, error=item.error)
+        else:
+            yield _with_source(next(stream), item)
 
 
 # -- output and resume ------------------------------------------------------------------------
@@ -247,7 +313,7 @@ def run_job(
             old = output.read_bytes().count(b"\n")
             summary.warnings.append(f"{output}: overwrote {old} documents of an earlier run (use --resume to continue one)")
         output.unlink()
-    pending = [{"id": item.id, "text": item.text} for item in inputs if item.id not in done]
+    pending = [item for item in inputs if item.id not in done]
     summary.skipped_as_done = len(inputs) - len(pending)
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -255,7 +321,7 @@ def run_job(
     except OSError as exc:
         raise InputError(f"{output}: cannot write the output ({exc.strerror or exc})") from exc
     with handle:
-        for doc in extractor.extract_many(pending, batch_size=batch_size):
+        for doc in extract_inputs(pending, extractor, batch_size=batch_size):
             write_document(doc, handle)
             summary.add(doc.to_dict())
             summary.processed_this_run += 1
@@ -271,6 +337,7 @@ __all__ = [
     "InputText",
     "JobSummary",
     "collect_inputs",
+    "extract_inputs",
     "finished_documents",
     "repair_output",
     "run_job",

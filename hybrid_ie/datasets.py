@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import fnmatch
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from hybrid_ie.chunking import word_spans
 from hybrid_ie.document import Document, Entity, Relation, document_from_dict, read_jsonl
 from hybrid_ie.errors import InputError
 from hybrid_ie.paths import SCHEMAS_DIR, data_dir
@@ -83,6 +85,61 @@ def read_spert(path: str | Path, *, id_prefix: str | None = None) -> list[Docume
         except InputError as exc:
             raise InputError(f"{path}: {exc}") from exc
     return docs
+
+
+def to_spert(doc: Document) -> tuple[dict[str, Any], int]:
+    """A Document as one SpERT sentence: its words (`chunking.word_spans`) are the tokens. An
+    entity that does not start and end on word boundaries cannot be expressed in tokens: it is
+    left out with its relations. Returns (sentence, entities left out)."""
+    spans = word_spans(doc.text)
+    starts = {s: i for i, (s, _) in enumerate(spans)}
+    ends = {e: i for i, (_, e) in enumerate(spans)}
+    index: dict[str, int] = {}
+    entities = []
+    for ent in doc.entities:
+        if ent.start in starts and ent.end in ends:
+            index[ent.id] = len(entities)
+            entities.append({"type": ent.label, "start": starts[ent.start], "end": ends[ent.end] + 1})
+    relations = [
+        {"type": r.label, "head": index[r.head], "tail": index[r.tail]}
+        for r in doc.relations
+        if r.head in index and r.tail in index
+    ]
+    sentence = {"tokens": [doc.text[s:e] for s, e in spans], "entities": entities, "relations": relations,
+                "orig_id": doc.id}  # fmt: skip
+    return sentence, len(doc.entities) - len(entities)
+
+
+def write_set(docs: Iterable[Document], folder: str | Path, schema: Schema, split: str = "train") -> dict[str, int]:
+    """Write Documents as a set of the data dir: `<folder>/<split>.json` (SpERT) and a
+    `types.json` from the schema (names, verbose prompts, symmetric relations), so `hybrid-ie
+    train --datasets <folder name>` can learn from them. Returns counts (documents, entities,
+    relations, entities_dropped: spans not on word boundaries)."""
+    if split not in SPLITS:
+        raise InputError(f"unknown split {split!r}; expected one of {SPLITS}")
+    folder = Path(folder)
+    counts = {"documents": 0, "entities": 0, "relations": 0, "entities_dropped": 0}
+    sentences = []
+    for doc in docs:
+        sentence, dropped = to_spert(doc)
+        sentences.append(sentence)
+        counts["documents"] += 1
+        counts["entities"] += len(sentence["entities"])
+        counts["relations"] += len(sentence["relations"])
+        counts["entities_dropped"] += dropped
+    types = {
+        "entities": {t.name: {"short": t.name, "verbose": t.prompt} for t in schema.entity_types},
+        "relations": {
+            t.name: {"short": t.name, "verbose": t.prompt, "symmetric": t.symmetric} for t in schema.relation_types
+        },
+    }
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{split}.json").write_text(json.dumps(sentences, ensure_ascii=False) + "\n", encoding="utf-8")
+        (folder / "types.json").write_text(json.dumps(types, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{folder}: cannot write the set ({exc.strerror or exc})") from exc
+    return counts
 
 
 def dataset_path(name: str, split: str, root: str | Path | None = None) -> Path:
@@ -259,5 +316,7 @@ __all__ = [
     "load_types",
     "read_spert",
     "spert_to_document",
+    "to_spert",
     "token_offsets",
+    "write_set",
 ]

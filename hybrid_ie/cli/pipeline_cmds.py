@@ -29,7 +29,10 @@ def _progress_bar(enabled: bool) -> Progress:
 
 def extract(
     inputs: Annotated[
-        list[Path], typer.Argument(metavar="INPUT...", help=".txt files, folders of .txt, or JSONL of {id, text}.")
+        list[Path], typer.Argument(
+            metavar="INPUT...",
+            help=".txt, .pdf, .html, .docx files, folders of them, or JSONL of {id, text} (documents: the docs extra).",
+        )
     ],
     output: Annotated[Path, typer.Option("-o", "--output", help="Output JSONL (one Document per line).")],
     schema: Annotated[str, typer.Option("--schema", help="Schema name or JSON file.")] = "conll04",
@@ -107,6 +110,7 @@ def extract(
             "schema": extractor.schema.name,
             "mode": mode,
             "model": model,
+            "llm_model": f"{llm.backend}:{llm.model}" if llm is not None else None,
             "budget": policy.budget if mode == "hybrid" else None,
             "escalate_all": escalate_all,
             "llm_task": llm_task if mode == "hybrid" else None,
