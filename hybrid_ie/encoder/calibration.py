@@ -166,7 +166,7 @@ def calibrate(encoder, dev_sets: Sequence[tuple[Schema, Sequence[Document]]], fl
 def tune_thresholds(
     encoder,
     sets: Sequence[tuple[Schema, Sequence[Document]]],
-    entity_grid: Sequence[float] = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6),
+    entity_grid: Sequence[float] = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6),
     relation_grid: Sequence[float] = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6),
 ) -> dict:
     """Pick the entity threshold, then the relation threshold, on one or more dev sets; store
