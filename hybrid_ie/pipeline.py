@@ -54,7 +54,7 @@ from hybrid_ie.router import (
     RoutingPolicy,
     Signal,
     apply_budget,
-    label_familiarity,
+    encoder_unknown_labels,
     route_chunk,
 )
 from hybrid_ie.schema import Schema, load_schema
@@ -159,6 +159,8 @@ class Extractor:
         self.llm_score = llm_score
         self._encoder = encoder
         self._llm = llm
+        if llm is not None and not hasattr(llm, "extract"):
+            _refuse_oracle(llm)
 
     # -- lazily created tiers ------------------------------------------------------------------
     @property
@@ -175,6 +177,7 @@ class Extractor:
             from hybrid_ie.llm import LLMClient, LLMConfig
 
             config = self._llm if self._llm is not None else LLMConfig.load()
+            _refuse_oracle(config)
             self._llm = LLMClient(config)
         return self._llm
 
@@ -250,13 +253,7 @@ class Extractor:
                 work.error = f"encoder_failed: {type(exc).__name__}: {exc}"
 
     def _route(self, chunks: list[_ChunkWork], state: BudgetState) -> None:
-        unknown = []
-        if self.policy.check_unknown_labels:
-            unknown = label_familiarity(
-                self.schema, getattr(self.encoder, "known_labels", None),
-                familiarity=getattr(self.encoder, "label_familiarity", None),
-                min_similarity=self.policy.min_label_similarity,
-            )
+        unknown = encoder_unknown_labels(self.schema, self.encoder, self.policy)
         for c in chunks:
             c.decision = route_chunk(c.result, self.schema, self.policy, unknown=unknown, nested=self.nested)
         apply_budget([c.decision for c in chunks], self.policy, state)
@@ -380,6 +377,13 @@ class Extractor:
         if failed:
             return f"llm_failed: {failed[0]}" + (f" (and {len(failed) - 1} more chunks)" if len(failed) > 1 else "")
         return None
+
+
+def _refuse_oracle(config: Any) -> None:
+    """An LLM configuration naming the benchmark's gold-reading oracle is refused (a clear error)."""
+    from hybrid_ie.llm.config import refuse_oracle
+
+    refuse_oracle(config)
 
 
 def llm_summary(results: Sequence[Any]) -> dict[str, Any]:

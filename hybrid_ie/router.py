@@ -244,6 +244,18 @@ def label_familiarity(
     return [(t.name, *scores[t.prompt]) for t in types if scores[t.prompt][0] < min_similarity]
 
 
+def encoder_unknown_labels(schema: Schema, encoder: Any, policy: RoutingPolicy) -> list[tuple[str, float, str]]:
+    """`label_familiarity` of the schema for this encoder under the policy (what the pipeline
+    passes to `route_chunk`); [] when the policy does not check unknown labels."""
+    if not policy.check_unknown_labels:
+        return []
+    return label_familiarity(
+        schema, getattr(encoder, "known_labels", None),
+        familiarity=getattr(encoder, "label_familiarity", None),
+        min_similarity=policy.min_label_similarity,
+    )
+
+
 def route_chunk(
     chunk: Document,
     schema: Schema,
@@ -352,6 +364,7 @@ __all__ = [
     "RoutingPolicy",
     "Signal",
     "apply_budget",
+    "encoder_unknown_labels",
     "escalation_order",
     "label_familiarity",
     "route_chunk",

@@ -67,6 +67,9 @@ def extract(
     limit: Annotated[int | None, typer.Option("--limit", help="Only the first N input documents.")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Documents per pipeline batch.")] = 16,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")] = True,
+    llm: Annotated[
+        str | None, typer.Option("--llm", hidden=True, help="Not for extract: the LLM is set by --llm-config.")
+    ] = None,
 ) -> None:
     """Extract entities and relations from texts into a JSONL of Documents (resumable)."""
     from hybrid_ie.batch import collect_inputs, run_job, summary_path
@@ -76,6 +79,11 @@ def extract(
     from hybrid_ie.router import RoutingPolicy
 
     with user_errors():
+        if llm is not None:
+            from hybrid_ie.llm.config import ORACLE_REFUSAL, is_oracle_name
+
+            detail = ORACLE_REFUSAL if is_oracle_name(llm) else "set extract's LLM with --llm-config or HYBRID_IE_LLM_*"
+            raise InputError(f"--llm {llm}: {detail}")
         texts, warnings = collect_inputs(inputs, on_bad_utf8)
         for warning in warnings:
             err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
