@@ -190,7 +190,7 @@ class Extractor:
         """Stream one Document per input (str, ``{"id", "text"}`` or Document), in input order.
 
         The routing budget runs over the whole stream: at most ``policy.budget`` of all chunks
-        seen so far reach the LLM, most uncertain first within each batch.
+        seen so far reach the LLM, first-ranked first within each batch (`RoutingPolicy.rank`).
         """
         if batch_size < 1:
             raise InputError(f"batch_size must be at least 1, got {batch_size}")
@@ -259,11 +259,11 @@ class Extractor:
         apply_budget([c.decision for c in chunks], self.policy, state)
 
     def _call_llm(self, docs: list[_DocWork], chunks: list[_ChunkWork]) -> None:
-        """Call the LLM on the escalated chunks, most uncertain first. With a token cap the calls
+        """Call the LLM on the escalated chunks, first-ranked first. With a token cap the calls
         go one by one until the cap is spent; without one, an openai-backend client runs up to
         its `max_concurrency` calls at once (the in-process local model runs one at a time)."""
         escalated = [c for c in chunks if c.decision is not None and c.decision.escalate]
-        escalated.sort(key=lambda c: c.decision.rank_key(), reverse=True)
+        escalated.sort(key=lambda c: c.decision.rank_key(self.policy.rank), reverse=True)
         cap = self.policy.max_llm_tokens
         workers = self._llm_workers() if cap is None else 1
         if workers > 1 and len(escalated) > 1:
