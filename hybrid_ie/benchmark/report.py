@@ -396,6 +396,8 @@ def render_markdown(report: dict[str, Any]) -> str:
 def _llm_line(llm: Any) -> str:
     if not llm:
         return "not used"
+    if isinstance(llm, dict) and llm and all(isinstance(v, dict) for v in llm.values()):  # several (--llm)
+        return "; ".join(str(v.get("label") or k) for k, v in llm.items())
     if isinstance(llm, dict):
         keys = ("backend", "model", "base_url")
         return ", ".join(f"{k} {llm[k]}" for k in keys if llm.get(k)) or "configured"

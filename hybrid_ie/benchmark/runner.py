@@ -92,6 +92,8 @@ class BenchmarkConfig:
     capture: bool = False  # the router's error capture (capture.py); always with hybrid runs
     reconcile: str | None = None  # None = the pipeline's default strategy
     llm_task: str | None = None  # None = the routing policy's default (verify)
+    rank: str | None = None  # None = the routing policy's default (signals)
+    llm_score: float | None = None  # None = the reconciler's default (reconcile.LLM_SCORE)
 
     def __post_init__(self) -> None:
         self.output_dir = Path(self.output_dir)
@@ -164,14 +166,15 @@ def route_counts(doc: Document) -> tuple[int, int]:
 
 
 def _make_extractor(
-    spec: RunSpec, schema: Schema, encoder: Any, llm: Any, policy: Any, nested: bool, reconcile: str | None
+    spec: RunSpec, schema: Schema, encoder: Any, llm: Any, policy: Any, config: BenchmarkConfig
 ) -> Any:
     from hybrid_ie.pipeline import Extractor
 
     if spec.mode == "hybrid":
         policy = policy.with_budget(spec.budget)
-    options = {"reconcile": reconcile} if reconcile else {}
-    return Extractor(schema, encoder=encoder, llm=llm, policy=policy, mode=spec.mode, nested=nested, **options)
+    options = {"reconcile": config.reconcile, "llm_score": config.llm_score}
+    return Extractor(schema, encoder=encoder, llm=llm, policy=policy, mode=spec.mode, nested=config.nested,
+                     **{k: v for k, v in options.items() if v is not None})  # fmt: skip
 
 
 def llm_call_bound(spec: RunSpec, gold: Sequence[Document]) -> int:
@@ -259,10 +262,11 @@ def load_llm(config_file: str | None) -> Any:
     return LLMClient(LLMConfig.load(config_file))
 
 
-def default_policy(llm_task: str | None = None) -> Any:
+def default_policy(llm_task: str | None = None, rank: str | None = None) -> Any:
     from hybrid_ie.router import RoutingPolicy
 
-    return RoutingPolicy(llm_task=llm_task) if llm_task else RoutingPolicy()
+    options = {"llm_task": llm_task, "rank": rank}
+    return RoutingPolicy(**{k: v for k, v in options.items() if v is not None})
 
 
 def _llm_identities(config: BenchmarkConfig, llm: Any, runs: Sequence[RunSpec]) -> dict[str | None, Any]:
@@ -347,8 +351,9 @@ def run_benchmark(
     write_jsonl(gold, preds_dir / GOLD_FILE)
     wants_capture = config.capture or "hybrid" in config.modes
     if policy is None and wants_capture:
-        policy = default_policy(config.llm_task)
+        policy = default_policy(config.llm_task, config.rank)
     strategy = config.reconcile or _reconcile_default()
+    merge = strategy if config.llm_score is None else f"{strategy} (llm_score {config.llm_score:g})"
 
     any_encoder = any(r.uses_encoder for r in runs)
     encoder_id = encoder_identity(config.model, encoder) if any_encoder else ""
@@ -357,7 +362,7 @@ def run_benchmark(
             "seed": config.seed}  # fmt: skip
     if config.nested:
         base["nested"] = True
-    fingerprints = {r: run_fingerprint(r, base, encoder_id, llm_ids.get(r.llm), policy, strategy) for r in runs}
+    fingerprints = {r: run_fingerprint(r, base, encoder_id, llm_ids.get(r.llm), policy, merge) for r in runs}
     reused = {}
     if config.resume:
         for r in runs:
@@ -386,7 +391,7 @@ def run_benchmark(
             if config.progress:
                 tqdm.write(f"run {i}/{len(runs)}: {spec.name} on {len(gold)} documents")
             run_llm = metered.get(spec.llm)
-            extractor = _make_extractor(spec, schema, shared_encoder, run_llm, policy, config.nested, config.reconcile)
+            extractor = _make_extractor(spec, schema, shared_encoder, run_llm, policy, config)
             outcome = execute_run(
                 spec,
                 extractor,
@@ -445,7 +450,7 @@ def run_benchmark(
         "llm": llm_ids.get(None) if not config.llms else {k: v for k, v in llm_ids.items()},
         "oracles": oracle_stats or None,
         "policy": describe(policy),
-        "reconcile": strategy,
+        "reconcile": merge,
         "batch_size": config.batch_size,
         "nested": config.nested,
         "load_average": _load_average(),

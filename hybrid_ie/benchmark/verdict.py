@@ -44,6 +44,11 @@ def _cost_phrase(run: dict[str, Any]) -> str:
     )
 
 
+def _with_llm(run: dict[str, Any]) -> str:
+    """" with oracle:0.1 (reads gold)" for a run of one of several LLMs (`--llm`), else ""."""
+    return f" with {run['llm']} (reads gold)" if run.get("llm") else ""
+
+
 def _changes_phrase(kind: str, run: dict[str, Any], changes: dict[str, Any]) -> str | None:
     ch = changes.get(run["name"], {}).get(kind)
     if ch is None:
@@ -112,7 +117,7 @@ def verdict(
                 detail = _changes_phrase(kind, best, changes)
                 statement = (
                     f"{kind} (strict micro F1), no LLM-only run: best hybrid {pct(strict_f1(best, kind))} at budget "
-                    f"{best['budget']:g} ({_cost_phrase(best)}) vs encoder-only {pct(strict_f1(encoder, kind))}: "
+                    f"{best['budget']:g}{_with_llm(best)} ({_cost_phrase(best)}) vs encoder-only {pct(strict_f1(encoder, kind))}: "
                     + ("hybrid is better than the encoder" if better else "hybrid does NOT beat the encoder")
                     + (f"; {detail}." if detail else ".")
                 )
@@ -136,7 +141,7 @@ def verdict(
             "lowest_winning_budget": first["budget"] if first else None,
         }
         head = (
-            f"{kind} (strict micro F1): hybrid {pct(best_f1)} at budget {best['budget']:g} "
+            f"{kind} (strict micro F1): hybrid {pct(best_f1)} at budget {best['budget']:g}{_with_llm(best)} "
             f"({_cost_phrase(best)}) vs encoder-only {pct(enc_f1)} and LLM-only {pct(llm_f1)} "
             f"({_cost_phrase(llm)})"
         )

@@ -151,6 +151,15 @@ def benchmark(
     llm_task: Annotated[
         str | None, typer.Option("--llm-task", help="Hybrid: verify | extract (default: the policy's, verify).")
     ] = None,
+    llm_score: Annotated[
+        float | None,
+        typer.Option("--llm-score", help="Reconcile: the weight of an LLM answer (default 0.5; see README, 'Reconcile').",
+                     min=0.0, max=1.0),
+    ] = None,
+    rank: Annotated[
+        str | None,
+        typer.Option("--rank", help="Router: signals | uncertainty, which chunks get the budget first (default: signals)."),
+    ] = None,
 ) -> None:
     """Compare encoder-only, LLM-only and hybrid (at each budget) on the same documents, or run a
     suite of data sets with the encoder alone (--suite)."""
@@ -202,6 +211,8 @@ def benchmark(
             capture=capture,
             reconcile=reconcile,
             llm_task=llm_task,
+            rank=rank,
+            llm_score=llm_score,
         )
         report = run_benchmark(config)
         written = write_report(report, output)

@@ -50,6 +50,11 @@ def extract(
     reconcile: Annotated[
         str | None, typer.Option("--reconcile", help="llm_corrects | union | vote (default: measured best).")
     ] = None,
+    llm_score: Annotated[
+        float | None,
+        typer.Option("--llm-score", help="Reconcile: the weight of an LLM answer (default 0.5; 0.9 for a strong LLM, "
+                     "see README).", min=0.0, max=1.0),
+    ] = None,
     threshold: Annotated[float | None, typer.Option("--threshold", help="Encoder entity threshold.")] = None,
     relation_threshold: Annotated[
         float | None, typer.Option("--relation-threshold", help="Encoder relation threshold.")
@@ -107,6 +112,7 @@ def extract(
             policy=policy,
             mode=mode,
             reconcile=reconcile or DEFAULT_STRATEGY,
+            **({"llm_score": llm_score} if llm_score is not None else {}),
             threshold=threshold,
             relation_threshold=relation_threshold,
             nested=nested,
@@ -119,6 +125,7 @@ def extract(
             "escalate_all": escalate_all,
             "llm_task": llm_task if mode == "hybrid" else None,
             "reconcile": extractor.strategy if mode == "hybrid" else None,
+            "llm_score": extractor.llm_score if mode != "encoder" else None,
             "inputs": [str(p) for p in inputs],
             "limit": limit,
         }

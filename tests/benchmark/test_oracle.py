@@ -141,7 +141,7 @@ def test_benchmark_runs_oracles_and_labels_them_as_reading_gold(tmp_path: Path) 
     out = tmp_path / "report"
     args = ["benchmark", "--dataset", str(GOLD), "--schema", "conll04", "--modes", "encoder,hybrid,llm",
             "--llm", "oracle,oracle:0.5", "--budgets", "0.5,1", "--model", str(model_dir), "--calibration", "none",
-            "--batch-size", "2", "--threads", "1", "--no-progress", "-o", str(out)]  # fmt: skip
+            "--batch-size", "2", "--threads", "1", "--llm-score", "0.9", "--no-progress", "-o", str(out)]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
@@ -154,6 +154,7 @@ def test_benchmark_runs_oracles_and_labels_them_as_reading_gold(tmp_path: Path) 
     assert exact["scores"]["entities"]["strict"]["f1"] == 1.0
     assert exact["scores"]["relations"]["strict"]["f1"] == 1.0
     assert report["meta"]["oracles"]["oracle"]["unmatched_chunks"] == 0
+    assert report["meta"]["reconcile"] == "vote (llm_score 0.9)"
     assert report["checks"]["capture_escalates_the_chunks_of_the_hybrid_runs"] is True
     md = (out / "report.md").read_text(encoding="utf-8")
     assert "| hybrid-0.5 (oracle:0.5 — reads gold) |" in md
