@@ -23,6 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 KINDS = ("entities", "relations")
+LLM_COLORS = ("tab:green", "tab:purple", "tab:orange", "tab:brown", "tab:pink", "tab:olive")
 SINGLE_TIER_STYLE = {"encoder": ("tab:blue", "--"), "llm": ("tab:red", ":")}
 
 
@@ -51,7 +52,7 @@ def plot_f1_vs_budget(report: dict[str, Any], path: str | Path) -> Path | None:
         llms = list(dict.fromkeys(r.get("llm") for r in hybrid))
         for n, llm in enumerate(llms):
             line = [r for r in hybrid if r.get("llm") == llm]
-            color = "tab:green" if len(llms) == 1 else plt.get_cmap("viridis")(n / max(len(llms) - 1, 1))
+            color = LLM_COLORS[n % len(LLM_COLORS)]
             budgets = [r["budget"] for r in line]
             f1s = [_strict_f1(r, kind) for r in line]
             ax.plot(budgets, f1s, "o-", color=color, label="hybrid" if llm is None else f"hybrid, {llm} (reads gold)")
