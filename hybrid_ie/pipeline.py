@@ -54,7 +54,7 @@ from hybrid_ie.router import (
     RoutingPolicy,
     Signal,
     apply_budget,
-    label_familiarity,
+    encoder_unknown_labels,
     route_chunk,
 )
 from hybrid_ie.schema import Schema, load_schema
@@ -159,6 +159,8 @@ class Extractor:
         self.llm_score = llm_score
         self._encoder = encoder
         self._llm = llm
+        if llm is not None and not hasattr(llm, "extract"):
+            _refuse_oracle(llm)
 
     # -- lazily created tiers ------------------------------------------------------------------
     @property
@@ -175,6 +177,7 @@ class Extractor:
             from hybrid_ie.llm import LLMClient, LLMConfig
 
             config = self._llm if self._llm is not None else LLMConfig.load()
+            _refuse_oracle(config)
             self._llm = LLMClient(config)
         return self._llm
 
@@ -187,7 +190,7 @@ class Extractor:
         """Stream one Document per input (str, ``{"id", "text"}`` or Document), in input order.
 
         The routing budget runs over the whole stream: at most ``policy.budget`` of all chunks
-        seen so far reach the LLM, most uncertain first within each batch.
+        seen so far reach the LLM, first-ranked first within each batch (`RoutingPolicy.rank`).
         """
         if batch_size < 1:
             raise InputError(f"batch_size must be at least 1, got {batch_size}")
@@ -250,23 +253,17 @@ class Extractor:
                 work.error = f"encoder_failed: {type(exc).__name__}: {exc}"
 
     def _route(self, chunks: list[_ChunkWork], state: BudgetState) -> None:
-        unknown = []
-        if self.policy.check_unknown_labels:
-            unknown = label_familiarity(
-                self.schema, getattr(self.encoder, "known_labels", None),
-                familiarity=getattr(self.encoder, "label_familiarity", None),
-                min_similarity=self.policy.min_label_similarity,
-            )
+        unknown = encoder_unknown_labels(self.schema, self.encoder, self.policy)
         for c in chunks:
             c.decision = route_chunk(c.result, self.schema, self.policy, unknown=unknown, nested=self.nested)
         apply_budget([c.decision for c in chunks], self.policy, state)
 
     def _call_llm(self, docs: list[_DocWork], chunks: list[_ChunkWork]) -> None:
-        """Call the LLM on the escalated chunks, most uncertain first. With a token cap the calls
+        """Call the LLM on the escalated chunks, first-ranked first. With a token cap the calls
         go one by one until the cap is spent; without one, an openai-backend client runs up to
         its `max_concurrency` calls at once (the in-process local model runs one at a time)."""
         escalated = [c for c in chunks if c.decision is not None and c.decision.escalate]
-        escalated.sort(key=lambda c: c.decision.rank_key(), reverse=True)
+        escalated.sort(key=lambda c: c.decision.rank_key(self.policy.rank), reverse=True)
         cap = self.policy.max_llm_tokens
         workers = self._llm_workers() if cap is None else 1
         if workers > 1 and len(escalated) > 1:
@@ -380,6 +377,13 @@ class Extractor:
         if failed:
             return f"llm_failed: {failed[0]}" + (f" (and {len(failed) - 1} more chunks)" if len(failed) > 1 else "")
         return None
+
+
+def _refuse_oracle(config: Any) -> None:
+    """An LLM configuration naming the benchmark's gold-reading oracle is refused (a clear error)."""
+    from hybrid_ie.llm.config import refuse_oracle
+
+    refuse_oracle(config)
 
 
 def llm_summary(results: Sequence[Any]) -> dict[str, Any]:

@@ -191,6 +191,19 @@ def test_ties_rank_chunks_with_more_signals_first():
     one = RouteDecision([Signal("x", 0.5)])
     two = RouteDecision([Signal("x", 0.5), Signal("y", 0.2)])
     assert apply_budget([one, two], RoutingPolicy(budget=0.5), BudgetState()) == [1]
+    assert apply_budget([one, two], RoutingPolicy(budget=0.5, rank="uncertainty"), BudgetState()) == [1]
+
+
+def test_default_rank_is_by_number_of_signals_then_uncertainty():
+    """A chunk with three uncertain items goes before one with a single very uncertain item (the
+    order that captures more encoder errors, eval/RESULTS.md); rank="uncertainty" is the old rule."""
+    sure_but_many = RouteDecision([Signal("x", 0.2), Signal("y", 0.3), Signal("z", 0.1)])
+    one_very_unsure = RouteDecision([Signal("x", 0.95)])
+    batch = [one_very_unsure, sure_but_many, RouteDecision([Signal("x", 0.5), Signal("x", 0.4)])]
+    assert apply_budget(batch, RoutingPolicy(budget=0.67), BudgetState()) == [1, 2]
+    assert apply_budget(batch, RoutingPolicy(budget=0.67, rank="uncertainty"), BudgetState()) == [0, 2]
+    with pytest.raises(InputError, match="rank"):
+        RoutingPolicy(rank="random")
 
 
 def test_bad_policy_values_are_clear_errors():

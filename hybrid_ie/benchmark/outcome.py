@@ -26,14 +26,17 @@ SIDECAR_SUFFIX = ".run.json"
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One run: a mode, and for hybrid mode its escalation budget."""
+    """One run: a mode, for hybrid mode its escalation budget, and the LLM when the benchmark
+    compares several (`--llm`: the name gets ``@<llm>``, e.g. ``hybrid-0.2@oracle:0.1``)."""
 
     mode: str
     budget: float | None = None
+    llm: str | None = None
 
     @property
     def name(self) -> str:
-        return self.mode if self.budget is None else f"{self.mode}-{self.budget:g}"
+        base = self.mode if self.budget is None else f"{self.mode}-{self.budget:g}"
+        return base if self.llm is None or self.mode == "encoder" else f"{base}@{self.llm}"
 
     @property
     def uses_encoder(self) -> bool:
@@ -44,14 +47,16 @@ class RunSpec:
         return self.mode != "encoder"
 
 
-def plan_runs(modes: Iterable[str], budgets: Iterable[float]) -> list[RunSpec]:
-    """Encoder-only first, hybrid budgets ascending (so the cache serves higher budgets), LLM last."""
+def plan_runs(modes: Iterable[str], budgets: Iterable[float], llms: Sequence[str | None] = (None,)) -> list[RunSpec]:
+    """Encoder-only first; then per LLM, hybrid budgets ascending (so the cache serves higher
+    budgets) and LLM-only last."""
     modes = set(modes)
     runs = [RunSpec("encoder")] if "encoder" in modes else []
-    if "hybrid" in modes:
-        runs += [RunSpec("hybrid", b) for b in sorted(set(budgets))]
-    if "llm" in modes:
-        runs.append(RunSpec("llm"))
+    for llm in llms or (None,):
+        if "hybrid" in modes:
+            runs += [RunSpec("hybrid", b, llm) for b in sorted(set(budgets))]
+        if "llm" in modes:
+            runs.append(RunSpec("llm", None, llm))
     return runs
 
 
@@ -129,3 +134,55 @@ def load_outcome(preds_path: Path, fingerprint: dict[str, Any], documents: int) 
     outcome = RunOutcome(spec=RunSpec(**data["spec"]), preds_path=preds_path, calls=calls, **saved)
     outcome.reused_from = outcome.finished
     return outcome
+
+
+def run_cost(outcome: RunOutcome, encoder_pass_s: float) -> dict[str, Any]:
+    """The cost numbers of one run (see `runner`'s module docstring for the times)."""
+    calls = outcome.calls
+    grounding = {"exact": 0, "fuzzy": 0, "ungrounded": 0}
+    for call in calls:
+        for key, value in call.grounding.items():
+            grounding[key] = grounding.get(key, 0) + value
+    grounded_total = sum(grounding.values())
+    llm_wall = sum(c.wall_s for c in calls)
+    alone = [c.standalone or ComputedCost() for c in calls]
+    llm_standalone_s = sum(a.latency_s for a in alone)
+    standalone = (
+        outcome.wall_s
+        - outcome.encoder_s
+        - llm_wall
+        + (encoder_pass_s if outcome.spec.uses_encoder else 0.0)
+        + llm_standalone_s
+    )
+    unknown = sum(not c.standalone_known for c in calls)
+    standalone = max(standalone, 0.0) if not unknown else None
+    ok_calls = [c for c in calls if c.status == "ok"]
+    return {
+        "documents": outcome.documents,
+        "failed_documents": outcome.failed_documents,
+        "chunks": outcome.chunks,
+        "escalated_chunks": outcome.escalated,
+        "escalation_rate": outcome.escalated / outcome.chunks if outcome.chunks else 0.0,
+        "llm_calls": len(calls),
+        "llm_calls_by_task": {t: sum(c.task == t for c in calls) for t in sorted({c.task for c in calls})},
+        "llm_failed": len(calls) - len(ok_calls),
+        "cache_hits": sum(c.cache_hit for c in calls),
+        "prompt_tokens": sum(a.prompt_tokens for a in alone),
+        "completion_tokens": sum(a.completion_tokens for a in alone),
+        "cost_usd": sum(a.cost for a in alone),
+        "tokens_spent_here": sum(c.prompt_tokens + c.completion_tokens for c in calls),
+        "standalone_unknown_calls": unknown,
+        "retries": sum(c.retries for c in calls),
+        "reasks": sum(c.reasks for c in calls),
+        "schema_valid_rate": sum(c.schema_valid for c in calls) / len(calls) if calls else None,
+        "grounding": grounding,
+        "grounding_rate": (grounding["exact"] + grounding["fuzzy"]) / grounded_total
+        if grounded_total
+        else None,
+        "wall_s": outcome.wall_s,
+        "encoder_s": outcome.encoder_s,
+        "llm_s": llm_wall,
+        "llm_standalone_s": llm_standalone_s,
+        "standalone_s": standalone,
+        "docs_per_s": outcome.documents / standalone if standalone else None,
+    }

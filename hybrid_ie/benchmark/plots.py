@@ -8,6 +8,7 @@ redrawn from a saved report without re-running anything:
 - `plot_f1_vs_time`: strict micro F1 of every run against its stand-alone wall time (the time
   the run would take with an empty LLM cache, see `runner.run_cost`); runs whose time is unknown
   (answers from a cache filled elsewhere) are left out and named in the title.
+- `plot_capture`: the router's error capture curve against random and ideal rankings.
 - `plot_reliability`: reliability diagram of encoder scores (calibration on the dev split).
 """
 
@@ -22,6 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 KINDS = ("entities", "relations")
+LLM_COLORS = ("tab:green", "tab:purple", "tab:orange", "tab:brown", "tab:pink", "tab:olive")
 SINGLE_TIER_STYLE = {"encoder": ("tab:blue", "--"), "llm": ("tab:red", ":")}
 
 
@@ -47,11 +49,14 @@ def plot_f1_vs_budget(report: dict[str, Any], path: str | Path) -> Path | None:
         return None
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=False)
     for ax, kind in zip(axes, KINDS, strict=True):
-        if hybrid:
-            budgets = [r["budget"] for r in hybrid]
-            f1s = [_strict_f1(r, kind) for r in hybrid]
-            ax.plot(budgets, f1s, "o-", color="tab:green", label="hybrid")
-            for r, b, f in zip(hybrid, budgets, f1s, strict=True):
+        llms = list(dict.fromkeys(r.get("llm") for r in hybrid))
+        for n, llm in enumerate(llms):
+            line = [r for r in hybrid if r.get("llm") == llm]
+            color = LLM_COLORS[n % len(LLM_COLORS)]
+            budgets = [r["budget"] for r in line]
+            f1s = [_strict_f1(r, kind) for r in line]
+            ax.plot(budgets, f1s, "o-", color=color, label="hybrid" if llm is None else f"hybrid, {llm} (reads gold)")
+            for r, b, f in zip(line, budgets, f1s, strict=True):
                 rate = r["cost"]["escalation_rate"]
                 ax.annotate(
                     f"{rate:.0%}",
@@ -60,18 +65,45 @@ def plot_f1_vs_budget(report: dict[str, Any], path: str | Path) -> Path | None:
                     xytext=(0, 6),
                     ha="center",
                     fontsize=7,
-                    color="tab:green",
+                    color=color,
                 )
         for r in singles:
             color, style = SINGLE_TIER_STYLE[r["mode"]]
-            ax.axhline(_strict_f1(r, kind), color=color, linestyle=style, label=f"{r['mode']} only")
+            label = f"{r['mode']} only" + (f", {r['llm']}" if r.get("llm") else "")
+            ax.axhline(_strict_f1(r, kind), color=color, linestyle=style, label=label)
         ax.set_title(f"{kind}: strict micro F1")
         ax.set_xlabel("escalation budget (point labels: measured escalation rate)")
         ax.set_ylabel("F1")
         ax.set_xlim(-0.03, 1.03)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="best")
-    fig.suptitle(_title(report), fontsize=10)
+    fig.suptitle(title_of(report), fontsize=10)
+    return _save(fig, Path(path))
+
+
+def plot_capture(capture: dict[str, Any], path: str | Path, title: str = "") -> Path | None:
+    """Share of the encoder's errors in the escalated chunks against the budget: router, random
+    and ideal rankings; one panel for all errors, one for relation errors."""
+    curves = capture.get("curves") or {}
+    if not curves.get("router"):
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    styles = {"router": ("tab:green", "o-"), "random": ("tab:grey", "s--"), "ideal": ("tab:purple", "^:")}
+    for ax, key, name in zip(axes, ("all", "relations"), ("all the encoder's errors", "the encoder's relation errors"),
+                             strict=True):  # fmt: skip
+        for strategy, (color, style) in styles.items():
+            points = curves[strategy]
+            ax.plot([0.0] + [p["budget"] for p in points], [0.0] + [p["share"][key] for p in points], style,
+                    color=color, label=strategy)  # fmt: skip
+        ax.set_title(f"share of {name} in escalated chunks", fontsize=9)
+        ax.set_xlabel("escalation budget")
+        ax.set_ylabel("share captured")
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="upper left")
+    position = (capture.get("auc") or {}).get("position")
+    note = "" if position is None else f"; router position {position:.2f} (0 = random, 1 = ideal)"
+    fig.suptitle(f"{title}{note}", fontsize=10)
     return _save(fig, Path(path))
 
 
@@ -102,7 +134,7 @@ def plot_f1_vs_time(report: dict[str, Any], path: str | Path) -> Path | None:
         ax.margins(x=0.15, y=0.1)
         ax.grid(alpha=0.3)
     note = f"; time unknown, not drawn: {', '.join(left_out)}" if left_out else ""
-    fig.suptitle(_title(report) + note, fontsize=10)
+    fig.suptitle(title_of(report) + note, fontsize=10)
     return _save(fig, Path(path))
 
 
@@ -136,6 +168,6 @@ def plot_reliability(calibration: dict[str, Any], path: str | Path) -> Path | No
     return _save(fig, Path(path))
 
 
-def _title(report: dict[str, Any]) -> str:
+def title_of(report: dict[str, Any]) -> str:
     data = report.get("dataset", {})
     return f"{data.get('source', '?')} ({data.get('documents', '?')} documents)"

@@ -15,16 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from hybrid_ie.benchmark import plots
-from hybrid_ie.benchmark.examples import (
-    ENTITY_ERROR_KINDS,
-    RELATION_ERROR_KINDS,
-    changes_against,
-    error_examples,
-)
+from hybrid_ie.benchmark.capture_report import capture_markdown, oracle_markdown
+from hybrid_ie.benchmark.examples import changes_against, error_examples
+from hybrid_ie.benchmark.verdict import KINDS, best_hybrid, pct, strict_f1, verdict
 from hybrid_ie.document import Document, read_jsonl
 from hybrid_ie.metrics import score
 
-KINDS = ("entities", "relations")
 PREDS_DIR = "preds"
 GOLD_FILE = "gold.jsonl"
 REPORT_JSON = "report.json"
@@ -33,20 +29,11 @@ FIGURES = {
     "f1_vs_budget": "f1_vs_budget.png",
     "f1_vs_time": "f1_vs_time.png",
     "reliability": "calibration_reliability.png",
+    "capture": "error_capture.png",
 }
 
 
 # -- building ----------------------------------------------------------------------------------
-
-
-def _f1(run: dict[str, Any], kind: str) -> float:
-    return run["scores"][kind]["strict"]["f1"]
-
-
-def best_hybrid(runs: Sequence[dict[str, Any]], kind: str) -> dict[str, Any] | None:
-    """The hybrid run with budget > 0 and the highest strict F1 of `kind` (lowest budget on ties)."""
-    hybrids = [r for r in runs if r["mode"] == "hybrid" and r["budget"] > 0]
-    return max(hybrids, key=lambda r: (_f1(r, kind), -r["budget"]), default=None)
 
 
 def _items_equal(a: Sequence[Document], b: Sequence[Document]) -> bool:
@@ -62,139 +49,6 @@ def _items_equal(a: Sequence[Document], b: Sequence[Document]) -> bool:
     return items(a) == items(b)
 
 
-def _run_named(runs: Sequence[dict[str, Any]], name: str) -> dict[str, Any] | None:
-    return next((r for r in runs if r["name"] == name), None)
-
-
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.2f}"
-
-
-def _cost_phrase(run: dict[str, Any]) -> str:
-    c = run["cost"]
-    escalation = f"escalation rate {c['escalation_rate']:.1%}, " if run["mode"] == "hybrid" else ""
-    if c["standalone_s"] is None:
-        return (
-            f"{escalation}{c['llm_calls']} LLM calls, {c['standalone_unknown_calls']} of them answered from a "
-            "cache filled outside this benchmark, so tokens and time are unknown"
-        )
-    return (
-        f"{escalation}{c['llm_calls']} LLM calls, "
-        f"{c['prompt_tokens'] + c['completion_tokens']:,} LLM tokens, {c['standalone_s']:.0f} s stand-alone"
-    )
-
-
-def _changes_phrase(kind: str, run: dict[str, Any], changes: dict[str, Any]) -> str | None:
-    ch = changes.get(run["name"], {}).get(kind)
-    if ch is None:
-        return None
-    return (
-        f"against encoder-only, the LLM at budget {run['budget']:g} fixed {ch['fixed']} and broke "
-        f"{ch['broken']} {kind} (true positives), added {ch['fp_added']} and removed "
-        f"{ch['fp_removed']} false positives"
-    )
-
-
-def _why_not(
-    kind: str,
-    best: dict[str, Any],
-    encoder: dict[str, Any],
-    llm: dict[str, Any],
-    changes: dict[str, Any],
-    examples: dict[str, Any],
-    runs: Sequence[dict[str, Any]],
-) -> str:
-    """A measured explanation of why the best hybrid run does not beat both single tiers: which
-    tier it does not exceed, what the LLM changed at that budget and at the largest one."""
-    best_f1 = _f1(best, kind)
-    parts = [
-        f"it does not exceed {tier}-only ({_pct(_f1(run, kind))})"
-        for tier, run in (("encoder", encoder), ("LLM", llm))
-        if _f1(run, kind) >= best_f1
-    ]
-    if (phrase := _changes_phrase(kind, best, changes)) is not None:
-        parts.append(phrase)
-    largest = max((r for r in runs if r["mode"] == "hybrid"), key=lambda r: r["budget"], default=None)
-    if largest is not None and largest is not best and (phrase := _changes_phrase(kind, largest, changes)):
-        parts.append(phrase.replace("against encoder-only, ", "and "))
-    error_kinds = ENTITY_ERROR_KINDS if kind == "entities" else RELATION_ERROR_KINDS
-    enc_counts = examples.get("encoder", {}).get("counts", {})
-    hyb_counts = examples.get(best["name"], {}).get("counts", {})
-    if enc_counts and hyb_counts:
-        grew = max(error_kinds, key=lambda k: hyb_counts.get(k, 0) - enc_counts.get(k, 0))
-        delta = hyb_counts.get(grew, 0) - enc_counts.get(grew, 0)
-        if delta > 0:
-            parts.append(
-                f"the error kind that grew most is '{grew}' ({enc_counts[grew]} -> {hyb_counts[grew]})"
-            )
-    if _f1(llm, kind) < _f1(encoder, kind):
-        parts.append(
-            f"the LLM alone is weaker than the encoder on {kind} "
-            f"({_pct(_f1(llm, kind))} vs {_pct(_f1(encoder, kind))})"
-        )
-    return "; ".join(parts) + "." if parts else "no LLM run to explain it."
-
-
-def verdict(
-    runs: Sequence[dict[str, Any]], changes: dict[str, Any], examples: dict[str, Any]
-) -> dict[str, Any]:
-    """Per kind (entities, relations, strict micro F1): does the best hybrid budget beat both
-    encoder-only and LLM-only; the lowest budget that does; and a plain statement."""
-    encoder, llm = _run_named(runs, "encoder"), _run_named(runs, "llm")
-    out: dict[str, Any] = {}
-    for kind in KINDS:
-        best = best_hybrid(runs, kind)
-        if best is None or encoder is None or llm is None:
-            ran = ", ".join(r["name"] for r in runs)
-            statement = f"{kind}: not compared (needs encoder, llm and a hybrid budget > 0; ran: {ran})."
-            if best is not None and encoder is not None:  # no LLM-only run: hybrid vs encoder only
-                better = _f1(best, kind) > _f1(encoder, kind)
-                detail = _changes_phrase(kind, best, changes)
-                statement = (
-                    f"{kind} (strict micro F1), no LLM-only run: best hybrid {_pct(_f1(best, kind))} at budget "
-                    f"{best['budget']:g} ({_cost_phrase(best)}) vs encoder-only {_pct(_f1(encoder, kind))}: "
-                    + ("hybrid is better than the encoder" if better else "hybrid does NOT beat the encoder")
-                    + (f"; {detail}." if detail else ".")
-                )
-            out[kind] = {"compared": False, "statement": statement}
-            continue
-        enc_f1, llm_f1, best_f1 = _f1(encoder, kind), _f1(llm, kind), _f1(best, kind)
-        winners = [
-            r
-            for r in runs
-            if r["mode"] == "hybrid" and r["budget"] > 0 and _f1(r, kind) > max(enc_f1, llm_f1)
-        ]
-        first = min(winners, key=lambda r: r["budget"], default=None)
-        entry = {
-            "compared": True,
-            "beats_both": bool(winners),
-            "best_budget": best["budget"],
-            "best_f1": best_f1,
-            "encoder_f1": enc_f1,
-            "llm_f1": llm_f1,
-            "best_escalation_rate": best["cost"]["escalation_rate"],
-            "lowest_winning_budget": first["budget"] if first else None,
-        }
-        head = (
-            f"{kind} (strict micro F1): hybrid {_pct(best_f1)} at budget {best['budget']:g} "
-            f"({_cost_phrase(best)}) vs encoder-only {_pct(enc_f1)} and LLM-only {_pct(llm_f1)} "
-            f"({_cost_phrase(llm)})"
-        )
-        if winners:
-            detail = _changes_phrase(kind, best, changes)
-            entry["statement"] = (
-                f"{head}: hybrid BEATS both single tiers; the lowest budget that does is "
-                f"{first['budget']:g} ({_cost_phrase(first)})."
-                + (f" Best budget {best['budget']:g}: {detail}." if detail else "")
-            )
-        else:
-            entry["statement"] = f"{head}: hybrid does NOT beat both single tiers. Why: " + _why_not(
-                kind, best, encoder, llm, changes, examples, runs
-            )
-        out[kind] = entry
-    return out
-
-
 def build_report(
     *,
     config: Any,
@@ -203,9 +57,11 @@ def build_report(
     meta: dict[str, Any],
     calibration: dict[str, Any] | None,
     symmetric: frozenset[str],
+    capture: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The report dictionary. Each entry of `results` holds name, mode, budget, preds, scores,
-    cost and `_predictions` (the Documents read back from its preds file; not kept)."""
+    cost and `_predictions` (the Documents read back from its preds file; not kept); `capture` is
+    the router's error capture (`capture.measure_capture`)."""
     preds = {r["name"]: r.pop("_predictions") for r in results}
     encoder_preds = preds.get("encoder")
     changes = {
@@ -226,6 +82,12 @@ def build_report(
     checks = {}
     if encoder_preds is not None and "hybrid-0" in preds:
         checks["hybrid_budget_0_equals_encoder"] = _items_equal(encoder_preds, preds["hybrid-0"])
+    if capture:
+        chosen = {p["budget"]: p["escalated"] for p in capture["curves"]["router"]}
+        pairs = [(chosen[r["budget"]], r["cost"]["escalated_chunks"]) for r in results
+                 if r["mode"] == "hybrid" and r["budget"] in chosen]  # fmt: skip
+        if pairs:
+            checks["capture_escalates_the_chunks_of_the_hybrid_runs"] = all(a == b for a, b in pairs)
     return {
         "meta": meta,
         "dataset": {
@@ -242,6 +104,7 @@ def build_report(
         "checks": checks,
         "verdict": verdict(results, changes, examples),
         "calibration": calibration,
+        "capture": capture,
     }
 
 
@@ -258,6 +121,9 @@ def write_report(report: dict[str, Any], output_dir: str | Path) -> dict[str, Pa
         "f1_vs_time": plots.plot_f1_vs_time(report, out / FIGURES["f1_vs_time"]),
         "reliability": plots.plot_reliability(report["calibration"], out / FIGURES["reliability"])
         if report.get("calibration")
+        else None,
+        "capture": plots.plot_capture(report["capture"], out / FIGURES["capture"], plots.title_of(report))
+        if report.get("capture")
         else None,
     }
     report["figures"] = {key: path.name for key, path in drawn.items() if path is not None}
@@ -291,6 +157,12 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
 
 
+def run_label(run: dict[str, Any]) -> str:
+    """A run's name in tables: its label when it has one (oracle runs: "hybrid-0.2 (oracle:0.1 —
+    reads gold)")."""
+    return str(run.get("label") or run["name"])
+
+
 def _num(value: float | None, fmt: str = "{:,}") -> str:
     return "–" if value is None else fmt.format(value)
 
@@ -302,18 +174,18 @@ def _headline_rows(runs: Sequence[dict[str, Any]]) -> list[list[str]]:
         ent, rel = s["entities"]["strict"], s["relations"]["strict"]
         rows.append(
             [
-                r["name"],
+                run_label(r),
                 f"{c['escalation_rate']:.1%}",
-                _pct(ent["precision"]),
-                _pct(ent["recall"]),
-                f"**{_pct(ent['f1'])}**",
-                _pct(s["entities"]["boundary"]["f1"]),
-                _pct(s["macro"]["entities"]["f1"]),
-                _pct(rel["precision"]),
-                _pct(rel["recall"]),
-                f"**{_pct(rel['f1'])}**",
-                _pct(s["relations"]["boundary"]["f1"]),
-                _pct(s["macro"]["relations"]["f1"]),
+                pct(ent["precision"]),
+                pct(ent["recall"]),
+                f"**{pct(ent['f1'])}**",
+                pct(s["entities"]["boundary"]["f1"]),
+                pct(s["macro"]["entities"]["f1"]),
+                pct(rel["precision"]),
+                pct(rel["recall"]),
+                f"**{pct(rel['f1'])}**",
+                pct(s["relations"]["boundary"]["f1"]),
+                pct(s["macro"]["relations"]["f1"]),
             ]
         )
     return rows
@@ -353,7 +225,7 @@ def _cost_rows(runs: Sequence[dict[str, Any]]) -> list[list[str]]:
         c = r["cost"]
         rows.append(
             [
-                r["name"],
+                run_label(r),
                 _num(c["chunks"]),
                 _num(c["escalated_chunks"]),
                 _num(c["llm_calls"]),
@@ -363,8 +235,8 @@ def _cost_rows(runs: Sequence[dict[str, Any]]) -> list[list[str]]:
                 _num(c["completion_tokens"]),
                 _num(c["tokens_spent_here"]),
                 _num(c["cost_usd"], "{:.4f}"),
-                _pct(c["schema_valid_rate"]),
-                _pct(c["grounding_rate"]),
+                pct(c["schema_valid_rate"]),
+                pct(c["grounding_rate"]),
                 _num(c["wall_s"], "{:.1f}"),
                 _num(c["standalone_s"], "{:.1f}"),
                 _num(c["docs_per_s"], "{:.2f}"),
@@ -402,9 +274,9 @@ def _per_label_table(runs: Sequence[dict[str, Any]], kind: str) -> str:
         cells = []
         for r in runs:
             row = r["scores"]["per_label"][kind].get(label)
-            cells.append("–" if row is None else f"{_pct(row['f1'])} ({row['tp']}/{row['fp']}/{row['fn']})")
+            cells.append("–" if row is None else f"{pct(row['f1'])} ({row['tp']}/{row['fp']}/{row['fn']})")
         rows.append([label, str(support), *cells])
-    return _table(("label", "gold", *(r["name"] for r in runs)), rows)
+    return _table(("label", "gold", *(run_label(r) for r in runs)), rows)
 
 
 def _changes_table(report: dict[str, Any]) -> str:
@@ -495,7 +367,10 @@ def render_markdown(report: dict[str, Any]) -> str:
     for key in ("f1_vs_budget", "f1_vs_time"):
         if key in figures:
             lines.append(f"![{key}]({figures[key]})")
-    lines += ["", "## Per label (strict F1 %, tp/fp/fn)", ""]
+    lines += ["", "## Router error capture (encoder errors in escalated chunks; no LLM)", ""]
+    lines += [*capture_markdown(report.get("capture"), figures.get("capture")), ""]
+    lines += oracle_markdown(report)
+    lines += ["## Per label (strict F1 %, tp/fp/fn)", ""]
     for kind in KINDS:
         lines += [f"### {kind}", "", _per_label_table(runs, kind), ""]
     lines += ["## Calibration", "", *_calibration_section(report.get("calibration"), figures), ""]
@@ -521,6 +396,8 @@ def render_markdown(report: dict[str, Any]) -> str:
 def _llm_line(llm: Any) -> str:
     if not llm:
         return "not used"
+    if isinstance(llm, dict) and llm and all(isinstance(v, dict) for v in llm.values()):  # several (--llm)
+        return "; ".join(str(v.get("label") or k) for k, v in llm.items())
     if isinstance(llm, dict):
         keys = ("backend", "model", "base_url")
         return ", ".join(f"{k} {llm[k]}" for k in keys if llm.get(k)) or "configured"
@@ -544,8 +421,8 @@ def results_rows(report: dict[str, Any], link: str) -> list[list[str]]:
             f"{data['source']} ({data['documents']}{limit})",
             r["name"],
             f"{r['cost']['escalation_rate']:.1%}" if r["mode"] == "hybrid" else "–",
-            _pct(_f1(r, "entities")),
-            _pct(_f1(r, "relations")),
+            pct(strict_f1(r, "entities")),
+            pct(strict_f1(r, "relations")),
             str(r["cost"]["llm_calls"]),
             _num(r["cost"]["docs_per_s"], "{:.2f}"),
             f"[{link}]({link})",

@@ -23,27 +23,36 @@ here), `standalone_s` and `docs_per_s` are None and `standalone_unknown_calls` s
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
 import math
+import os
 import random
-import subprocess
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, is_dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from hybrid_ie.benchmark.metering import ComputedCost, MeteredLLM, SharedEncoder
+from hybrid_ie.benchmark.identity import (
+    describe,
+    encoder_identity,
+    git_commit,
+    llm_identity,
+    prompts_digest,
+    run_fingerprint,
+)
+from hybrid_ie.benchmark.metering import MeteredLLM, SharedEncoder
 from hybrid_ie.benchmark.outcome import (
     RunOutcome,
     RunSpec,
     documents_digest,
     load_outcome,
     plan_runs,
+    run_cost,
     save_outcome,
 )
 from hybrid_ie.benchmark.report import GOLD_FILE, PREDS_DIR, build_report
@@ -51,7 +60,6 @@ from hybrid_ie.datasets import load_documents
 from hybrid_ie.document import Document, read_jsonl, write_document, write_jsonl
 from hybrid_ie.errors import InputError
 from hybrid_ie.metrics import score
-from hybrid_ie.paths import REPO_ROOT
 from hybrid_ie.schema import Schema, available_schemas, load_schema
 
 MODES = ("encoder", "llm", "hybrid")
@@ -80,9 +88,26 @@ class BenchmarkConfig:
     progress: bool = True
     resume: bool = False
     command: str = ""
+    llms: tuple[str, ...] = ()  # oracle specs (`--llm`); () = the configured LLM
+    capture: bool = False  # the router's error capture (capture.py); always with hybrid runs
+    reconcile: str | None = None  # None = the pipeline's default strategy
+    llm_task: str | None = None  # None = the routing policy's default (verify)
+    rank: str | None = None  # None = the routing policy's default (signals)
+    llm_score: float | None = None  # None = the reconciler's default (reconcile.LLM_SCORE)
 
     def __post_init__(self) -> None:
         self.output_dir = Path(self.output_dir)
+        if self.capture and "encoder" not in self.modes:
+            self.modes = ("encoder", *self.modes)
+        if self.llms:
+            from hybrid_ie.benchmark.oracle import parse_oracle
+
+            for spec in self.llms:
+                parse_oracle(spec)
+            if self.llm_config:
+                raise InputError("--llm (oracle) and --llm-config: give one of them")
+            if len(set(self.llms)) != len(self.llms):
+                raise InputError(f"--llm: each LLM once, got {', '.join(self.llms)}")
         unknown = [m for m in self.modes if m not in MODES]
         if unknown or not self.modes:
             raise InputError(f"unknown mode(s) {unknown or '(none given)'}; choose from {', '.join(MODES)}")
@@ -140,12 +165,16 @@ def route_counts(doc: Document) -> tuple[int, int]:
     return int(chunks), escalated
 
 
-def _make_extractor(spec: RunSpec, schema: Schema, encoder: Any, llm: Any, policy: Any, nested: bool) -> Any:
+def _make_extractor(
+    spec: RunSpec, schema: Schema, encoder: Any, llm: Any, policy: Any, config: BenchmarkConfig
+) -> Any:
     from hybrid_ie.pipeline import Extractor
 
     if spec.mode == "hybrid":
         policy = policy.with_budget(spec.budget)
-    return Extractor(schema, encoder=encoder, llm=llm, policy=policy, mode=spec.mode, nested=nested)
+    options = {"reconcile": config.reconcile, "llm_score": config.llm_score}
+    return Extractor(schema, encoder=encoder, llm=llm, policy=policy, mode=spec.mode, nested=config.nested,
+                     **{k: v for k, v in options.items() if v is not None})  # fmt: skip
 
 
 def llm_call_bound(spec: RunSpec, gold: Sequence[Document]) -> int:
@@ -218,84 +247,7 @@ def execute_run(
     return outcome
 
 
-def run_cost(outcome: RunOutcome, encoder_pass_s: float) -> dict[str, Any]:
-    """The cost numbers of one run (see the module docstring for the times)."""
-    calls = outcome.calls
-    grounding = {"exact": 0, "fuzzy": 0, "ungrounded": 0}
-    for call in calls:
-        for key, value in call.grounding.items():
-            grounding[key] = grounding.get(key, 0) + value
-    grounded_total = sum(grounding.values())
-    llm_wall = sum(c.wall_s for c in calls)
-    alone = [c.standalone or ComputedCost() for c in calls]
-    llm_standalone_s = sum(a.latency_s for a in alone)
-    standalone = (
-        outcome.wall_s
-        - outcome.encoder_s
-        - llm_wall
-        + (encoder_pass_s if outcome.spec.uses_encoder else 0.0)
-        + llm_standalone_s
-    )
-    unknown = sum(not c.standalone_known for c in calls)
-    standalone = max(standalone, 0.0) if not unknown else None
-    ok_calls = [c for c in calls if c.status == "ok"]
-    return {
-        "documents": outcome.documents,
-        "failed_documents": outcome.failed_documents,
-        "chunks": outcome.chunks,
-        "escalated_chunks": outcome.escalated,
-        "escalation_rate": outcome.escalated / outcome.chunks if outcome.chunks else 0.0,
-        "llm_calls": len(calls),
-        "llm_calls_by_task": {t: sum(c.task == t for c in calls) for t in sorted({c.task for c in calls})},
-        "llm_failed": len(calls) - len(ok_calls),
-        "cache_hits": sum(c.cache_hit for c in calls),
-        "prompt_tokens": sum(a.prompt_tokens for a in alone),
-        "completion_tokens": sum(a.completion_tokens for a in alone),
-        "cost_usd": sum(a.cost for a in alone),
-        "tokens_spent_here": sum(c.prompt_tokens + c.completion_tokens for c in calls),
-        "standalone_unknown_calls": unknown,
-        "retries": sum(c.retries for c in calls),
-        "reasks": sum(c.reasks for c in calls),
-        "schema_valid_rate": sum(c.schema_valid for c in calls) / len(calls) if calls else None,
-        "grounding": grounding,
-        "grounding_rate": (grounding["exact"] + grounding["fuzzy"]) / grounded_total
-        if grounded_total
-        else None,
-        "wall_s": outcome.wall_s,
-        "encoder_s": outcome.encoder_s,
-        "llm_s": llm_wall,
-        "llm_standalone_s": llm_standalone_s,
-        "standalone_s": standalone,
-        "docs_per_s": outcome.documents / standalone if standalone else None,
-    }
-
-
 # -- the whole benchmark ------------------------------------------------------------------------
-
-
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
-
-
-def _describe(obj: Any) -> Any:
-    if obj is None:
-        return None
-    if is_dataclass(obj) and not isinstance(obj, type):
-        return {k: v for k, v in asdict(obj).items() if not k.lower().endswith(("key", "api_key"))}
-    if hasattr(obj, "model_dump"):
-        return {k: v for k, v in obj.model_dump(mode="json").items() if "key" not in k.lower()}
-    return repr(obj)
 
 
 def load_encoder(model: str | None) -> Any:
@@ -310,67 +262,70 @@ def load_llm(config_file: str | None) -> Any:
     return LLMClient(LLMConfig.load(config_file))
 
 
-def default_policy() -> Any:
+def default_policy(llm_task: str | None = None, rank: str | None = None) -> Any:
     from hybrid_ie.router import RoutingPolicy
 
-    return RoutingPolicy()
+    options = {"llm_task": llm_task, "rank": rank}
+    return RoutingPolicy(**{k: v for k, v in options.items() if v is not None})
 
 
-def encoder_identity(model: str | None, encoder: Any) -> str:
-    """What identifies the encoder in a run's fingerprint: the checkpoint folder's name and a
-    hash of its files' contents (so a copy of a checkpoint is the same encoder, and a retrained
-    one in the same folder is not)."""
-    if encoder is not None:
-        return type(encoder).__name__
-    from hybrid_ie.encoder.inference import DEFAULT_MODEL_DIR
+def _llm_identities(config: BenchmarkConfig, llm: Any, runs: Sequence[RunSpec]) -> dict[str | None, Any]:
+    """The identity of each LLM the runs use: the configured one (key None) or each oracle."""
+    if not any(r.uses_llm for r in runs):
+        return {}
+    if not config.llms:
+        return {None: llm_identity(config.llm_config, llm)}
+    from hybrid_ie.benchmark.oracle import oracle_identity
 
-    folder = Path(model) if model else DEFAULT_MODEL_DIR
-    digest = hashlib.sha256()
-    for path in sorted(folder.glob("*")) if folder.is_dir() else []:
-        if path.is_file():
-            digest.update(path.name.encode() + b"\0")
-            with path.open("rb") as handle:
-                for block in iter(lambda handle=handle: handle.read(1 << 20), b""):
-                    digest.update(block)
-    return f"{folder.name}@{digest.hexdigest()[:12]}"
+    return {spec: {**oracle_identity(spec, config.seed), "prompts": prompts_digest()} for spec in config.llms}
 
 
-def llm_identity(config_file: str | None, llm: Any) -> Any:
-    """The LLM configuration that decides answers (cache location and secrets left out)."""
-    if llm is not None:
-        config = getattr(llm, "config", None)
-    else:
-        from hybrid_ie.llm import LLMConfig
+def _start_llms(
+    config: BenchmarkConfig, llm: Any, ids: dict[str | None, Any], todo: Sequence[RunSpec],
+    reused: dict[RunSpec, RunOutcome], gold: Sequence[Document], schema: Schema, stack: contextlib.ExitStack,
+) -> tuple[dict[str | None, MeteredLLM], dict[str, Any]]:  # fmt: skip
+    """A metered client per LLM that a run still to do needs (an oracle's server is started and
+    stays up until `stack` closes); returns them and the oracle servers by spec."""
+    metered: dict[str | None, MeteredLLM] = {}
+    servers: dict[str, Any] = {}
+    ledger = config.output_dir / PREDS_DIR / LLM_LEDGER
+    for key, identity in ids.items():
+        if not any(r.uses_llm and r.llm == key for r in todo):
+            continue
+        if key is None:
+            client = llm if llm is not None else load_llm(config.llm_config)
+        else:
+            from hybrid_ie.benchmark.oracle import oracle_llm
 
-        config = LLMConfig.load(config_file)
-    described = _describe(config)
-    if isinstance(described, dict):
-        described = {k: v for k, v in described.items() if k not in ("cache", "cache_path")}
-        described["prompts"] = _prompts_digest()
-    return described
+            client, _, servers[key] = stack.enter_context(oracle_llm(key, gold, schema, seed=config.seed))
+        metered[key] = MeteredLLM(client, identity=json.dumps(identity, sort_keys=True, default=str), ledger=ledger)
+        for spec, outcome in reused.items():
+            if spec.llm == key:
+                metered[key].prime(outcome.calls)
+    return metered, servers
 
 
-def _prompts_digest() -> str:
-    """A hash of the prompt templates and few-shot files (an answer depends on them)."""
-    from hybrid_ie.paths import PROMPTS_DIR
+def _run_entry(outcome: RunOutcome, config: BenchmarkConfig, gold: Sequence[Document], symmetric: frozenset[str],
+               encoder_pass_s: float) -> dict[str, Any]:  # fmt: skip
+    spec = outcome.spec
+    preds = list(read_jsonl(outcome.preds_path))
+    entry = {
+        "name": spec.name,
+        "mode": spec.mode,
+        "budget": spec.budget,
+        "preds": str(outcome.preds_path.relative_to(config.output_dir)),
+        "finished": outcome.finished,
+        "reused": outcome.reused_from is not None,
+        "scores": score(gold, preds, symmetric=symmetric).to_dict(),
+        "cost": run_cost(outcome, encoder_pass_s),
+        "_predictions": preds,
+    }
+    if spec.llm is not None and spec.mode != "encoder":
+        from hybrid_ie.benchmark.oracle import oracle_label
 
-    digest = hashlib.sha256()
-    for path in sorted(PROMPTS_DIR.rglob("*")) if PROMPTS_DIR.is_dir() else []:
-        if path.is_file():
-            digest.update(path.relative_to(PROMPTS_DIR).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:12]
-
-
-def run_fingerprint(spec: RunSpec, base: dict[str, Any], encoder_id: str, llm_id: Any, policy: Any) -> dict:
-    fingerprint = {**base, "mode": spec.mode, "budget": spec.budget}
-    if spec.uses_encoder:
-        fingerprint["encoder"] = encoder_id
-    if spec.uses_llm:
-        fingerprint["llm"] = llm_id
-    if spec.mode == "hybrid":
-        fingerprint["policy"] = _describe(policy)
-        fingerprint["reconcile"] = _reconcile_default()
-    return fingerprint
+        entry["llm"] = spec.llm
+        entry["label"] = f"{RunSpec(spec.mode, spec.budget).name} ({oracle_label(spec.llm)})"
+    return entry
 
 
 def run_benchmark(
@@ -380,31 +335,34 @@ def run_benchmark(
     llm: Any = None,
     policy: Any = None,
 ) -> dict[str, Any]:
-    """Run every mode and budget of `config`, write the predictions, and return the report
-    dictionary (see `report.build_report`); `encoder`, `llm` and `policy` override the defaults
-    (the shipped checkpoint or `--model`, the LLM of `--llm-config`, `RoutingPolicy()`). With
-    `config.resume`, runs finished by an earlier invocation (same fingerprint) are re-used."""
-    from hybrid_ie.benchmark.calibration_report import calibration_for
-
-    started_at_commit = _git_commit()  # the code this process runs; the tree may move meanwhile
+    """Run every mode and budget of `config` (for each LLM of `config.llms`), write the
+    predictions, and return the report dictionary (see `report.build_report`); `encoder`, `llm`
+    and `policy` override the defaults (the shipped checkpoint or `--model`, the LLM of
+    `--llm-config`, `RoutingPolicy()`). With `config.resume`, runs finished by an earlier
+    invocation (same fingerprint) are re-used. With hybrid runs or `config.capture`, the
+    report also holds the router's error capture (`capture.measure_capture`)."""
+    started_at_commit = git_commit()  # the code this process runs; the tree may move meanwhile
     seed_everything(config.seed)
     schema = resolve_schema(config.source, config.schema)
     gold = load_gold(config.source, config.limit)
-    runs = plan_runs(config.modes, config.budgets)
+    runs = plan_runs(config.modes, config.budgets, config.llms or (None,))
     preds_dir = config.output_dir / PREDS_DIR
     preds_dir.mkdir(parents=True, exist_ok=True)
     write_jsonl(gold, preds_dir / GOLD_FILE)
-    policy = policy if policy is not None else (default_policy() if "hybrid" in config.modes else None)
+    wants_capture = config.capture or "hybrid" in config.modes
+    if policy is None and wants_capture:
+        policy = default_policy(config.llm_task, config.rank)
+    strategy = config.reconcile or _reconcile_default()
+    merge = strategy if config.llm_score is None else f"{strategy} (llm_score {config.llm_score:g})"
 
     any_encoder = any(r.uses_encoder for r in runs)
-    any_llm = any(r.uses_llm for r in runs)
     encoder_id = encoder_identity(config.model, encoder) if any_encoder else ""
-    llm_id = llm_identity(config.llm_config, llm) if any_llm else None
+    llm_ids = _llm_identities(config, llm, runs)
     base = {"documents": documents_digest(gold), "schema": schema.fingerprint, "batch_size": config.batch_size,
             "seed": config.seed}  # fmt: skip
     if config.nested:
         base["nested"] = True
-    fingerprints = {r: run_fingerprint(r, base, encoder_id, llm_id, policy) for r in runs}
+    fingerprints = {r: run_fingerprint(r, base, encoder_id, llm_ids.get(r.llm), policy, merge) for r in runs}
     reused = {}
     if config.resume:
         for r in runs:
@@ -414,70 +372,60 @@ def run_benchmark(
     todo = [r for r in runs if r not in reused]
 
     needs_encoder = any(r.uses_encoder for r in todo) or (
-        any_encoder and config.calibration_source is not None
+        any_encoder and (config.calibration_source is not None or wants_capture)
     )
     shared_encoder = (
         SharedEncoder(encoder if encoder is not None else load_encoder(config.model))
         if needs_encoder
         else None
     )
-    metered_llm = None
-    if any(r.uses_llm for r in todo):
-        metered_llm = MeteredLLM(
-            llm if llm is not None else load_llm(config.llm_config),
-            identity=json.dumps(llm_id, sort_keys=True, default=str),
-            ledger=preds_dir / LLM_LEDGER,
-        )
-        for outcome in reused.values():
-            metered_llm.prime(outcome.calls)
-
-    outcomes = []
-    for i, spec in enumerate(runs, start=1):
-        if spec in reused:
+    with contextlib.ExitStack() as stack:
+        metered, servers = _start_llms(config, llm, llm_ids, todo, reused, gold, schema, stack)
+        outcomes = []
+        for i, spec in enumerate(runs, start=1):
+            if spec in reused:
+                if config.progress:
+                    tqdm.write(f"run {i}/{len(runs)}: {spec.name}: re-used (finished {reused[spec].reused_from})")
+                outcomes.append(reused[spec])
+                continue
             if config.progress:
-                tqdm.write(f"run {i}/{len(runs)}: {spec.name}: re-used (finished {reused[spec].reused_from})")
-            outcomes.append(reused[spec])
-            continue
-        if config.progress:
-            tqdm.write(f"run {i}/{len(runs)}: {spec.name} on {len(gold)} documents")
-        extractor = _make_extractor(spec, schema, shared_encoder, metered_llm, policy, config.nested)
-        outcome = execute_run(
-            spec,
-            extractor,
-            gold,
-            preds_dir / f"{spec.name}.jsonl",
-            encoder=shared_encoder,
-            llm=metered_llm,
-            batch_size=config.batch_size,
-            progress=config.progress,
-        )
-        save_outcome(outcome, fingerprints[spec])
-        outcomes.append(outcome)
+                tqdm.write(f"run {i}/{len(runs)}: {spec.name} on {len(gold)} documents")
+            run_llm = metered.get(spec.llm)
+            extractor = _make_extractor(spec, schema, shared_encoder, run_llm, policy, config)
+            outcome = execute_run(
+                spec,
+                extractor,
+                gold,
+                preds_dir / f"{spec.name}.jsonl",
+                encoder=shared_encoder,
+                llm=run_llm,
+                batch_size=config.batch_size,
+                progress=config.progress,
+            )
+            save_outcome(outcome, fingerprints[spec])
+            outcomes.append(outcome)
+        oracle_stats = {spec: server.stats() for spec, server in servers.items()}
 
     encoder_pass_s = max(
         [shared_encoder.seconds if shared_encoder is not None else 0.0]
         + [o.encoder_pass_s for o in outcomes if o.spec.uses_encoder]
     )
     symmetric = frozenset(schema.symmetric_relations)
-    results = []
-    for outcome in outcomes:
-        preds = list(read_jsonl(outcome.preds_path))
-        results.append(
-            {
-                "name": outcome.spec.name,
-                "mode": outcome.spec.mode,
-                "budget": outcome.spec.budget,
-                "preds": str(outcome.preds_path.relative_to(config.output_dir)),
-                "finished": outcome.finished,
-                "reused": outcome.reused_from is not None,
-                "scores": score(gold, preds, symmetric=symmetric).to_dict(),
-                "cost": run_cost(outcome, encoder_pass_s),
-                "_predictions": preds,
-            }
-        )
+    results = [_run_entry(o, config, gold, symmetric, encoder_pass_s) for o in outcomes]
+    capture = None
+    encoder_run = next((r for r in results if r["mode"] == "encoder"), None)
+    if wants_capture and encoder_run is not None and shared_encoder is not None:
+        from hybrid_ie.benchmark.capture import measure_capture
+
+        capture = measure_capture(
+            gold, encoder_run["_predictions"], shared_encoder, schema, policy, config.budgets,
+            symmetric=symmetric, nested=config.nested, batch_size=config.batch_size, seed=config.seed,
+        )  # fmt: skip
 
     calibration = None
     if shared_encoder is not None:
+        from hybrid_ie.benchmark.calibration_report import calibration_for
+
         calibration = calibration_for(
             config.calibration_source,
             config.source,
@@ -499,11 +447,13 @@ def run_benchmark(
             "encoder_pass_s": encoder_pass_s,
             "texts_encoded": shared_encoder.texts_encoded if shared_encoder else 0,
         },
-        "llm": llm_id,
-        "policy": _describe(policy),
-        "reconcile": _reconcile_default(),
+        "llm": llm_ids.get(None) if not config.llms else {k: v for k, v in llm_ids.items()},
+        "oracles": oracle_stats or None,
+        "policy": describe(policy),
+        "reconcile": merge,
         "batch_size": config.batch_size,
         "nested": config.nested,
+        "load_average": _load_average(),
     }
     return build_report(
         config=config,
@@ -512,7 +462,16 @@ def run_benchmark(
         meta=meta,
         calibration=calibration,
         symmetric=symmetric,
+        capture=capture,
     )
+
+
+def _load_average() -> list[float] | None:
+    """The machine's 1/5/15-minute load averages when the report is built (times depend on it)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
 
 
 def _reconcile_default() -> str | None:

@@ -149,7 +149,7 @@ def _git(*args: str) -> str | None:
 def model_info(model: str | Path | None, encoder: Any) -> dict[str, Any]:
     """What identifies the encoder: its folder, a hash of the folder's files and of its config,
     the training sets and best step its config records, and the commit that last touched it."""
-    from hybrid_ie.benchmark.runner import encoder_identity
+    from hybrid_ie.benchmark.identity import encoder_identity
 
     info: dict[str, Any] = {"path": None if model is None else str(model)}
     if model is not None:

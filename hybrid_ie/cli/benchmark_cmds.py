@@ -80,8 +80,11 @@ def benchmark(
     ] = "test",
     limit: Annotated[int | None, typer.Option("--limit", help="Only the first N documents.")] = None,
     modes: Annotated[
-        str, typer.Option("--modes", help="Comma-separated: encoder,llm,hybrid.")
-    ] = "encoder,llm,hybrid",
+        str | None,
+        typer.Option(
+            "--modes", help="Comma-separated: encoder,llm,hybrid (default: all three; with --capture alone: encoder)."
+        ),
+    ] = None,
     budgets: Annotated[
         str,
         typer.Option("--budgets", help="Hybrid escalation budgets (fractions of chunks), comma-separated."),
@@ -126,6 +129,37 @@ def benchmark(
     data: Annotated[
         Path | None, typer.Option("--data", help="Data folder for --suite (default: $HYBRID_IE_DATA).")
     ] = None,
+    llm: Annotated[
+        str | None,
+        typer.Option(
+            "--llm",
+            help="Oracle LLMs instead of the configured one, comma-separated: 'oracle' (answers the gold) or "
+            "'oracle:P' (gold with noise P). Evaluation only: they read the gold; rows are labelled so.",
+        ),
+    ] = None,
+    capture: Annotated[
+        bool,
+        typer.Option(
+            "--capture",
+            help="Measure the router's error capture (share of encoder errors in escalated chunks, router vs "
+            "random vs ideal) without any LLM; alone it runs the encoder only. Always done with hybrid runs.",
+        ),
+    ] = False,
+    reconcile: Annotated[
+        str | None, typer.Option("--reconcile", help="llm_corrects | union | vote (default: the pipeline's).")
+    ] = None,
+    llm_task: Annotated[
+        str | None, typer.Option("--llm-task", help="Hybrid: verify | extract (default: the policy's, verify).")
+    ] = None,
+    llm_score: Annotated[
+        float | None,
+        typer.Option("--llm-score", help="Reconcile: the weight of an LLM answer (default 0.5; see README, 'Reconcile').",
+                     min=0.0, max=1.0),
+    ] = None,
+    rank: Annotated[
+        str | None,
+        typer.Option("--rank", help="Router: signals | uncertainty, which chunks get the budget first (default: signals)."),
+    ] = None,
 ) -> None:
     """Compare encoder-only, LLM-only and hybrid (at each budget) on the same documents, or run a
     suite of data sets with the encoder alone (--suite)."""
@@ -140,9 +174,21 @@ def benchmark(
     with user_errors():
         if dataset is None:
             raise InputError("give --dataset (one data set, all modes) or --suite (e.g. zero-shot)")
-        for name in ("data", "threads"):
-            if ctx.params[name] is not None:
-                raise InputError(f"--{name} applies only with --suite")
+        if data is not None:
+            raise InputError("--data applies only with --suite")
+        if threads is not None:
+            if threads < 1:
+                raise InputError(f"--threads must be at least 1, got {threads}")
+            import torch
+
+            torch.set_num_threads(threads)
+        if reconcile is not None:
+            from hybrid_ie.reconcile import check_strategy
+
+            check_strategy(reconcile)
+        llms = tuple(_split_list(llm, "--llm")) if llm is not None else ()
+        if modes is None:
+            modes = "encoder,hybrid" if capture and llms else "encoder" if capture else "encoder,llm,hybrid"
         source = dataset if Path(dataset).exists() else f"{dataset}:{split}"
         config = BenchmarkConfig(
             source=source,
@@ -161,6 +207,12 @@ def benchmark(
             progress=progress,
             resume=resume,
             command=_command_line(ctx.params),
+            llms=llms,
+            capture=capture,
+            reconcile=reconcile,
+            llm_task=llm_task,
+            rank=rank,
+            llm_score=llm_score,
         )
         report = run_benchmark(config)
         written = write_report(report, output)
@@ -172,7 +224,7 @@ def benchmark(
     for run in report["runs"]:
         cost = run["cost"]
         table.add_row(
-            run["name"],
+            run.get("label") or run["name"],
             f"{cost['escalation_rate']:.1%}",
             f"{100 * run['scores']['entities']['strict']['f1']:.2f}",
             f"{100 * run['scores']['relations']['strict']['f1']:.2f}",
@@ -182,7 +234,25 @@ def benchmark(
     out.print(table)
     for kind in ("entities", "relations"):
         out.print(report["verdict"][kind]["statement"], highlight=False)
+    if report.get("capture"):
+        out.print(capture_summary(report["capture"]), highlight=False)
     err_console.print(f"wrote {', '.join(str(p) for p in written.values())}")
+
+
+def capture_summary(capture: dict) -> str:
+    """One line per budget: the share of encoder errors the router's chunks hold, against random and ideal."""
+    lines = ["error capture (share of encoder errors in escalated chunks): budget router / random / ideal"]
+    for r, m, i in zip(capture["curves"]["router"], capture["curves"]["random"], capture["curves"]["ideal"],
+                       strict=True):  # fmt: skip
+        ratio = capture["router_over_random"].get(f"{r['budget']:g}")
+        lines.append(
+            f"  {r['budget']:g}: {r['share']['all']:.1%} / {m['share']['all']:.1%} / {i['share']['all']:.1%}"
+            + (f"  (router {ratio:.2f}x random)" if ratio else "")
+        )
+    position = capture["auc"].get("position")
+    if position is not None:
+        lines.append(f"  router position between random (0) and ideal (1): {position:.2f}")
+    return "\n".join(lines)
 
 
 def register(app: typer.Typer) -> None:

@@ -53,6 +53,11 @@ def extract(
     reconcile: Annotated[
         str | None, typer.Option("--reconcile", help="llm_corrects | union | vote (default: measured best).")
     ] = None,
+    llm_score: Annotated[
+        float | None,
+        typer.Option("--llm-score", help="Reconcile: the weight of an LLM answer (default 0.5; 0.9 for a strong LLM, "
+                     "see README).", min=0.0, max=1.0),
+    ] = None,
     threshold: Annotated[float | None, typer.Option("--threshold", help="Encoder entity threshold.")] = None,
     relation_threshold: Annotated[
         float | None, typer.Option("--relation-threshold", help="Encoder relation threshold.")
@@ -70,6 +75,9 @@ def extract(
     limit: Annotated[int | None, typer.Option("--limit", help="Only the first N input documents.")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Documents per pipeline batch.")] = 16,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")] = True,
+    llm: Annotated[
+        str | None, typer.Option("--llm", hidden=True, help="Not for extract: the LLM is set by --llm-config.")
+    ] = None,
 ) -> None:
     """Extract entities and relations from texts into a JSONL of Documents (resumable)."""
     from hybrid_ie.batch import collect_inputs, run_job, summary_path
@@ -79,6 +87,11 @@ def extract(
     from hybrid_ie.router import RoutingPolicy
 
     with user_errors():
+        if llm is not None:
+            from hybrid_ie.llm.config import ORACLE_REFUSAL, is_oracle_name
+
+            detail = ORACLE_REFUSAL if is_oracle_name(llm) else "set extract's LLM with --llm-config or HYBRID_IE_LLM_*"
+            raise InputError(f"--llm {llm}: {detail}")
         texts, warnings = collect_inputs(inputs, on_bad_utf8)
         for warning in warnings:
             err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
@@ -102,6 +115,7 @@ def extract(
             policy=policy,
             mode=mode,
             reconcile=reconcile or DEFAULT_STRATEGY,
+            **({"llm_score": llm_score} if llm_score is not None else {}),
             threshold=threshold,
             relation_threshold=relation_threshold,
             nested=nested,
@@ -115,6 +129,7 @@ def extract(
             "escalate_all": escalate_all,
             "llm_task": llm_task if mode == "hybrid" else None,
             "reconcile": extractor.strategy if mode == "hybrid" else None,
+            "llm_score": extractor.llm_score if mode != "encoder" else None,
             "inputs": [str(p) for p in inputs],
             "limit": limit,
         }

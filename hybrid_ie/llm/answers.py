@@ -105,6 +105,7 @@ class AnswerBuilder:
         self._by_span: dict[tuple[int, int, str], Entity] = {}
         self._by_mention: dict[str, list[Entity]] = {}
         self._relation_keys: set[tuple[str, str, str]] = set()
+        self._cursor = 0  # start of the last mention grounded: answers list mentions in reading order
 
     def add_entity(self, start: int, end: int, label: str, mention: str | None = None) -> Entity:
         key = (start, end, label)
@@ -120,24 +121,28 @@ class AnswerBuilder:
         return self._by_span[key]
 
     def ground_entity(self, mention: str, label: str) -> Entity | None:
-        span = self.grounder.locate(mention)
+        taken = {(k[0], k[1]) for k in self._by_span}
+        span = self.grounder.locate(mention, after=self._cursor, taken=taken)
         if span is None:
             self.grounding["ungrounded"] += 1
             return None
         self.grounding[span.status] += 1
+        self._cursor = span.start
         return self.add_entity(span.start, span.end, label, mention)
 
     def add_relation(self, heads: list[Entity], label: str, tails: list[Entity]) -> None:
-        """Keep the first head/tail pair the schema allows for `label`; else count it dropped."""
-        for head in heads:
-            for tail in tails:
-                if head.id != tail.id and self.schema.allows(label, head.label, tail.label):
-                    key = (head.id, tail.id, label)
-                    if key not in self._relation_keys:
-                        self._relation_keys.add(key)
-                        self.relations.append(Relation(head=head.id, tail=tail.id, label=label, source="llm"))
-                    return
-        self.dropped_relations += 1
+        """Keep the head/tail pair the schema allows for `label` that lie closest together (a
+        mention repeated in the chunk: the relation is stated near its arguments); else count it
+        dropped. A relation already kept is not added twice."""
+        pairs = [(h, t) for h in heads for t in tails if h.id != t.id and self.schema.allows(label, h.label, t.label)]
+        if not pairs:
+            self.dropped_relations += 1
+            return
+        head, tail = min(pairs, key=lambda p: abs(p[0].start - p[1].start))
+        key = (head.id, tail.id, label)
+        if key not in self._relation_keys:
+            self._relation_keys.add(key)
+            self.relations.append(Relation(head=head.id, tail=tail.id, label=label, source="llm"))
 
     def entities_named(self, mention: str) -> list[Entity]:
         """The entities a relation's head or tail string refers to: those listed under that

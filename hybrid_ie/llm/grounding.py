@@ -13,13 +13,18 @@ Status is "exact" for stage 1 and "fuzzy" for stages 2-4; a mention found nowher
 "ungrounded" (`locate` returns None). Matches that start and end on word boundaries are preferred.
 Repeated mentions: the k-th request for the same string gets the k-th occurrence in the text (the
 last one once they run out), unless a `hint` offset is given, in which case the occurrence nearest
-to the hint wins. Every returned span satisfies `text[start:end] == span.text`.
+to the hint wins. An answer that lists its mentions in reading order can pass `after` (the start of
+the mention placed before) and `taken` (spans already placed): the first occurrence starting at or
+after `after` that is not taken wins, so "U.S. Court" listed after "Kenneth Starr" is not put
+inside an earlier "2nd U.S. Court" (when there is none, the k-th rule applies). Every returned
+span satisfies `text[start:end] == span.text`.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Literal
@@ -58,7 +63,14 @@ class Grounder:
         self._word_ends = {e for _, e in self._words}
         self._asked: Counter[str] = Counter()
 
-    def locate(self, mention: str, *, hint: int | None = None) -> GroundedSpan | None:
+    def locate(
+        self,
+        mention: str,
+        *,
+        hint: int | None = None,
+        after: int | None = None,
+        taken: Collection[tuple[int, int]] = (),
+    ) -> GroundedSpan | None:
         mention = mention.strip(STRIP_CHARS)
         if not mention:
             return None
@@ -67,7 +79,7 @@ class Grounder:
         self._asked[key] += 1
         for method, spans in self._candidates(mention):
             if spans:
-                start, end = self._pick(spans, nth, hint)
+                start, end = self._pick(spans, nth, hint, after, taken)
                 return GroundedSpan(start, end, self.text[start:end], method)
         return None
 
@@ -110,9 +122,16 @@ class Grounder:
         return sorted(set(best_spans))
 
     @staticmethod
-    def _pick(spans: list[tuple[int, int]], nth: int, hint: int | None) -> tuple[int, int]:
+    def _pick(
+        spans: list[tuple[int, int]], nth: int, hint: int | None, after: int | None,
+        taken: Collection[tuple[int, int]],
+    ) -> tuple[int, int]:  # fmt: skip
         if hint is not None:
             return min(spans, key=lambda span: (abs(span[0] - hint), span[0]))
+        if after is not None:
+            later = [span for span in spans if span[0] >= after and span not in taken]
+            if later:
+                return later[0]
         return spans[min(nth, len(spans) - 1)]
 
 

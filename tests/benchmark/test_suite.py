@@ -138,7 +138,7 @@ def test_suite_errors_are_clear(data, checkpoint, tmp_path):
     assert "--modes: not used with --suite" in fails("--suite", "zero-shot", "--modes", "llm")
     assert "test or dev" in fails("--suite", "zero-shot", "--split", "train", "--data", str(data))
     assert "give --dataset" in fails()
-    assert "--threads applies only with --suite" in fails("--dataset", "conll04", "--threads", "1")
+    assert "--data applies only with --suite" in fails("--dataset", "conll04", "--data", str(data))
     (data / "re3d" / "types.json").unlink()
     assert "set(s) re3d not in" in fails("--suite", "zero-shot", "--data", str(data))
 

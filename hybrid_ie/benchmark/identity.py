@@ -1,0 +1,98 @@
+"""What identifies a benchmark run: the code's commit, the encoder checkpoint's content hash, the
+LLM configuration (secrets and cache location left out) with a hash of the prompts, and the
+fingerprint of everything that decides a run's output (`outcome` stores it for `--resume`)."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from hybrid_ie.benchmark.outcome import RunSpec
+from hybrid_ie.paths import REPO_ROOT
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def describe(obj: Any) -> Any:
+    if obj is None:
+        return None
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return {k: v for k, v in asdict(obj).items() if not k.lower().endswith(("key", "api_key"))}
+    if hasattr(obj, "model_dump"):
+        return {k: v for k, v in obj.model_dump(mode="json").items() if "key" not in k.lower()}
+    return repr(obj)
+
+
+def encoder_identity(model: str | None, encoder: Any) -> str:
+    """What identifies the encoder in a run's fingerprint: the checkpoint folder's name and a
+    hash of its files' contents (so a copy of a checkpoint is the same encoder, and a retrained
+    one in the same folder is not)."""
+    if encoder is not None:
+        return type(encoder).__name__
+    from hybrid_ie.encoder.inference import DEFAULT_MODEL_DIR
+
+    folder = Path(model) if model else DEFAULT_MODEL_DIR
+    digest = hashlib.sha256()
+    for path in sorted(folder.glob("*")) if folder.is_dir() else []:
+        if path.is_file():
+            digest.update(path.name.encode() + b"\0")
+            with path.open("rb") as handle:
+                for block in iter(lambda handle=handle: handle.read(1 << 20), b""):
+                    digest.update(block)
+    return f"{folder.name}@{digest.hexdigest()[:12]}"
+
+
+def llm_identity(config_file: str | None, llm: Any) -> Any:
+    """The LLM configuration that decides answers (cache location and secrets left out)."""
+    if llm is not None:
+        config = getattr(llm, "config", None)
+    else:
+        from hybrid_ie.llm import LLMConfig
+
+        config = LLMConfig.load(config_file)
+    described = describe(config)
+    if isinstance(described, dict):
+        described = {k: v for k, v in described.items() if k not in ("cache", "cache_path")}
+        described["prompts"] = prompts_digest()
+    return described
+
+
+def prompts_digest() -> str:
+    """A hash of the prompt templates and few-shot files (an answer depends on them)."""
+    from hybrid_ie.paths import PROMPTS_DIR
+
+    digest = hashlib.sha256()
+    for path in sorted(PROMPTS_DIR.rglob("*")) if PROMPTS_DIR.is_dir() else []:
+        if path.is_file():
+            digest.update(path.relative_to(PROMPTS_DIR).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def run_fingerprint(
+    spec: RunSpec, base: dict[str, Any], encoder_id: str, llm_id: Any, policy: Any, reconcile: str | None
+) -> dict:
+    fingerprint = {**base, "mode": spec.mode, "budget": spec.budget}
+    if spec.uses_encoder:
+        fingerprint["encoder"] = encoder_id
+    if spec.uses_llm:
+        fingerprint["llm"] = llm_id
+    if spec.mode == "hybrid":
+        fingerprint["policy"] = describe(policy)
+        fingerprint["reconcile"] = reconcile
+    return fingerprint
