@@ -12,6 +12,7 @@ many words, at a sentence end where one is near; items crossing a cut are droppe
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +26,8 @@ from hybrid_ie.schema import Schema
 
 log = logging.getLogger("hybrid_ie.encoder.mixture")
 SENTENCE_END = {".", "!", "?"}
+ROLES_FILE = Path(__file__).with_name("relation_roles.json")
+ROLE_SUFFIX = "+roles"
 
 
 def select_sets(names: Sequence[str] | str, exclude: Sequence[str] = (), root: str | Path | None = None) -> list[DataSet]:
@@ -90,12 +93,49 @@ def _cuts(words: list[str], max_words: int) -> list[tuple[int, int]]:
     return out
 
 
+def load_roles(path: Path = ROLES_FILE) -> dict[str, dict[str, str]]:
+    """Relation prompt -> {"head": role prompt, "tail": role prompt} (either may be absent)."""
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    return {k: v for k, v in raw.items() if not k.startswith("_")}
+
+
+def role_example(ex: Example, relation_prompts: dict[str, str], roles: dict[str, dict[str, str]]) -> Example | None:
+    """An NER example whose types are the roles the example's relations give their arguments
+    (e.g. the tail of "director" is a "film director"). Every mention is `unknown` (it may hold
+    a role no relation states) except for the role it is marked with; non-mentions are negatives."""
+    found: dict[tuple[int, int, str], None] = {}
+    for h, t, label in ex.relations:
+        role = roles.get(relation_prompts.get(label, ""), {})
+        for side, idx in (("head", h), ("tail", t)):
+            if side in role:
+                s, e, _ = ex.entities[idx]
+                found[(s, e, role[side])] = None
+    if not found:
+        return None
+    unknown = list(dict.fromkeys((s, e) for s, e, _ in ex.entities))
+    return Example(f"{ex.dataset}{ROLE_SUFFIX}", ex.words, list(found), [], False, unknown)
+
+
 def load_mixture(
-    sets: Sequence[DataSet], *, split: str = "train", limit: int | None = None, max_words: int = 0
+    sets: Sequence[DataSet],
+    *,
+    split: str = "train",
+    limit: int | None = None,
+    max_words: int = 0,
+    relation_roles: Sequence[str] = (),
 ) -> tuple[dict[str, list[Example]], dict[str, SetTypes]]:
-    """Examples and label sides of each set (sets without the split are skipped, with a log line)."""
+    """Examples and label sides of each set (sets without the split are skipped, with a log line).
+    For each set named in `relation_roles`, also a derived NER set `<name>+roles` (`role_example`)."""
     examples: dict[str, list[Example]] = {}
     types: dict[str, SetTypes] = {}
+    by_name = {ds.name: ds for ds in sets}
+    unknown_roles = [n for n in relation_roles if n not in by_name]
+    if unknown_roles:
+        raise InputError(f"relation_roles names sets that are not in the mixture: {unknown_roles}")
+    for name in relation_roles:
+        if by_name[name].partial:
+            raise InputError(f"relation_roles: {name} is partially annotated; role negatives need complete mentions")
+    roles = load_roles() if relation_roles else {}
     for ds in sets:
         if split not in ds.splits:
             log.warning("data set %s has no %s split; skipped", ds.name, split)
@@ -105,4 +145,10 @@ def load_mixture(
         examples[ds.name] = exs
         types[ds.name] = set_types(ds.schema())
         log.info("%s: %d examples (%s annotation)", ds.name, len(exs), ds.annotation)
+        if ds.name in relation_roles:
+            derived = [r for ex in exs if (r := role_example(ex, types[ds.name].relations, roles))]
+            role_prompts = sorted({label for r in derived for _, _, label in r.entities})
+            examples[ds.name + ROLE_SUFFIX] = derived
+            types[ds.name + ROLE_SUFFIX] = SetTypes(entities={p: p for p in role_prompts}, relations={})
+            log.info("%s%s: %d examples, %d role types", ds.name, ROLE_SUFFIX, len(derived), len(role_prompts))
     return examples, types

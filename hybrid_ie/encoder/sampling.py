@@ -35,13 +35,15 @@ def load_synonyms(path: Path = SYNONYMS_FILE) -> dict[str, list[str]]:
 class Example:
     """A training text in word units: entities (start, end inclusive, type name) and relations
     (head entity index, tail entity index, type name). `partial`: only the marked items are
-    known (unmarked spans and pairs are not negatives)."""
+    known (unmarked spans and pairs are not negatives). `unknown`: spans whose labels are not
+    known (no loss there except the marked entity's own label); every other span is a negative."""
 
     dataset: str
     words: list[str]
     entities: list[tuple[int, int, str]]
     relations: list[tuple[int, int, str]]
     partial: bool = False
+    unknown: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass

@@ -93,6 +93,8 @@ class TrainConfig:
     max_width: int = 12
     use_shape: bool = True
     max_words: int = 120  # longer texts are cut into windows of at most this many words
+    relation_roles: list[str] = field(default_factory=list)  # sets whose relations name entity roles
+    # (relation_roles.json) -> an extra NER set "<name>+roles"; needs complete mention annotation
     label_drop: float = 0.15
     synonym_prob: float = 0.15
     max_entity_labels: int = 25
@@ -144,17 +146,21 @@ def entity_targets(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Gold [B, N, K, L] of the entity loss and where it counts. `valid` starts as every real
     (span, label) cell; for a partially annotated example only its marked spans, for their own
-    label, count (its other spans are unknown, not negatives)."""
+    label, count (its other spans are unknown, not negatives); an example's `unknown` spans
+    count only for the label they are marked with, if any."""
     kmax = valid.size(2)
     gold = torch.zeros(valid.shape, device=valid.device)
     valid = valid.clone()
     for b, (ex, ent_index) in enumerate(zip(examples, ent_indices, strict=True)):
         if ex.partial:
             valid[b] = False
+        for s, e in ex.unknown:
+            if e - s < kmax:
+                valid[b, s, e - s] = False
         for s, e, label in ex.entities:
             if e - s < kmax and label in ent_index:
                 gold[b, s, e - s, ent_index[label]] = 1.0
-                if ex.partial:
+                if ex.partial or ex.unknown:
                     valid[b, s, e - s, ent_index[label]] = True
     return gold, valid
 
@@ -190,7 +196,9 @@ class Trainer:
         self.model = self.encoder.model
         self.device = self.encoder.device
         sets = select_sets(cfg.datasets, cfg.exclude_datasets, cfg.data_dir)
-        self.examples, self.types = load_mixture(sets, limit=cfg.limit, max_words=cfg.max_words)
+        self.examples, self.types = load_mixture(
+            sets, limit=cfg.limit, max_words=cfg.max_words, relation_roles=cfg.relation_roles
+        )
         self.sets = SetSampler(
             {k: len(v) for k, v in self.examples.items()}, self.rng,
             temperature=cfg.set_temperature, weights=cfg.set_weights,
@@ -302,7 +310,8 @@ class Trainer:
         out = []
         for spec in self.cfg.dev_sets:
             ds = get_set(spec["set"], self.cfg.data_dir)
-            limit = spec.get("limit", self.cfg.dev_limit)
+            limits = [n for n in (spec.get("limit"), self.cfg.dev_limit) if n is not None]
+            limit = min(limits) if limits else None  # dev_limit caps every set (quick runs)
             out.append((spec, ds.schema(), ds.load(spec.get("split", "dev"))[:limit]))
         return out
 

@@ -210,3 +210,46 @@ def test_init_from_continues_a_trained_checkpoint_without_its_calibration(tmp_pa
 def test_init_from_a_missing_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(EncoderLoadError, match="not-there"):
         initial_encoder(TrainConfig(init_from=str(tmp_path / "not-there")))
+
+
+def test_relation_roles_turn_relation_arguments_into_typed_entities():
+    from hybrid_ie.encoder.mixture import role_example
+
+    ex = Example("docs", ["Nolan", "directed", "Tenet", "in", "London", "."],
+                 [(0, 0, "PER"), (2, 2, "MISC"), (4, 4, "LOC")], [(2, 0, "P57"), (2, 4, "P1")])
+    roles = {"director": {"tail": "film director"}, "narrative location": {"tail": "fictional setting"}}
+    derived = role_example(ex, {"P57": "director", "P1": "unmapped relation"}, roles)
+    assert derived.dataset == "docs+roles" and derived.entities == [(0, 0, "film director")]
+    assert derived.unknown == [(0, 0), (2, 2), (4, 4)] and not derived.partial and not derived.relations
+    assert role_example(ex, {"P57": "x", "P1": "y"}, roles) is None
+    # loss cells: mentions are unknown except the marked role; non-mentions are negatives
+    valid = torch.ones(1, 6, 2, 3, dtype=torch.bool)
+    gold, counted = entity_targets([derived], [{"film director": 2}], valid)
+    assert gold[0, 0, 0, 2] == 1 and gold.sum() == 1
+    assert counted[0, 0, 0].tolist() == [False, False, True]
+    assert not counted[0, 2, 0].any() and not counted[0, 4, 0].any()
+    assert counted[0, 1, 0].all() and counted[0, 3, 1].all()
+
+
+def test_mixture_derives_a_roles_set_only_from_complete_sets(tmp_path):
+    _tiny_data(tmp_path / "data")
+    docred = tmp_path / "data" / "docred-tiny"
+    docred.mkdir()
+    (docred / "train.json").write_text(json.dumps([
+        {"tokens": ["Tenet", "was", "directed", "by", "Nolan", "."],
+         "entities": [{"type": "MISC", "start": 0, "end": 1}, {"type": "PER", "start": 4, "end": 5}],
+         "relations": [{"type": "P57", "head": 0, "tail": 1}]}]))
+    (docred / "types.json").write_text(json.dumps({
+        "entities": {"MISC": {"verbose": "miscellaneous"}, "PER": {"verbose": "person"}},
+        "relations": {"P57": {"verbose": "director"}}}))
+    trainer = Trainer(_cfg(tmp_path, relation_roles=["docred-tiny"]), encoder=tiny_encoder(seed=0))
+    assert trainer.examples["docred-tiny+roles"][0].entities == [(4, 4, "film director")]
+    assert trainer.types["docred-tiny+roles"].entities == {"film director": "film director"}
+    assert "film director" in trainer.labels.known_labels()
+    trainer.model.train()
+    loss, _ = trainer.loss(trainer.examples["docred-tiny+roles"])
+    assert torch.isfinite(loss)
+    with pytest.raises(InputError, match="partially annotated"):
+        Trainer(_cfg(tmp_path, relation_roles=["fewrel-tiny"]), encoder=tiny_encoder(seed=0))
+    with pytest.raises(InputError, match="not in the mixture"):
+        Trainer(_cfg(tmp_path, relation_roles=["nope"]), encoder=tiny_encoder(seed=0))
