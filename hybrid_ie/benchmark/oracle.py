@@ -36,9 +36,10 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 
+from hybrid_ie.benchmark.loopback import LoopbackServer
 from hybrid_ie.chunking import word_spans
 from hybrid_ie.document import Document
 from hybrid_ie.errors import InputError
@@ -318,7 +319,7 @@ class OracleAnswerer:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: _Server
+    server: Any  # the LoopbackServer's HTTP server; `.owner` is the LoopbackServer
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet."""
@@ -358,51 +359,25 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    owner: OracleServer
-
-
-class OracleServer:
+class OracleServer(LoopbackServer):
     """The oracle behind an OpenAI-compatible endpoint on 127.0.0.1 (a free port); a context
     manager. `stats()` says how many requests it answered, how many chunks it could not find in
     the gold, and the noise it applied."""
+
+    handler = _Handler
+    thread_name = "oracle-llm"
+    poll_interval = 0.05
 
     def __init__(self, gold: Sequence[Document], schema: Schema, *, p: float = 0.0, seed: int = 0,
                  label_style: str = "verbose") -> None:  # fmt: skip
         self.noise = Noise(p, seed, schema)
         self.answerer = OracleAnswerer(GoldIndex(gold), self.noise, LabelSet.of(schema, label_style), schema)
         self.lock = threading.Lock()
-        self._httpd: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def base_url(self) -> str:
-        if self._httpd is None:
-            raise RuntimeError("OracleServer is not running")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
 
     def stats(self) -> dict[str, Any]:
         with self.lock:
             return {"requests": self.answerer.requests, "unmatched_chunks": self.answerer.unmatched,
                     "noise": json.loads(json.dumps(self.noise.counts))}  # fmt: skip
-
-    def __enter__(self) -> Self:
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)
-        self._httpd.owner = self
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="oracle-llm", daemon=True)  # fmt: skip
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = self._thread = None
 
 
 def oracle_identity(spec: str, seed: int, request_format: str = "json_schema") -> dict[str, Any]:

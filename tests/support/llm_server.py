@@ -37,8 +37,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Self
+
+from hybrid_ie.benchmark.loopback import LoopbackServer
 
 DEFAULT_PROMPT_TOKENS = 100
 DEFAULT_COMPLETION_TOKENS = 20
@@ -173,7 +175,7 @@ def instance_for(schema: dict[str, Any] | None, *, enum_value: str | None = None
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: _Server
+    server: Any  # the LoopbackServer's HTTP server; `.owner` is the LoopbackServer
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: tests read `requests`, not a log."""
@@ -248,13 +250,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    owner: LLMServer
-
-
-class LLMServer:
+class LLMServer(LoopbackServer):
     """The loopback server; use as a context manager (or `start()` / `stop()`)."""
+
+    handler = _Handler
+    thread_name = "llm-test-server"
 
     def __init__(self, default: Reply | None = None):
         self.default = default or Reply.ok()
@@ -262,15 +262,6 @@ class LLMServer:
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self._script: deque[Reply] = deque()
-        self._httpd: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def base_url(self) -> str:
-        if self._httpd is None:
-            raise RuntimeError("LLMServer is not running")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
 
     def script(self, *replies: Reply) -> Self:
         """Queue replies for the next requests, in order."""
@@ -288,29 +279,9 @@ class LLMServer:
         with self.lock:
             return len(self._script)
 
-    def start(self) -> Self:
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)
-        self._httpd.owner = self
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="llm-test-server", daemon=True
-        )
-        self._thread.start()
-        return self
-
     def stop(self) -> None:
         self.stopping.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().stop()
 
 
 def client_config(server: LLMServer, **overrides: Any):
