@@ -5,6 +5,7 @@ fingerprint of everything that decides a run's output (`outcome` stores it for `
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
@@ -14,19 +15,25 @@ from hybrid_ie.benchmark.outcome import RunSpec
 from hybrid_ie.paths import REPO_ROOT
 
 
-def git_commit() -> str | None:
+def git(*args: str) -> str | None:
+    """What `git ARGS` prints in the repository (stripped), or None when git cannot say."""
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
+        out = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
+
+
+def git_commit() -> str | None:
+    return git("rev-parse", "--short", "HEAD")
+
+
+def load_average() -> list[float] | None:
+    """The machine's 1/5/15-minute load averages (times and sentences/s depend on it)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
 
 
 def describe(obj: Any) -> Any:

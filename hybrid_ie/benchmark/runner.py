@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import random
 import time
 from collections.abc import Sequence
@@ -42,6 +41,7 @@ from hybrid_ie.benchmark.identity import (
     encoder_identity,
     git_commit,
     llm_identity,
+    load_average,
     prompts_digest,
     run_fingerprint,
 )
@@ -453,7 +453,7 @@ def run_benchmark(
         "reconcile": merge,
         "batch_size": config.batch_size,
         "nested": config.nested,
-        "load_average": _load_average(),
+        "load_average": load_average(),
     }
     return build_report(
         config=config,
@@ -464,14 +464,6 @@ def run_benchmark(
         symmetric=symmetric,
         capture=capture,
     )
-
-
-def _load_average() -> list[float] | None:
-    """The machine's 1/5/15-minute load averages when the report is built (times depend on it)."""
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return None
 
 
 def _reconcile_default() -> str | None:

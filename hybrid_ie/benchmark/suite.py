@@ -21,8 +21,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -30,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from hybrid_ie.benchmark.identity import encoder_identity, git, git_commit, load_average
 from hybrid_ie.datasets import SPLITS, DataSet, discover_sets
 from hybrid_ie.document import write_jsonl
 from hybrid_ie.errors import InputError
@@ -136,27 +135,16 @@ def set_schema(dataset: DataSet, tasks: tuple[str, ...]) -> Schema:
 # -- the model ---------------------------------------------------------------------------------
 
 
-def _git(*args: str) -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10, check=False
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
-
-
 def model_info(model: str | Path | None, encoder: Any) -> dict[str, Any]:
     """What identifies the encoder: its folder, a hash of the folder's files and of its config,
     the training sets and best step its config records, and the commit that last touched it."""
-    from hybrid_ie.benchmark.identity import encoder_identity
 
     info: dict[str, Any] = {"path": None if model is None else str(model)}
     if model is not None:
         info["identity"] = encoder_identity(str(model), None)
         folder = Path(model).resolve()
         if folder.is_dir() and folder.is_relative_to(REPO_ROOT):
-            info["checkpoint_commit"] = _git("log", "-1", "--format=%h %cs %s", "--", str(folder))
+            info["checkpoint_commit"] = git("log", "-1", "--format=%h %cs %s", "--", str(folder))
     else:
         info["identity"] = type(encoder).__name__
     config = getattr(encoder, "config", None)
@@ -181,14 +169,6 @@ def _load_encoder(model: str | Path | None) -> Any:
 
 
 # -- running -----------------------------------------------------------------------------------
-
-
-def _load_average() -> list[float] | None:
-    """The machine's 1/5/15-minute load (sentences/s read differently on a busy machine)."""
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except (AttributeError, OSError):
-        return None
 
 
 def _say(message: str, progress: bool) -> None:
@@ -340,8 +320,8 @@ def run_suite(
     todo, skipped = _plan(spec, split, base)
     if not todo:
         raise InputError(f"suite {spec.name!r}: no set has a {split} split")
-    started_at_commit = _git("rev-parse", "--short", "HEAD")
-    load_before = _load_average()
+    started_at_commit = git_commit()
+    load_before = load_average()
     previous_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
@@ -391,7 +371,7 @@ def run_suite(
         "git_commit": started_at_commit,
         "model": info,
         "wall_s": wall,
-        "load_average": {"start": load_before, "end": _load_average()},
+        "load_average": {"start": load_before, "end": load_average()},
         "sets": results,
         "skipped": skipped,
         **summarise(spec, results, complete=complete),
