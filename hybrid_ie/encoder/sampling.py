@@ -17,11 +17,12 @@ is shown with.
 from __future__ import annotations
 
 import json
-import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import torch
 
 SYNONYMS_FILE = Path(__file__).with_name("label_synonyms.json")
 
@@ -102,23 +103,21 @@ class NearMisses:
     def __init__(self, prompts: Sequence[str], embed: Callable[[list[str]], list[list[float]]] | None):
         self.prompts = sorted(set(prompts))
         self.sim: dict[str, dict[str, float]] = {p: {} for p in self.prompts}
+        self.ranked: dict[str, list[str]] = {p: [] for p in self.prompts}
         if embed is None or len(self.prompts) < 2:
             return
-        vecs = embed(self.prompts)
-        norms = [math.sqrt(sum(x * x for x in v)) or 1.0 for v in vecs]
-        unit = [[x / n for x in v] for v, n in zip(vecs, norms, strict=True)]
+        unit = torch.nn.functional.normalize(torch.tensor(embed(self.prompts), dtype=torch.float64), dim=-1)
+        matrix = (unit @ unit.T).tolist()
         for i, p in enumerate(self.prompts):
-            for j in range(i + 1, len(self.prompts)):
-                s = sum(a * b for a, b in zip(unit[i], unit[j], strict=True))
-                self.sim[p][self.prompts[j]] = s
-                self.sim[self.prompts[j]][p] = s
+            row = {q: matrix[i][j] for j, q in enumerate(self.prompts) if j != i}
+            self.sim[p] = row
+            self.ranked[p] = sorted(row, key=lambda q, row=row: -row[q])  # once, not per example
 
     def similarity(self, a: str, b: str) -> float:
         return 1.0 if a == b else self.sim.get(a, {}).get(b, 0.0)
 
     def nearest(self, prompt: str, k: int) -> list[str]:
-        row = self.sim.get(prompt, {})
-        return sorted(row, key=lambda p: -row[p])[:k]
+        return self.ranked.get(prompt, [])[:k]
 
 
 @dataclass
