@@ -91,9 +91,13 @@ def calibrate(
     from hybrid_ie.encoder.calibration import calibrate as fit
     from hybrid_ie.encoder.calibration import tune_thresholds
 
-    def dev_set(name: str):
-        ds = get_set(name)
-        return ds.schema(), ds.load("dev")[:dev_limit]
+    loaded: dict[str, tuple] = {}
+
+    def dev_set(name: str):  # a set named in both --dev and --tune-on is read once
+        if name not in loaded:
+            ds = get_set(name)
+            loaded[name] = (ds.schema(), ds.load("dev")[:dev_limit])
+        return loaded[name]
 
     with user_errors():
         encoder = JointEncoder.from_pretrained(checkpoint)
