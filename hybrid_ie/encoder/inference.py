@@ -61,6 +61,7 @@ class JointEncoder(SpanEncoder):
         self.inputs = InputBuilder(tokenizer, config.max_length)
         self.max_window_words = 200
         self.window_stride = None
+        self._known_cache: tuple[list[str], torch.Tensor] | None = None  # label_familiarity's
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
@@ -146,7 +147,7 @@ class JointEncoder(SpanEncoder):
         known = sorted({k.strip().lower() for k in self.config.known_labels})
         if not known:
             return {p: (0.0, "") for p in prompts}
-        if getattr(self, "_known_cache", (None,))[0] != known:
+        if self._known_cache is None or self._known_cache[0] != known:
             self._known_cache = (known, self.prompt_embeddings(known))
         known_vecs, known_set = self._known_cache[1], set(known)
         out = {p: (1.0, p.strip().lower()) for p in prompts if p.strip().lower() in known_set}
