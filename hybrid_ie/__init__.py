@@ -19,6 +19,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "Extractor": ("hybrid_ie.pipeline", "Extractor"),
     "extract": ("hybrid_ie.pipeline", "extract"),
+    "distill": ("hybrid_ie.distill", "distill"),
+    "Distiller": ("hybrid_ie.distill", "Distiller"),
     "JointEncoder": ("hybrid_ie.encoder", "JointEncoder"),
     "score": ("hybrid_ie.metrics", "score"),
     "read_file": ("hybrid_ie.readers", "read_file"),
@@ -35,6 +37,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "Distiller",
     "Document",
     "Entity",
     "Extractor",
@@ -44,6 +47,7 @@ __all__ = [
     "Relation",
     "Schema",
     "SchemaError",
+    "distill",
     "extract",
     "load_schema",
     "read_file",

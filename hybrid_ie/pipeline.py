@@ -46,7 +46,14 @@ from typing import Any
 from hybrid_ie.chunking import Chunk, split_sentences, word_spans, word_windows
 from hybrid_ie.document import Document, Entity, Relation, make_entity
 from hybrid_ie.errors import InputError
-from hybrid_ie.reconcile import DEFAULT_STRATEGY, LLM_SCORE, check_strategy, normalize, reconcile
+from hybrid_ie.reconcile import (
+    DEFAULT_STRATEGY,
+    LLM_SCORE,
+    check_strategy,
+    normalize,
+    only_candidates,
+    reconcile,
+)
 from hybrid_ie.router import (
     SKIPPED_TOKENS,
     BudgetState,
@@ -55,6 +62,7 @@ from hybrid_ie.router import (
     Signal,
     apply_budget,
     encoder_unknown_labels,
+    escalation_task,
     route_chunk,
 )
 from hybrid_ie.schema import Schema, load_schema
@@ -159,6 +167,7 @@ class Extractor:
         self.llm_score = llm_score
         self._encoder = encoder
         self._llm = llm
+        self._unknown: list[str] = []  # the schema types the encoder is unfamiliar with (router)
         if llm is not None and not hasattr(llm, "extract"):
             _refuse_oracle(llm)
 
@@ -254,6 +263,7 @@ class Extractor:
 
     def _route(self, chunks: list[_ChunkWork], state: BudgetState) -> None:
         unknown = encoder_unknown_labels(self.schema, self.encoder, self.policy)
+        self._unknown = [name for name, _, _ in unknown]
         for c in chunks:
             c.decision = route_chunk(c.result, self.schema, self.policy, unknown=unknown, nested=self.nested)
         apply_budget([c.decision for c in chunks], self.policy, state)
@@ -287,14 +297,14 @@ class Extractor:
                 c.result = Document(id=f"{docs[c.doc].input.id}#{c.chunk.index}", text=c.chunk.text)
 
     def _llm_workers(self) -> int:
-        config = getattr(self.llm, "config", None)
-        if config is None or getattr(config, "backend", None) != "openai":
-            return 1
-        return max(1, int(getattr(config, "max_concurrency", 1)))
+        return llm_workers(self.llm)
 
     def _ask(self, c: _ChunkWork) -> Any:
-        if self.mode == "llm" or self.policy.llm_task == "extract":
+        if self.mode == "llm":
             return self.llm.extract(c.chunk.text, self.schema)
+        task, schema = escalation_task(self.policy, c.decision.reasons, self.schema, self._unknown)
+        if task == "extract":
+            return self.llm.extract(c.chunk.text, schema)
         return self.llm.verify(c.chunk.text, self.schema, c.result)
 
     def _merge(self, c: _ChunkWork) -> Document:
@@ -303,7 +313,12 @@ class Extractor:
         )
         if self.mode == "llm":
             return normalize(llm_doc, self.schema, nested=self.nested, default_score=self.llm_score)
-        return reconcile(c.result, llm_doc, self.schema, self.strategy, nested=self.nested, llm_score=self.llm_score)
+        strategy = self.strategy
+        if self.policy.escalation == "extract-unfamiliar" and c.llm.task == "extract":
+            strategy = "union"  # the LLM read the chunk for what the encoder cannot find: its items add
+        elif self.policy.escalation == "verify-no-add" and c.llm.task == "verify":
+            llm_doc = only_candidates(llm_doc, c.result)
+        return reconcile(c.result, llm_doc, self.schema, strategy, nested=self.nested, llm_score=self.llm_score)
 
     # -- one document --------------------------------------------------------------------------
     def _assemble(self, work: _DocWork) -> Document:
@@ -348,6 +363,7 @@ class Extractor:
             "pipeline": {
                 "mode": self.mode,
                 "reconcile": self.strategy if self.mode == "hybrid" else None,
+                "escalation": self.policy.escalation if self.mode == "hybrid" else None,
                 "schema": self.schema.name,
                 "chunks": len(work.chunks),
             }
@@ -377,6 +393,15 @@ class Extractor:
         if failed:
             return f"llm_failed: {failed[0]}" + (f" (and {len(failed) - 1} more chunks)" if len(failed) > 1 else "")
         return None
+
+
+def llm_workers(llm: Any) -> int:
+    """How many LLM calls may run at once: an openai-backend client's `max_concurrency`, else 1
+    (the in-process local model runs one call at a time)."""
+    config = getattr(llm, "config", None)
+    if config is None or getattr(config, "backend", None) != "openai":
+        return 1
+    return max(1, int(getattr(config, "max_concurrency", 1)))
 
 
 def _refuse_oracle(config: Any) -> None:
@@ -422,4 +447,4 @@ def extract(
     return list(extractor.extract_many(texts))
 
 
-__all__ = ["MAX_CHUNK_WORDS", "MODES", "Extractor", "chunk_text", "extract", "llm_summary"]
+__all__ = ["MAX_CHUNK_WORDS", "MODES", "Extractor", "chunk_text", "extract", "llm_summary", "llm_workers"]

@@ -224,6 +224,22 @@ def reconcile(
     return build_document(encoder.id, encoder.text, kept, relations, schema, meta=dict(encoder.meta))
 
 
+def only_candidates(llm: Document, encoder: Document) -> Document:
+    """The LLM's verify answer without additions: only entities on a span the encoder returned
+    or listed as a candidate (``meta["encoder"]["candidates"]``; a new label there is a relabel),
+    and only relations between a (head span, tail span) pair the encoder returned or listed."""
+    meta = encoder.meta.get("encoder", {})
+    spans = {e.span for e in encoder.entities} | {(int(c["start"]), int(c["end"])) for c in meta.get("candidates", [])}
+    ents = encoder.entity_map()
+    pairs = {(ents[r.head].span, ents[r.tail].span) for r in encoder.relations}
+    pairs |= {(tuple(c["head"]), tuple(c["tail"])) for c in meta.get("relation_candidates", [])}
+    kept = [e for e in llm.entities if e.span in spans]
+    by_id = {e.id: e for e in kept}
+    relations = [r for r in llm.relations if r.head in by_id and r.tail in by_id
+                 and (by_id[r.head].span, by_id[r.tail].span) in pairs]  # fmt: skip
+    return llm.model_copy(update={"entities": kept, "relations": relations})
+
+
 def normalize(doc: Document, schema: Schema, *, nested: bool = False, default_score: float = LLM_SCORE) -> Document:
     """Re-check one side's Document alone against the schema (labels, overlaps, relation types,
     duplicates), keeping each item's own score (`default_score` when it has none) and source."""
@@ -247,6 +263,7 @@ __all__ = [
     "check_strategy",
     "noisy_or",
     "normalize",
+    "only_candidates",
     "reconcile",
     "resolve_spans",
 ]

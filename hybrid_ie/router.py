@@ -35,6 +35,23 @@ uncertainty. Over a run at most
 (``floor(budget * (seen + n)) - floor(budget * seen)``), so a batch never borrows unused slots of
 an earlier one. A token cap (``max_llm_tokens`` per batch) is enforced by the pipeline while it
 calls the LLM in this order. Budget 0 means no chunk ever reaches the LLM.
+
+What the LLM is asked for an escalated chunk (``RoutingPolicy.escalation``, `escalation_task`):
+
+=======================  ===========================================================================
+``verify`` (default)     every chunk gets ``llm_task``: verify the encoder's candidates (or, with
+                         ``llm_task="extract"``, extract from scratch); the behaviour before issue 11
+``extract-unfamiliar``   a chunk escalated for ``empty_long_chunk`` is extracted with the whole
+                         schema, one escalated for ``unknown_label`` with only the unfamiliar types
+                         (plus the argument types of unfamiliar relations); the reconciler then takes
+                         the union, so the LLM's items add to the encoder's. Other chunks: verify
+``verify-no-add``        verify, and the answer's items that were not among the candidates shown
+                         are discarded (`reconcile.only_candidates`): the LLM may drop or relabel,
+                         never add
+=======================  ===========================================================================
+
+Verify cannot add an entity the encoder never proposed; ``extract-unfamiliar`` can (issue 11).
+The default stays ``verify`` until the measurement of ``eval/bench_escalation.py`` picks another.
 """
 
 from __future__ import annotations
@@ -67,6 +84,7 @@ REASONS = (
 )
 
 RANKS = ("signals", "uncertainty")
+ESCALATIONS = ("verify", "extract-unfamiliar", "verify-no-add")
 
 # Skipped-by-budget markers written into meta["route"].
 SKIPPED_BUDGET = "budget"
@@ -89,6 +107,8 @@ class RoutingPolicy:
     llm_task: "verify" (the LLM checks the encoder's candidates) or "extract" (from scratch).
     rank: which wanting chunks get the budget first: "signals" (most signals, then most uncertain)
         or "uncertainty" (most uncertain, then most signals).
+    escalation: what an escalated chunk asks the LLM (module docstring): "verify" (llm_task for
+        every chunk), "extract-unfamiliar" or "verify-no-add".
     """
 
     entity_band: float = 0.15
@@ -103,6 +123,7 @@ class RoutingPolicy:
     max_llm_tokens: int | None = None
     llm_task: str = "verify"
     rank: str = "signals"
+    escalation: str = "verify"
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.budget <= 1.0:
@@ -116,6 +137,8 @@ class RoutingPolicy:
             raise InputError(f"llm_task must be 'verify' or 'extract', got {self.llm_task!r}")
         if self.rank not in RANKS:
             raise InputError(f"rank must be one of {', '.join(RANKS)}, got {self.rank!r}")
+        if self.escalation not in ESCALATIONS:
+            raise InputError(f"escalation must be one of {', '.join(ESCALATIONS)}, got {self.escalation!r}")
 
     @classmethod
     def always(cls, **overrides: Any) -> RoutingPolicy:
@@ -335,6 +358,39 @@ def route_chunk(
     return RouteDecision(signals=signals)
 
 
+# -- what to ask ------------------------------------------------------------------------------
+
+
+def unfamiliar_schema(schema: Schema, names: Sequence[str]) -> Schema:
+    """The part of `schema` made of the types in `names` (plus the argument types of the
+    relation types among them), named ``<schema>:unfamiliar``."""
+    wanted = set(names)
+    rels = [t for t in schema.relation_types if t.name in wanted]
+    ents = wanted | {x for t in rels for x in (*t.head_types, *t.tail_types)}
+    data = schema.to_dict()
+    data["name"] = f"{schema.name}:unfamiliar"
+    data["entity_types"] = [t for t in data["entity_types"] if t["name"] in ents]
+    data["relation_types"] = [t for t in data["relation_types"] if t["name"] in wanted]
+    return Schema.from_dict(data, source=f"{schema.source} (unfamiliar types)")
+
+
+def escalation_task(
+    policy: RoutingPolicy, reasons: Sequence[str], schema: Schema, unknown: Sequence[str]
+) -> tuple[str, Schema]:
+    """("extract" | "verify", the schema to extract with) for an escalated chunk with these
+    routing reasons, under the policy's `escalation` (module docstring)."""
+    if policy.escalation == "extract-unfamiliar":
+        if EMPTY_LONG_CHUNK in reasons:
+            return "extract", schema
+        names = [n for n in unknown if n in set(schema.entity_labels) | set(schema.relation_labels)]
+        if UNKNOWN_LABEL in reasons and names:
+            return "extract", unfamiliar_schema(schema, names)
+        return "verify", schema
+    if policy.escalation == "verify" and policy.llm_task == "extract":
+        return "extract", schema
+    return "verify", schema
+
+
 # -- budget -----------------------------------------------------------------------------------
 
 
@@ -374,6 +430,7 @@ def apply_budget(decisions: Sequence[RouteDecision], policy: RoutingPolicy, stat
 
 
 __all__ = [
+    "ESCALATIONS",
     "REASONS",
     "BudgetState",
     "RouteDecision",
@@ -382,7 +439,9 @@ __all__ = [
     "apply_budget",
     "encoder_unknown_labels",
     "escalation_order",
+    "escalation_task",
     "label_familiarity",
     "route_chunk",
+    "unfamiliar_schema",
     "unknown_labels",
 ]

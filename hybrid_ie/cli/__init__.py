@@ -25,7 +25,8 @@ def _register() -> None:
     # Optional command groups: each module registers itself when present.
     import importlib
 
-    for name in ("encoder_cmds", "llm_cmds", "pipeline_cmds", "benchmark_cmds", "integration_cmds"):
+    for name in ("encoder_cmds", "llm_cmds", "pipeline_cmds", "benchmark_cmds", "integration_cmds",
+                 "distill_cmds"):
         try:
             module = importlib.import_module(f"hybrid_ie.cli.{name}")
         except ModuleNotFoundError as exc:

@@ -50,6 +50,13 @@ def extract(
         int | None, typer.Option("--max-llm-tokens", help="Hybrid: LLM token cap per batch.")
     ] = None,
     llm_task: Annotated[str, typer.Option("--llm-task", help="Hybrid: verify | extract.")] = "verify",
+    escalation: Annotated[
+        str, typer.Option("--escalation", help="Hybrid: verify | extract-unfamiliar | verify-no-add (router.py).")
+    ] = "verify",
+    silver_out: Annotated[
+        Path | None, typer.Option("--silver-out", help="Hybrid: write the escalated chunks' answers as a silver set "
+                                  "for `hybrid-ie distill --silver`.")
+    ] = None,
     reconcile: Annotated[
         str | None, typer.Option("--reconcile", help="llm_corrects | union | vote (default: measured best).")
     ] = None,
@@ -99,7 +106,8 @@ def extract(
             if limit < 0:
                 raise InputError(f"--limit must be >= 0, got {limit}")
             texts = texts[:limit]
-        overrides = {"escalate_all": escalate_all, "max_llm_tokens": max_llm_tokens, "llm_task": llm_task}
+        overrides = {"escalate_all": escalate_all, "max_llm_tokens": max_llm_tokens, "llm_task": llm_task,
+                     "escalation": escalation}
         if budget is not None:
             overrides["budget"] = budget
         policy = RoutingPolicy(**overrides)
@@ -128,6 +136,7 @@ def extract(
             "budget": policy.budget if mode == "hybrid" else None,
             "escalate_all": escalate_all,
             "llm_task": llm_task if mode == "hybrid" else None,
+            "escalation": escalation if mode == "hybrid" else None,
             "reconcile": extractor.strategy if mode == "hybrid" else None,
             "llm_score": extractor.llm_score if mode != "encoder" else None,
             "inputs": [str(p) for p in inputs],
@@ -165,6 +174,12 @@ def extract(
     data = summary.to_dict()
     err_console.print(" · ".join(f"{k}={data[k]}" for k in keys), highlight=False, soft_wrap=True)
     err_console.print(f"wrote {output} and {summary_path(output)}")
+    if silver_out is not None:
+        from hybrid_ie.distill.silver import harvest_file
+
+        with user_errors():
+            n = harvest_file(output, silver_out)
+        err_console.print(f"wrote {n} escalated chunks to the silver set {silver_out}")
 
 
 def render(

@@ -53,9 +53,19 @@ def set_types(schema: Schema) -> SetTypes:
     )
 
 
-def to_examples(doc: Document, dataset: str, *, partial: bool = False, max_words: int = 0) -> list[Example]:
-    """One document -> one or more Examples (several when it is longer than `max_words`)."""
+def to_examples(
+    doc: Document,
+    dataset: str,
+    *,
+    partial: bool = False,
+    max_words: int = 0,
+    weights: tuple[dict[str, float], dict[int, float]] | None = None,
+    negative_weight: float = 1.0,
+) -> list[Example]:
+    """One document -> one or more Examples (several when it is longer than `max_words`).
+    `weights`: (entity id -> loss weight, relation index -> loss weight), missing ones 1.0."""
     spans = word_spans(doc.text)
+    ent_w, rel_w = weights or ({}, {})
     if not spans:
         return []
     cuts = _cuts([doc.text[s:e] for s, e in spans], max_words) if max_words else [(0, len(spans))]
@@ -69,11 +79,14 @@ def to_examples(doc: Document, dataset: str, *, partial: bool = False, max_words
             if ent.start in starts and ent.end in ends and starts[ent.start] <= ends[ent.end]:
                 index[ent.id] = len(entities)
                 entities.append((starts[ent.start], ends[ent.end], ent.label))
-        relations = [
-            (index[r.head], index[r.tail], r.label) for r in doc.relations if r.head in index and r.tail in index
-        ]
+        kept = [(i, r) for i, r in enumerate(doc.relations) if r.head in index and r.tail in index]
+        relations = [(index[r.head], index[r.tail], r.label) for _, r in kept]
         words = [doc.text[s:e] for s, e in spans[lo:hi]]
-        out.append(Example(dataset, words, entities, relations, partial))
+        example = Example(dataset, words, entities, relations, partial, negative_weight=negative_weight)
+        if weights is not None:
+            example.entity_weights = [ent_w.get(i, 1.0) for i in index]
+            example.relation_weights = [rel_w.get(i, 1.0) for i, _ in kept]
+        out.append(example)
     return out
 
 

@@ -37,7 +37,10 @@ class Example:
     """A training text in word units: entities (start, end inclusive, type name) and relations
     (head entity index, tail entity index, type name). `partial`: only the marked items are
     known (unmarked spans and pairs are not negatives). `unknown`: spans whose labels are not
-    known (no loss there except the marked entity's own label); every other span is a negative."""
+    known (no loss there except the marked entity's own label); every other span is a negative.
+    `entity_weights` / `relation_weights` (empty: all 1): the loss weight of each marked item, in
+    the order of `entities` / `relations`; `negative_weight`: the loss weight of every unmarked
+    (span, label) cell and pair (distillation from an LLM whose labels are incomplete: < 1)."""
 
     dataset: str
     words: list[str]
@@ -45,6 +48,9 @@ class Example:
     relations: list[tuple[int, int, str]]
     partial: bool = False
     unknown: list[tuple[int, int]] = field(default_factory=list)
+    entity_weights: list[float] = field(default_factory=list)
+    relation_weights: list[float] = field(default_factory=list)
+    negative_weight: float = 1.0
 
 
 @dataclass
@@ -57,7 +63,11 @@ class SetTypes:
 
 
 class SetSampler:
-    """Temperature-based sampling over data sets, then without replacement inside a set."""
+    """Temperature-based sampling over data sets, then without replacement inside a set.
+
+    `shares` fixes the probability of the sets it names (e.g. {"silver": 0.5}: half of all
+    draws); the other sets share the rest by temperature and weight (with no other set, the named
+    ones are normalised to sum 1)."""
 
     def __init__(
         self,
@@ -66,16 +76,26 @@ class SetSampler:
         *,
         temperature: float = 2.0,
         weights: dict[str, float] | None = None,
+        shares: dict[str, float] | None = None,
     ):
         if temperature <= 0:
             raise ValueError("temperature must be > 0")
         self.names = [n for n in sizes if sizes[n] > 0]
         if not self.names:
             raise ValueError("no training examples in any set")
-        weights = weights or {}
-        raw = [sizes[n] ** (1.0 / temperature) * float(weights.get(n, 1.0)) for n in self.names]
-        total = sum(raw)
-        self.probabilities = {n: r / total for n, r in zip(self.names, raw, strict=True)}
+        weights, shares = weights or {}, {n: float(v) for n, v in (shares or {}).items() if n in self.names}
+        if any(not 0.0 <= v <= 1.0 for v in shares.values()) or sum(shares.values()) > 1.0 + 1e-9:
+            raise ValueError(f"set shares must be in [0, 1] and sum to at most 1, got {shares}")
+        free = [n for n in self.names if n not in shares]
+        raw = {n: sizes[n] ** (1.0 / temperature) * float(weights.get(n, 1.0)) for n in free}
+        rest = 1.0 - sum(shares.values())
+        probs = {n: shares.get(n, 0.0) for n in self.names}
+        if free and sum(raw.values()) > 0:
+            probs.update({n: rest * raw[n] / sum(raw.values()) for n in free})
+        total = sum(probs.values())
+        if total <= 0:
+            raise ValueError("every set has probability 0")
+        self.probabilities = {n: probs[n] / total for n in self.names}
         self.sizes = dict(sizes)
         self.rng = rng
         self._orders: dict[str, list[int]] = {}

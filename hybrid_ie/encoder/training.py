@@ -36,7 +36,7 @@ from hybrid_ie.encoder.calibration import reset_scaling
 from hybrid_ie.encoder.inference import JointEncoder
 from hybrid_ie.encoder.inputs import collate
 from hybrid_ie.encoder.mixture import load_mixture, select_sets, to_examples
-from hybrid_ie.encoder.sampling import Example, LabelSampler, LabelSettings, SetSampler
+from hybrid_ie.encoder.sampling import Example, LabelSampler, LabelSettings, SetSampler, SetTypes
 from hybrid_ie.errors import InputError
 
 log = logging.getLogger("hybrid_ie.encoder.training")
@@ -70,6 +70,7 @@ class TrainConfig:
     data_dir: str | None = None  # default: $HYBRID_IE_DATA or ../shared/data
     set_temperature: float = 1.0  # p(set) ~ size ** (1/T) * weight; 1: by size, large: uniform
     set_weights: dict[str, float] = field(default_factory=dict)
+    set_shares: dict[str, float] = field(default_factory=dict)  # fixed p(set) for these (SetSampler)
     dev_sets: list[dict[str, Any]] = field(
         default_factory=lambda: [{"set": "conll04", "metrics": ["entity", "relation"]}]
     )  # each: set, metrics (entity / relation), optional limit, split (default dev) and select
@@ -165,6 +166,22 @@ def entity_targets(
     return gold, valid
 
 
+def entity_loss_weights(
+    examples: Sequence[Example], ent_indices: Sequence[dict[str, int]], gold: torch.Tensor, valid: torch.Tensor
+) -> torch.Tensor:
+    """The entity loss weight of every (span, label) cell: 0 where it does not count, the
+    example's `negative_weight` on a negative cell, the item's weight on a gold one."""
+    weight = valid.float()
+    kmax = valid.size(2)
+    for b, (ex, ent_index) in enumerate(zip(examples, ent_indices, strict=True)):
+        if ex.negative_weight != 1.0:
+            weight[b] = torch.where(gold[b] > 0, weight[b], weight[b] * ex.negative_weight)
+        for (s, e, label), w in zip(ex.entities, ex.entity_weights, strict=False):
+            if e - s < kmax and label in ent_index:
+                weight[b, s, e - s, ent_index[label]] *= w
+    return weight
+
+
 def partial_pairs(labelled: dict[tuple, set[int]], symmetric: set[int]) -> tuple[list[tuple], dict[tuple, set[int]]]:
     """Pairs of a partially annotated text: each marked pair (scored against every shown label)
     and its reversal, which counts only as a negative for the pair's non-symmetric labels.
@@ -180,7 +197,16 @@ def partial_pairs(labelled: dict[tuple, set[int]], symmetric: set[int]) -> tuple
 
 
 class Trainer:
-    def __init__(self, cfg: TrainConfig, *, encoder: JointEncoder | None = None):
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        *,
+        encoder: JointEncoder | None = None,
+        extra_sets: dict[str, tuple[list[Example], SetTypes]] | None = None,
+    ):
+        """`extra_sets`: examples that are not sets of the data dir (e.g. distillation's silver
+        set), by name, with their label side; they join the mixture (`cfg.set_shares` can fix
+        their share of the draws)."""
         self.cfg = cfg
         torch.manual_seed(cfg.seed)
         random.seed(cfg.seed)
@@ -199,9 +225,11 @@ class Trainer:
         self.examples, self.types = load_mixture(
             sets, limit=cfg.limit, max_words=cfg.max_words, relation_roles=cfg.relation_roles
         )
+        for name, (examples, types) in (extra_sets or {}).items():
+            self.examples[name], self.types[name] = examples, types
         self.sets = SetSampler(
             {k: len(v) for k, v in self.examples.items()}, self.rng,
-            temperature=cfg.set_temperature, weights=cfg.set_weights,
+            temperature=cfg.set_temperature, weights=cfg.set_weights, shares=cfg.set_shares,
         )
         self.labels = LabelSampler(self.types, cfg.label_settings(), self.rng, embed=self.embed_prompts)
         self.encoder.config.known_labels = self.labels.known_labels()
@@ -236,12 +264,13 @@ class Trainer:
         gold, valid = entity_targets(
             examples, [t[0] for t in targets], span_mask.unsqueeze(-1) & enc["entity_label_mask"].view(len(examples), 1, 1, -1)
         )
-        ent_loss = (F.binary_cross_entropy_with_logits(logits, gold, reduction="none") * valid).sum() / len(examples)
+        weight = entity_loss_weights(examples, [t[0] for t in targets], gold, valid)
+        ent_loss = (F.binary_cross_entropy_with_logits(logits, gold, reduction="none") * weight).sum() / len(examples)
 
         # Relation candidates: gold entities + (complete annotation only) top-scoring non-gold spans.
         with torch.no_grad():
             span_best = logits.masked_fill(~valid, -1e4).amax(-1).masked_fill(~span_mask, -1e4)
-        pair_lists, pair_gold, pair_cols = [], [], []
+        pair_lists, pair_gold, pair_cols, pair_weights = [], [], [], []
         for b, ex in enumerate(examples):
             cands = list(dict.fromkeys((s, e) for s, e, _ in ex.entities if e - s < kmax))
             gold_set = set(cands)
@@ -252,11 +281,14 @@ class Trainer:
                     if val > -1e3 and (s, s + w) not in gold_set and len(cands) < len(gold_set) + cfg.hard_negative_spans:
                         cands.append((s, s + w))
             labelled: dict[tuple, set[int]] = {}
+            weights: dict[tuple, float] = {}
             rel_index = targets[b][1]
-            for h, t, label in ex.relations:
+            for r, (h, t, label) in enumerate(ex.relations):
                 hs, ts = ex.entities[h][:2], ex.entities[t][:2]
                 if label in rel_index and hs in gold_set and ts in gold_set:
                     labelled.setdefault((hs, ts), set()).add(rel_index[label])
+                    if r < len(ex.relation_weights):
+                        weights[(hs, ts, rel_index[label])] = ex.relation_weights[r]
             if ex.partial:
                 pairs, cols = self._partial_pairs(ex, labelled, rel_index)
             else:
@@ -268,6 +300,7 @@ class Trainer:
             pair_lists.append(pairs)
             pair_gold.append(labelled)
             pair_cols.append(cols)
+            pair_weights.append(weights)
         n_pairs = max(len(p) for p in pair_lists)
         rel_loss = torch.zeros((), device=self.device)
         if n_pairs and batch["relation_label_mask"].any():
@@ -277,6 +310,7 @@ class Trainer:
             n_rel = enc["relation_labels"].size(1)
             rvalid = torch.zeros(b_size, n_pairs, n_rel, dtype=torch.bool)
             rgold = torch.zeros(b_size, n_pairs, n_rel)
+            rweight = torch.ones(b_size, n_pairs, n_rel)
             for b, pairs in enumerate(pair_lists):
                 for p, (h, t) in enumerate(pairs):
                     heads[b, p] = torch.tensor(h)
@@ -286,15 +320,18 @@ class Trainer:
                         rvalid[b, p] = True
                     else:
                         rvalid[b, p, list(cols)] = True
+                    rweight[b, p] = examples[b].negative_weight
                     for lab in pair_gold[b].get((h, t), ()):
                         rgold[b, p, lab] = 1.0
+                        rweight[b, p, lab] = pair_weights[b].get((h, t, lab), 1.0)
             rlogits = self.model.relation_logits(
                 enc["words"], enc["word_mask"], spans, heads.to(self.device), tails.to(self.device),
                 enc["relation_labels"],
             ).float()
             rvalid = rvalid.to(self.device) & enc["relation_label_mask"].unsqueeze(1)
+            rweight = rweight.to(self.device) * rvalid
             rel_loss = (
-                F.binary_cross_entropy_with_logits(rlogits, rgold.to(self.device), reduction="none") * rvalid
+                F.binary_cross_entropy_with_logits(rlogits, rgold.to(self.device), reduction="none") * rweight
             ).sum() / b_size
         return ent_loss + rel_loss, {"ent": float(ent_loss.detach()), "rel": float(rel_loss.detach())}
 
@@ -333,7 +370,9 @@ class Trainer:
         return scores
 
     # -- loop ----------------------------------------------------------------------------------
-    def train(self) -> dict[str, Any]:
+    def train(self, on_step: Callable[[int, int, dict[str, float]], None] | None = None) -> dict[str, Any]:
+        """Run to `max_steps` (from `last` when resuming); `on_step(step, total, losses)` after
+        each optimiser step (a progress bar)."""
         cfg = self.cfg
         total = cfg.max_steps
         dev = self.dev_data()
@@ -380,6 +419,8 @@ class Trainer:
             optim.step()
             sched.step()
             step += 1
+            if on_step is not None:
+                on_step(step, total, parts)
             running["ent"] += parts["ent"]
             running["rel"] += parts["rel"]
             running["n"] += 1

@@ -13,6 +13,7 @@ are entities of this answer whose types the schema allows for that relation.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from typing import Any
 
 from hybrid_ie.document import Document, Entity, Relation
@@ -105,9 +106,13 @@ class AnswerBuilder:
         self._by_span: dict[tuple[int, int, str], Entity] = {}
         self._by_mention: dict[str, list[Entity]] = {}
         self._relation_keys: set[tuple[str, str, str]] = set()
+        # entity id -> (how its span was found, similarity of the mention to the span text)
+        self.entity_grounding: dict[str, tuple[str, float]] = {}
         self._cursor = 0  # start of the last mention grounded: answers list mentions in reading order
 
-    def add_entity(self, start: int, end: int, label: str, mention: str | None = None) -> Entity:
+    def add_entity(
+        self, start: int, end: int, label: str, mention: str | None = None, *, grounding: tuple[str, float] = ("candidate", 1.0)
+    ) -> Entity:
         key = (start, end, label)
         if key not in self._by_span:
             entity = Entity(
@@ -116,6 +121,7 @@ class AnswerBuilder:
             )
             self.entities.append(entity)
             self._by_span[key] = entity
+            self.entity_grounding[entity.id] = grounding
             for name in {mention_key(entity.text), mention_key(mention or entity.text)}:
                 self._by_mention.setdefault(name, []).append(entity)
         return self._by_span[key]
@@ -128,7 +134,10 @@ class AnswerBuilder:
             return None
         self.grounding[span.status] += 1
         self._cursor = span.start
-        return self.add_entity(span.start, span.end, label, mention)
+        similarity = 1.0 if span.method == "exact" else SequenceMatcher(
+            None, mention_key(mention), mention_key(span.text), autojunk=False
+        ).ratio()
+        return self.add_entity(span.start, span.end, label, mention, grounding=(span.method, round(similarity, 4)))
 
     def add_relation(self, heads: list[Entity], label: str, tails: list[Entity]) -> None:
         """Keep the head/tail pair the schema allows for `label` that lie closest together (a

@@ -73,6 +73,9 @@ class LLMResult(BaseModel):
     grounding: dict[str, int] = Field(default_factory=empty_counts)
     schema_valid: bool = False  # the first answer passed validation without a re-ask
     dropped_relations: int = 0  # removed by the type-signature filter
+    # entity id -> (grounding method: exact / case / space / fuzzy, or candidate for a verified
+    # encoder span; similarity of the LLM's mention to the span text, 1.0 for exact)
+    entity_grounding: dict[str, tuple[str, float]] = Field(default_factory=dict)
 
     def to_meta(self) -> dict[str, Any]:
         """The summary a Document keeps in `meta["llm"]`."""
@@ -367,4 +370,5 @@ class LLMClient:
             grounding=built.grounding,
             schema_valid=schema_valid,
             dropped_relations=built.dropped_relations,
+            entity_grounding=dict(built.entity_grounding),
         )
