@@ -18,25 +18,25 @@ def distill(
     schema: Annotated[str, Opt("--schema", help="Schema name or JSON file: the labels to teach.")],
     output: Annotated[Path, Opt("-o", "--output", help="Where the distilled checkpoint goes.")],
     texts: Annotated[list[Path] | None, Opt("--texts", help="Documents the LLM labels: .txt/.pdf/.html/.docx files, "
-                                             "folders, JSONL of {id, text} (repeatable).")] = None,  # fmt: skip
+                                             "folders, JSONL of {id, text} (repeatable).")] = None,
     silver: Annotated[list[Path] | None, Opt("--silver", help="Silver JSONL to train on as is (from --silver-out of "
-                                              "distill or extract; repeatable); no LLM call.")] = None,  # fmt: skip
+                                              "distill or extract; repeatable); no LLM call.")] = None,
     limit: Annotated[int | None, Opt("--limit", help="Label N chunks (seeded sample; default: all).")] = None,
     llm_config: Annotated[Path | None, Opt("--llm-config", help="LLM config file (TOML or JSON).")] = None,
     verify: Annotated[bool, Opt("--verify", help="The LLM verifies the encoder's candidates instead of extracting.")] = False,
     base: Annotated[str | None, Opt("--base", help="Encoder to start from (default: models/hybrid-ie-minilm).")] = None,
     replay: Annotated[float, Opt("--replay", help="Share of training examples replayed from the base's mixture "
-                                 "(0: silver only).", min=0.0, max=0.99)] = 0.5,  # fmt: skip
+                                 "(0: silver only).", min=0.0, max=0.99)] = 0.5,
     replay_sets: Annotated[str | None, Opt("--replay-sets", help="Comma-separated sets to replay instead of the "
-                                           "base's mixture.")] = None,  # fmt: skip
+                                           "base's mixture.")] = None,
     replay_limit: Annotated[int | None, Opt("--replay-limit", help="Read only N texts of each replayed set.")] = None,
     steps: Annotated[int, Opt("--steps", help="Optimiser steps.", min=1)] = 300,
     batch_size: Annotated[int, Opt("--batch-size", help="Examples per step.", min=1)] = 8,
     negatives: Annotated[str, Opt("--negatives", help="Unlabelled spans of a silver text: soft (negatives at "
-                                  "--negative-weight) | full | partial (not negatives).")] = "soft",  # fmt: skip
+                                  "--negative-weight) | full | partial (not negatives).")] = "soft",
     negative_weight: Annotated[float, Opt("--negative-weight", help="Loss weight of a silver negative (soft).")] = 0.3,
     min_grounding: Annotated[float, Opt("--min-grounding", help="Keep a fuzzy-grounded LLM entity only at this "
-                                        "similarity to its span text.")] = 0.9,  # fmt: skip
+                                        "similarity to its span text.")] = 0.9,
     weight_both: Annotated[float, Opt("--weight-both", help="Loss weight of items the encoder also predicts.")] = 2.0,
     weight_llm: Annotated[float, Opt("--weight-llm", help="Loss weight of LLM-only items.")] = 1.0,
     holdout: Annotated[float, Opt("--holdout", help="Share of silver documents held out for calibration.")] = 0.2,
