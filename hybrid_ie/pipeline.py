@@ -317,7 +317,13 @@ class Extractor:
         if self.policy.escalation == "extract-unfamiliar" and c.llm.task == "extract":
             strategy = "union"  # the LLM read the chunk for what the encoder cannot find: its items add
         elif self.policy.escalation == "verify-no-add" and c.llm.task == "verify":
-            llm_doc = only_candidates(llm_doc, c.result)
+            from hybrid_ie.llm.answers import verify_candidates
+
+            shown = verify_candidates(c.result, self.llm.config.max_candidates)  # what the prompt listed
+            spans = {(e.start, e.end) for e in shown.entities}
+            pairs = {((h := shown.entities[r.head]).start, h.end, (t := shown.entities[r.tail]).start, t.end)
+                     for r in shown.relations}  # fmt: skip
+            llm_doc = only_candidates(llm_doc, spans, {((a, b), (x, y)) for a, b, x, y in pairs})
         return reconcile(c.result, llm_doc, self.schema, strategy, nested=self.nested, llm_score=self.llm_score)
 
     # -- one document --------------------------------------------------------------------------

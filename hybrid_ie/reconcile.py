@@ -224,15 +224,10 @@ def reconcile(
     return build_document(encoder.id, encoder.text, kept, relations, schema, meta=dict(encoder.meta))
 
 
-def only_candidates(llm: Document, encoder: Document) -> Document:
-    """The LLM's verify answer without additions: only entities on a span the encoder returned
-    or listed as a candidate (``meta["encoder"]["candidates"]``; a new label there is a relabel),
-    and only relations between a (head span, tail span) pair the encoder returned or listed."""
-    meta = encoder.meta.get("encoder", {})
-    spans = {e.span for e in encoder.entities} | {(int(c["start"]), int(c["end"])) for c in meta.get("candidates", [])}
-    ents = encoder.entity_map()
-    pairs = {(ents[r.head].span, ents[r.tail].span) for r in encoder.relations}
-    pairs |= {(tuple(c["head"]), tuple(c["tail"])) for c in meta.get("relation_candidates", [])}
+def only_candidates(llm: Document, spans: set[Span], pairs: set[tuple[Span, Span]]) -> Document:
+    """The LLM's verify answer without additions: only its entities on a span of `spans` (the
+    candidates its prompt showed; a new label there is a relabel), and only its relations between
+    a (head span, tail span) pair of `pairs`."""
     kept = [e for e in llm.entities if e.span in spans]
     by_id = {e.id: e for e in kept}
     relations = [r for r in llm.relations if r.head in by_id and r.tail in by_id

@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import N_DOCS
 from typer.testing import CliRunner
 
 from hybrid_ie.cli import app
@@ -25,8 +26,6 @@ from hybrid_ie.encoder.training import Trainer
 from hybrid_ie.errors import InputError
 from hybrid_ie.llm.cache import ResponseCache
 from hybrid_ie.schema import load_schema
-
-from conftest import N_DOCS  # noqa: I001 - the folder's own conftest
 
 N_CHUNKS = 2 * N_DOCS
 FAST = {"lr_backbone": 1e-3, "lr_heads": 1e-2, "batch_size": 4, "progress": False}
@@ -100,9 +99,8 @@ def test_distill_reuses_the_answers_of_extract_mode_llm(tmp_path, base, corpus, 
 
 
 def test_a_killed_run_resumes_without_asking_again(tmp_path, base, corpus, llm_config, server):
-    from support.llm_server import Reply
-
     from conftest import weak_llm_answer
+    from support.llm_server import Reply
 
     server.default = Reply.hang(0.3, weak_llm_answer)
     cmd = [sys.executable, "-m", "hybrid_ie.cli", "distill", "--schema", "conll04", "--texts", str(corpus),
