@@ -4,7 +4,6 @@ replay, a corpus of user documents and the loopback LLM server answering like a 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +11,7 @@ import pytest
 from support.llm_server import LLMServer, Reply, client_config
 from support.tiny_data import tiny_data_dir
 from support.tiny_encoder import tiny_encoder
-
-N_DOCS = 6  # two chunks each
+from support.weak_llm import N_DOCS, weak_llm_answer
 
 
 @pytest.fixture(scope="module")
@@ -34,22 +32,6 @@ def corpus(tmp_path) -> Path:
             text = f"Person{i} Smith works for Acme{i} in Boston. Mary{i} lives in Paris."
             handle.write(json.dumps({"id": f"d{i}", "text": text}) + "\n")
     return path
-
-
-def weak_llm_answer(request) -> dict:
-    """An extract answer: Boston (exact) and the organisation with its relation, "Pariss" (found
-    only fuzzily, similarity 0.91) and "Atlantis" (not in the text)."""
-    text = request.chunk_text
-    entities, relations = [], []
-    org = re.search(r"Acme\d+", text)
-    if "Boston" in text:
-        entities.append({"text": "Boston", "type": "Loc"})
-    if org:
-        entities.append({"text": org.group(0), "type": "Org"})
-        relations.append({"head": org.group(0), "type": "OrgBased_In", "tail": "Boston"})
-    if "Paris" in text:
-        entities += [{"text": "Pariss", "type": "Loc"}, {"text": "Atlantis", "type": "Loc"}]
-    return {"entities": entities, "relations": relations}
 
 
 @pytest.fixture

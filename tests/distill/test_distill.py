@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import N_DOCS
+from support.weak_llm import N_DOCS, weak_llm_answer
 from typer.testing import CliRunner
 
 from hybrid_ie.cli import app
@@ -99,7 +99,6 @@ def test_distill_reuses_the_answers_of_extract_mode_llm(tmp_path, base, corpus, 
 
 
 def test_a_killed_run_resumes_without_asking_again(tmp_path, base, corpus, llm_config, server):
-    from conftest import weak_llm_answer
     from support.llm_server import Reply
 
     server.default = Reply.hang(0.3, weak_llm_answer)
