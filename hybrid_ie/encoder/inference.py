@@ -189,8 +189,11 @@ class JointEncoder(SpanEncoder):
     ) -> None:
         """Score entity spans, then the pairs of each window's decoded entities."""
         self.model.eval()
-        order = sorted(range(len(windows)), key=lambda i: len(windows[i].encoded.input_ids))
-        batches = self._batches(order, batch_size, progress, "encoder")
+        order = sorted(
+            (i for i in range(len(windows)) if windows[i].words), key=lambda i: len(windows[i].encoded.input_ids)
+        )
+        lengths = [len(windows[i].encoded.input_ids) for i in order]
+        batches = self._batches(order, batch_size, progress, "encoder", lengths=lengths)
         ent_floor, rel_floor, t_ent, nested = cut.entity_floor, cut.relation_floor, cut.entity, cut.nested
         ent_names = schema.entity_labels
         rel_names = schema.relation_labels
@@ -198,13 +201,11 @@ class JointEncoder(SpanEncoder):
         b_e, b_r = self.config.entity_shift, self.config.relation_shift
         kmax = self.config.max_width
         for idx in batches:
-            batch_windows = [windows[i] for i in idx if windows[i].words]
-            if not batch_windows:
-                continue
+            batch_windows = [windows[i] for i in idx]
             batch = collate([w.encoded for w in batch_windows], self.device)
             with self._autocast():
                 enc = self.model.encode(batch)
-                spans, mask = self.model.span_vectors(enc["words"], enc["word_mask"])
+                spans, mask = self.model.span_vectors(enc["words"], enc["word_mask"], valid_only=True)
                 probs = torch.sigmoid(
                     self.model.entity_logits(spans, enc["entity_labels"]).float() / t_e + b_e
                 )
@@ -230,20 +231,20 @@ class JointEncoder(SpanEncoder):
             n_pairs = max(len(p) for p in pair_lists)
             if n_pairs == 0:
                 continue
-            heads = torch.zeros(len(batch_windows), n_pairs, 2, dtype=torch.long)
-            tails = torch.zeros_like(heads)
-            for b, pairs in enumerate(pair_lists):
-                for p, (h, t) in enumerate(pairs):
-                    heads[b, p] = torch.tensor(h[1])
-                    tails[b, p] = torch.tensor(t[1])
+            # [B, P, 2, 2]: (head, tail) x (start word, end word); padding pairs stay (0, 0).
+            words_of = [[[h[1], t[1]] for h, t in pairs] + [[[0, 0], [0, 0]]] * (n_pairs - len(pairs))
+                        for pairs in pair_lists]  # fmt: skip
+            pair_words = torch.tensor(words_of, dtype=torch.long).to(self.device)
+            pair_mask = torch.arange(n_pairs).unsqueeze(0) < torch.tensor([[len(p)] for p in pair_lists])
             with self._autocast():
                 rel_logits = self.model.relation_logits(
                     enc["words"],
                     enc["word_mask"],
                     spans,
-                    heads.to(self.device),
-                    tails.to(self.device),
+                    pair_words[:, :, 0],
+                    pair_words[:, :, 1],
                     enc["relation_labels"],
+                    pair_mask=pair_mask.to(self.device),
                 )
             rel_probs = torch.sigmoid(rel_logits.float() / t_r + b_r)[..., : len(rel_names)].cpu()
             for b, pairs in enumerate(pair_lists):
