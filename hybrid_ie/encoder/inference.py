@@ -80,11 +80,15 @@ class JointEncoder(SpanEncoder):
 
     @classmethod
     def from_pretrained(
-        cls, path_or_id: str | os.PathLike | None = None, device: str = "auto"
+        cls, path_or_id: str | os.PathLike | None = None, device: str = "auto", quantize: str = "none"
     ) -> JointEncoder:
         """Load config.json + model.safetensors + tokenizer from a folder (default: the shipped
         checkpoint in `models/`). A name that is not a local folder is fetched with
-        `huggingface_hub.snapshot_download`, which fails offline with a clear error."""
+        `huggingface_hub.snapshot_download`, which fails offline with a clear error.
+        `quantize="int8"`: int8 inference on CPU (see `quantize`)."""
+        from hybrid_ie.encoder.quantize import check_mode
+
+        check_mode(quantize)
         path = Path(path_or_id) if path_or_id is not None else DEFAULT_MODEL_DIR
         if not path.is_dir():
             if path_or_id is None:
@@ -108,10 +112,25 @@ class JointEncoder(SpanEncoder):
             raise EncoderLoadError(
                 f"{path}: weights do not match the config (missing {missing[:5]}, unexpected {unexpected[:5]})"
             )
-        return cls(model, tokenizer, config, device=device)
+        return cls(model, tokenizer, config, device=device).quantize(quantize)
+
+    def quantize(self, mode: str) -> JointEncoder:
+        """`"int8"`: replace the network's Linear layers by int8 ones for CPU inference
+        (`hybrid_ie.encoder.quantize`; predictions only, no training or saving afterwards);
+        refused on CUDA, where inference runs bf16 autocast. `"none"`: nothing. Returns self."""
+        from hybrid_ie.encoder.quantize import check_device, check_mode, quantize_linears
+
+        if check_mode(mode) == "none" or self.quantization == mode:
+            return self
+        check_device(self.device, self.backend)
+        quantize_linears(self.model)
+        self.quantization = mode
+        return self
 
     def save_pretrained(self, directory: str | os.PathLike, *, half: bool = False) -> Path:
         """Write config.json, model.safetensors (fp16 when `half`) and the tokenizer files."""
+        if self.quantization != "none":
+            raise EncoderLoadError(f"an encoder quantised to {self.quantization} cannot be saved; save the fp32 one")
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         dtype = torch.float16 if half else torch.float32

@@ -75,6 +75,20 @@ class SpanEncoder:
     window_stride: int | None = None  # words between window starts (default: half a window)
     max_tokens: int  # the network's maximum input length, label prompts included
 
+    precision = "auto"  # autocast dtype, see `_autocast`
+    quantization = "none"  # "int8" once `quantize("int8")` ran (JointEncoder only)
+
+    def quantize(self, mode: str) -> SpanEncoder:
+        """int8 inference on CPU (`hybrid_ie.encoder.quantize`); this backend has none."""
+        from hybrid_ie.encoder.quantize import QuantizeError, check_mode
+
+        if check_mode(mode) != "none":
+            raise QuantizeError(
+                f"the {self.backend} encoder backend does not support --quantize {mode} (only the joint "
+                "encoder, hybrid_ie.encoder.JointEncoder, does)"
+            )
+        return self
+
     def relation_prompts(self, schema: Schema) -> list[str]:
         return [t.prompt for t in schema.relation_types]
 
@@ -163,10 +177,14 @@ class SpanEncoder:
         raise NotImplementedError
 
     def _autocast(self):
-        """bf16 autocast on CUDA; full precision on CPU."""
-        if self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return torch.autocast("cpu", enabled=False)
+        """Autocast by `precision`: "auto" is bf16 on CUDA and full precision on CPU; "fp32",
+        "bf16", "fp16" force one (eval/bench_encoder.py --dtype)."""
+        dtype = PRECISIONS[self.precision]
+        if self.precision == "auto":
+            dtype = torch.bfloat16 if self.device.type == "cuda" else None
+        if dtype is None:
+            return torch.autocast(self.device.type, enabled=False)
+        return torch.autocast(self.device.type, dtype=dtype)
 
     @staticmethod
     def _batches(
@@ -185,6 +203,7 @@ class SpanEncoder:
         return batches
 
 
+PRECISIONS = {"auto": None, "fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 PAD_SLACK = 0.05  # padding allowed per batch, as a fraction of its real tokens
 
 
