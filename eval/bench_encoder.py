@@ -1,6 +1,8 @@
 """Benchmark of the joint encoder alone: accuracy, zero-shot behaviour, speed, memory, calibration.
 
     python eval/bench_encoder.py [--model models/hybrid-ie-minilm] [--threads 2] [--json out.json]
+    python eval/bench_encoder.py --device cuda --dtype bf16     # on a GPU machine (fp16 too)
+    python eval/bench_encoder.py --quantize int8                # the int8 CPU path
 
 Prints, for the checkpoint:
 * strict micro entity / relation F1 on the conll04, scierc and ade test splits (scierc and ade
@@ -134,10 +136,24 @@ def matmul_flops(n: int = 2048, reps: int = 5) -> float:
     return 2 * n**3 * reps / (time.perf_counter() - t)
 
 
+def matmul_flops_on(device: torch.device, precision: str, n: int = 8192, reps: int = 20) -> float:
+    """FLOP/s of a large matmul on an accelerator, in the dtype the encoder autocasts to."""
+    dtype = {"fp16": torch.float16, "fp32": torch.float32}.get(precision, torch.bfloat16)
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    a @ b
+    torch.cuda.synchronize(device)
+    t = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    torch.cuda.synchronize(device)
+    return 2 * n**3 * reps / (time.perf_counter() - t)
+
+
 def model_flops_per_sentence(encoder, texts, schema) -> tuple[float, float]:
     """2 * (non-embedding params) * tokens + attention (4 * layers * seq^2 * d) per sentence,
-    plus the span head (per word: two d x d projections; per span: one d x d layer and one dot
-    per label). Returns (FLOPs per sentence, mean tokens per sentence)."""
+    plus the span head (per word: two d x d projections; per span that fits in the sentence:
+    one d x d layer and one dot per label). The relation head is not counted. Returns (FLOPs per
+    sentence, mean tokens per sentence)."""
     from hybrid_ie.chunking import word_spans
 
     model = encoder.model
@@ -150,7 +166,7 @@ def model_flops_per_sentence(encoder, texts, schema) -> tuple[float, float]:
     for text in texts:
         words = [text[s:e] for s, e in word_spans(text)]
         seq = len(encoder.inputs.encode(words, ent_prompts, rel_prompts).input_ids)
-        n_spans = len(words) * model.config.max_width
+        n_spans = sum(min(model.config.max_width, len(words) - i) for i in range(len(words)))
         total += 2 * params * seq + 4 * layers * seq * seq * d
         total += 2 * len(words) * 2 * d * d + n_spans * (2 * d * d + 2 * d * len(ent_prompts))
         tokens += seq
@@ -164,7 +180,7 @@ def throughput(encoder, batch_size) -> dict:
     t = time.perf_counter()
     encoder.predict(texts, schema, batch_size=batch_size)
     elapsed = time.perf_counter() - t
-    mm = matmul_flops()
+    mm = matmul_flops() if encoder.device.type == "cpu" else matmul_flops_on(encoder.device, encoder.precision)
     per_sentence, mean_tokens = model_flops_per_sentence(encoder, texts, schema)
     achieved = per_sentence * len(texts) / elapsed
     out = {
@@ -179,10 +195,12 @@ def throughput(encoder, batch_size) -> dict:
         "achieved_over_matmul": round(achieved / mm, 3),
         "loadavg_1min": round(os.getloadavg()[0], 2),
     }
+    where = f"{torch.get_num_threads()} threads" if encoder.device.type == "cpu" else str(encoder.device)
     print(f"throughput conll04 test: {out['sentences_per_s']} sentences/s ({len(texts)} in {out['seconds']} s, "
-          f"batch {batch_size}, {torch.get_num_threads()} threads, load avg {out['loadavg_1min']})")
+          f"batch {batch_size}, {where}, precision {encoder.precision}, quantize {encoder.quantization}, "
+          f"load avg {out['loadavg_1min']})")
     print(f"  model {out['model_gflop_per_sentence']} GFLOP/sentence ({out['mean_tokens']} tokens) -> "
-          f"{out['achieved_gflop_s']} GFLOP/s achieved; fp32 matmul {out['matmul_gflop_s']} GFLOP/s; "
+          f"{out['achieved_gflop_s']} GFLOP/s achieved; matmul {out['matmul_gflop_s']} GFLOP/s; "
           f"ratio {out['achieved_over_matmul']}")
     return out
 
@@ -214,14 +232,20 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--limit", type=int, default=None, help="first N test sentences (quick runs)")
     parser.add_argument("--skip", default="", help="comma list of parts to skip: accuracy,zeroshot,speed,ece")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    parser.add_argument("--device", default="cpu", help="cpu | cuda | auto (default cpu)")
+    parser.add_argument("--dtype", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
+                        help="autocast dtype (auto: bf16 on CUDA, fp32 on CPU)")
+    parser.add_argument("--quantize", default="none", choices=("none", "int8"), help="int8: the CPU int8 path")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     skip = set(filter(None, args.skip.split(",")))
     t = time.perf_counter()
-    encoder = JointEncoder.from_pretrained(args.model, device="cpu")
+    encoder = JointEncoder.from_pretrained(args.model, device=args.device, quantize=args.quantize)
+    encoder.precision = args.dtype
     load_s = time.perf_counter() - t
-    print(f"model {args.model or 'shipped'}: loaded in {load_s:.2f} s")
-    results: dict = {"model": args.model or "shipped", "load_s": round(load_s, 2), "threads": args.threads}
+    print(f"model {args.model or 'shipped'}: loaded in {load_s:.2f} s on {encoder.device}")
+    results: dict = {"model": args.model or "shipped", "load_s": round(load_s, 2), "threads": args.threads,
+                     "device": str(encoder.device), "dtype": args.dtype, "quantize": args.quantize}
     if "accuracy" not in skip:
         results["test"] = accuracy(encoder, args.datasets.split(","), args.limit)
     if "zeroshot" not in skip:

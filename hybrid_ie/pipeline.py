@@ -135,6 +135,7 @@ class Extractor:
     policy: the `RoutingPolicy` (hybrid mode); default `RoutingPolicy()`.
     reconcile: the merge strategy for escalated chunks (`hybrid_ie.reconcile.STRATEGIES`).
     threshold, relation_threshold, nested: passed to the encoder (None = its calibrated defaults).
+    quantize: "int8" runs the encoder's Linear layers in int8 on CPU (`JointEncoder.quantize`).
     """
 
     def __init__(
@@ -152,6 +153,7 @@ class Extractor:
         encoder_batch_size: int = 16,
         max_chunk_words: int = MAX_CHUNK_WORDS,
         llm_score: float = LLM_SCORE,
+        quantize: str = "none",
     ) -> None:
         if mode not in MODES:
             raise InputError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
@@ -165,6 +167,11 @@ class Extractor:
         self.encoder_batch_size = encoder_batch_size
         self.max_chunk_words = max_chunk_words
         self.llm_score = llm_score
+        from hybrid_ie.encoder.quantize import check_mode
+
+        self.quantize = check_mode(quantize)
+        if encoder is not None and not isinstance(encoder, (str, os.PathLike)):
+            encoder.quantize(quantize)  # an unsupported backend or device is refused here, early
         self._encoder = encoder
         self._llm = llm
         self._unknown: list[str] = []  # the schema types the encoder is unfamiliar with (router)
@@ -177,7 +184,7 @@ class Extractor:
         if self._encoder is None or isinstance(self._encoder, (str, os.PathLike)):
             from hybrid_ie.encoder import JointEncoder
 
-            self._encoder = JointEncoder.from_pretrained(self._encoder)
+            self._encoder = JointEncoder.from_pretrained(self._encoder, quantize=self.quantize)
         return self._encoder
 
     @property

@@ -40,6 +40,9 @@ def extract(
     model: Annotated[
         str | None, typer.Option("--model", help="Encoder checkpoint folder (default: the shipped one).")
     ] = None,
+    quantize: Annotated[
+        str, typer.Option("--quantize", help="none | int8 (encoder Linear layers in int8 on CPU; see README).")
+    ] = "none",
     budget: Annotated[
         float | None, typer.Option("--budget", help="Hybrid: fraction of chunks that may go to the LLM (0..1).")
     ] = None,
@@ -127,11 +130,13 @@ def extract(
             threshold=threshold,
             relation_threshold=relation_threshold,
             nested=nested,
+            quantize=quantize,
         )
         settings = {
             "schema": extractor.schema.name,
             "mode": mode,
             "model": model,
+            "quantize": quantize,
             "llm_model": f"{llm.backend}:{llm.model}" if llm is not None else None,
             "budget": policy.budget if mode == "hybrid" else None,
             "escalate_all": escalate_all,

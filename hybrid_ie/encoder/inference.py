@@ -80,11 +80,15 @@ class JointEncoder(SpanEncoder):
 
     @classmethod
     def from_pretrained(
-        cls, path_or_id: str | os.PathLike | None = None, device: str = "auto"
+        cls, path_or_id: str | os.PathLike | None = None, device: str = "auto", quantize: str = "none"
     ) -> JointEncoder:
         """Load config.json + model.safetensors + tokenizer from a folder (default: the shipped
         checkpoint in `models/`). A name that is not a local folder is fetched with
-        `huggingface_hub.snapshot_download`, which fails offline with a clear error."""
+        `huggingface_hub.snapshot_download`, which fails offline with a clear error.
+        `quantize="int8"`: int8 inference on CPU (see `quantize`)."""
+        from hybrid_ie.encoder.quantize import check_mode
+
+        check_mode(quantize)
         path = Path(path_or_id) if path_or_id is not None else DEFAULT_MODEL_DIR
         if not path.is_dir():
             if path_or_id is None:
@@ -108,10 +112,25 @@ class JointEncoder(SpanEncoder):
             raise EncoderLoadError(
                 f"{path}: weights do not match the config (missing {missing[:5]}, unexpected {unexpected[:5]})"
             )
-        return cls(model, tokenizer, config, device=device)
+        return cls(model, tokenizer, config, device=device).quantize(quantize)
+
+    def quantize(self, mode: str) -> JointEncoder:
+        """`"int8"`: replace the network's Linear layers by int8 ones for CPU inference
+        (`hybrid_ie.encoder.quantize`; predictions only, no training or saving afterwards);
+        refused on CUDA, where inference runs bf16 autocast. `"none"`: nothing. Returns self."""
+        from hybrid_ie.encoder.quantize import check_device, check_mode, quantize_linears
+
+        if check_mode(mode) == "none" or self.quantization == mode:
+            return self
+        check_device(self.device, self.backend)
+        quantize_linears(self.model)
+        self.quantization = mode
+        return self
 
     def save_pretrained(self, directory: str | os.PathLike, *, half: bool = False) -> Path:
         """Write config.json, model.safetensors (fp16 when `half`) and the tokenizer files."""
+        if self.quantization != "none":
+            raise EncoderLoadError(f"an encoder quantised to {self.quantization} cannot be saved; save the fp32 one")
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         dtype = torch.float16 if half else torch.float32
@@ -189,8 +208,11 @@ class JointEncoder(SpanEncoder):
     ) -> None:
         """Score entity spans, then the pairs of each window's decoded entities."""
         self.model.eval()
-        order = sorted(range(len(windows)), key=lambda i: len(windows[i].encoded.input_ids))
-        batches = self._batches(order, batch_size, progress, "encoder")
+        order = sorted(
+            (i for i in range(len(windows)) if windows[i].words), key=lambda i: len(windows[i].encoded.input_ids)
+        )
+        lengths = [len(windows[i].encoded.input_ids) for i in order]
+        batches = self._batches(order, batch_size, progress, "encoder", lengths=lengths)
         ent_floor, rel_floor, t_ent, nested = cut.entity_floor, cut.relation_floor, cut.entity, cut.nested
         ent_names = schema.entity_labels
         rel_names = schema.relation_labels
@@ -198,13 +220,11 @@ class JointEncoder(SpanEncoder):
         b_e, b_r = self.config.entity_shift, self.config.relation_shift
         kmax = self.config.max_width
         for idx in batches:
-            batch_windows = [windows[i] for i in idx if windows[i].words]
-            if not batch_windows:
-                continue
+            batch_windows = [windows[i] for i in idx]
             batch = collate([w.encoded for w in batch_windows], self.device)
             with self._autocast():
                 enc = self.model.encode(batch)
-                spans, mask = self.model.span_vectors(enc["words"], enc["word_mask"])
+                spans, mask = self.model.span_vectors(enc["words"], enc["word_mask"], valid_only=True)
                 probs = torch.sigmoid(
                     self.model.entity_logits(spans, enc["entity_labels"]).float() / t_e + b_e
                 )
@@ -230,20 +250,20 @@ class JointEncoder(SpanEncoder):
             n_pairs = max(len(p) for p in pair_lists)
             if n_pairs == 0:
                 continue
-            heads = torch.zeros(len(batch_windows), n_pairs, 2, dtype=torch.long)
-            tails = torch.zeros_like(heads)
-            for b, pairs in enumerate(pair_lists):
-                for p, (h, t) in enumerate(pairs):
-                    heads[b, p] = torch.tensor(h[1])
-                    tails[b, p] = torch.tensor(t[1])
+            # [B, P, 2, 2]: (head, tail) x (start word, end word); padding pairs stay (0, 0).
+            words_of = [[[h[1], t[1]] for h, t in pairs] + [[[0, 0], [0, 0]]] * (n_pairs - len(pairs))
+                        for pairs in pair_lists]  # fmt: skip
+            pair_words = torch.tensor(words_of, dtype=torch.long).to(self.device)
+            pair_mask = torch.arange(n_pairs).unsqueeze(0) < torch.tensor([[len(p)] for p in pair_lists])
             with self._autocast():
                 rel_logits = self.model.relation_logits(
                     enc["words"],
                     enc["word_mask"],
                     spans,
-                    heads.to(self.device),
-                    tails.to(self.device),
+                    pair_words[:, :, 0],
+                    pair_words[:, :, 1],
                     enc["relation_labels"],
+                    pair_mask=pair_mask.to(self.device),
                 )
             rel_probs = torch.sigmoid(rel_logits.float() / t_r + b_r)[..., : len(rel_names)].cpu()
             for b, pairs in enumerate(pair_lists):

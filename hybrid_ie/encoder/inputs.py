@@ -23,6 +23,7 @@ REL_TOKEN = "[REL]"
 # Word shapes, index 0 is padding.
 SHAPES = ("<pad>", "lower", "title", "upper", "mixed", "digits", "alnum", "punct", "other")
 SHAPE_IDS = {name: i for i, name in enumerate(SHAPES)}
+WORD_CACHE_SIZE = 200_000  # words whose sub-token ids InputBuilder keeps
 _DIGITS_RE = re.compile(r"^[\d.,:/\-]+$")
 
 
@@ -78,6 +79,7 @@ class InputBuilder:
         if self.ent_id == tokenizer.unk_token_id or self.rel_id == tokenizer.unk_token_id:
             raise ValueError(f"tokenizer lacks the {ENT_TOKEN}/{REL_TOKEN} special tokens")
         self._prompt_cache: dict[str, list[int]] = {}
+        self._word_cache: dict[str, list[int]] = {}  # each word is tokenised alone: cacheable
 
     def prompt_ids(self, prompt: str) -> list[int]:
         ids = self._prompt_cache.get(prompt)
@@ -102,12 +104,18 @@ class InputBuilder:
         return ids, ent_pos, rel_pos
 
     def word_piece_ids(self, words: Sequence[str]) -> list[list[int]]:
-        """Sub-token ids of each word (a word the tokenizer drops becomes `[UNK]`)."""
-        if not words:
-            return []
-        pieces = self.tokenizer(list(words), add_special_tokens=False)["input_ids"]
-        unk = self.tokenizer.unk_token_id
-        return [p if p else [unk] for p in pieces]
+        """Sub-token ids of each word (a word the tokenizer drops becomes `[UNK]`); words seen
+        before come from a cache, the others are tokenised in one call."""
+        cache = self._word_cache
+        todo = [w for w in dict.fromkeys(words) if w not in cache]
+        if len(cache) + len(todo) > WORD_CACHE_SIZE:
+            cache.clear()
+            todo = list(dict.fromkeys(words))
+        if todo:
+            unk = self.tokenizer.unk_token_id
+            for word, piece in zip(todo, self.tokenizer(todo, add_special_tokens=False)["input_ids"], strict=True):
+                cache[word] = piece or [unk]
+        return [cache[w] for w in words]
 
     def encode(
         self, words: Sequence[str], entity_prompts: Sequence[str], relation_prompts: Sequence[str]

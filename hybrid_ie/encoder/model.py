@@ -111,8 +111,13 @@ class JointEncoderModel(nn.Module):
         }
 
     # -- entities ------------------------------------------------------------------------------
-    def span_vectors(self, words: torch.Tensor, word_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """All spans up to max_width: vectors [B, N, K, d] and validity mask [B, N, K]."""
+    def span_vectors(
+        self, words: torch.Tensor, word_mask: torch.Tensor, *, valid_only: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """All spans up to max_width: vectors [B, N, K, d] and validity mask [B, N, K].
+
+        `valid_only` (inference) runs the span MLP on the valid spans only and leaves zeros at
+        padding and past-the-end positions: the same vectors where the mask is True, less work."""
         b, n, d = words.shape
         k = self.config.max_width
         device = words.device
@@ -126,7 +131,12 @@ class JointEncoderModel(nn.Module):
         start_part = self.span_start(words).unsqueeze(2)  # [B, N, 1, d]
         end_part = self.span_end(words)
         end_part = end_part.gather(1, ends_clamped.reshape(1, n * k, 1).expand(b, n * k, d)).view(b, n, k, d)
-        spans = self.span_out(start_part + end_part + self.width_embedding(widths).unsqueeze(0))
+        pre = start_part + end_part + self.width_embedding(widths).unsqueeze(0)
+        if not valid_only:
+            return self.span_out(pre), mask
+        valid = self.span_out(pre[mask])
+        spans = valid.new_zeros(b, n, k, valid.size(-1))
+        spans[mask] = valid
         return spans, mask
 
     def entity_logits(self, spans: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -142,11 +152,13 @@ class JointEncoderModel(nn.Module):
         heads: torch.Tensor,
         tails: torch.Tensor,
         labels: torch.Tensor,
+        pair_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Score ordered span pairs.
 
         `heads`/`tails`: [B, P, 2] word (start, end) of each pair's spans (end inclusive, width
-        < max_width). Returns [B, P, L].
+        < max_width). Returns [B, P, L]. With `pair_mask` [B, P] (inference) the pair MLP runs
+        on the real pairs only; padded pairs get the bias alone.
         """
         b, n, k, d = spans.shape
         flat = spans.reshape(b, n * k, d)
@@ -163,5 +175,11 @@ class JointEncoderModel(nn.Module):
         between = (pos > left_end.unsqueeze(-1)) & (pos < right_start.unsqueeze(-1)) & word_mask.unsqueeze(1)
         between = between.to(words.dtype)
         context = torch.bmm(between, words) / between.sum(-1, keepdim=True).clamp(min=1.0)
-        pairs = self.pair_mlp(self.dropout(torch.cat([head_vec, tail_vec, context], dim=-1)))
+        features = self.dropout(torch.cat([head_vec, tail_vec, context], dim=-1))
+        if pair_mask is None:
+            pairs = self.pair_mlp(features)
+        else:
+            real = self.pair_mlp(features[pair_mask])
+            pairs = real.new_zeros(b, features.size(1), real.size(-1))
+            pairs[pair_mask] = real
         return torch.einsum("bpd,bld->bpl", pairs, labels) / self.hidden_size**0.5 + self.relation_bias

@@ -75,6 +75,20 @@ class SpanEncoder:
     window_stride: int | None = None  # words between window starts (default: half a window)
     max_tokens: int  # the network's maximum input length, label prompts included
 
+    precision = "auto"  # autocast dtype, see `_autocast`
+    quantization = "none"  # "int8" once `quantize("int8")` ran (JointEncoder only)
+
+    def quantize(self, mode: str) -> SpanEncoder:
+        """int8 inference on CPU (`hybrid_ie.encoder.quantize`); this backend has none."""
+        from hybrid_ie.encoder.quantize import QuantizeError, check_mode
+
+        if check_mode(mode) != "none":
+            raise QuantizeError(
+                f"the {self.backend} encoder backend does not support --quantize {mode} (only the joint "
+                "encoder, hybrid_ie.encoder.JointEncoder, does)"
+            )
+        return self
+
     def relation_prompts(self, schema: Schema) -> list[str]:
         return [t.prompt for t in schema.relation_types]
 
@@ -163,19 +177,53 @@ class SpanEncoder:
         raise NotImplementedError
 
     def _autocast(self):
-        """bf16 autocast on CUDA; full precision on CPU."""
-        if self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return torch.autocast("cpu", enabled=False)
+        """Autocast by `precision`: "auto" is bf16 on CUDA and full precision on CPU; "fp32",
+        "bf16", "fp16" force one (eval/bench_encoder.py --dtype)."""
+        dtype = PRECISIONS[self.precision]
+        if self.precision == "auto":
+            dtype = torch.bfloat16 if self.device.type == "cuda" else None
+        if dtype is None:
+            return torch.autocast(self.device.type, enabled=False)
+        return torch.autocast(self.device.type, dtype=dtype)
 
     @staticmethod
-    def _batches(items: list, batch_size: int, progress: bool, desc: str) -> list:
-        batches = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
+    def _batches(
+        items: list, batch_size: int, progress: bool, desc: str, lengths: Sequence[int] | None = None
+    ) -> list:
+        """Consecutive batches of at most `batch_size` items; with `lengths` (one per item, items
+        sorted by it) see `length_batches`."""
+        if lengths is None:
+            batches = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
+        else:
+            batches = [[items[i] for i in b] for b in length_batches(lengths, batch_size)]
         if progress:
             from tqdm import tqdm
 
             return tqdm(batches, desc=desc, unit="batch")
         return batches
+
+
+PRECISIONS = {"auto": None, "fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+PAD_SLACK = 0.05  # padding allowed per batch, as a fraction of its real tokens
+
+
+def length_batches(lengths: Sequence[int], batch_size: int, slack: float = PAD_SLACK) -> list[list[int]]:
+    """Batches (lists of positions) over items sorted by ascending length: a batch closes at
+    `batch_size` items, or early when padding every item to the next one's length would add
+    more than `slack` of the batch's real tokens. The network pays for padded tokens; on
+    conll04 test with batch 32 fixed slices pad 17% of the tokens, these 3%."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    real = 0
+    for i, n in enumerate(lengths):
+        if current and (len(current) == batch_size or (len(current) + 1) * n > (1 + slack) * (real + n)):
+            batches.append(current)
+            current, real = [], 0
+        current.append(i)
+        real += n
+    if current:
+        batches.append(current)
+    return batches
 
 
 def build_document(
@@ -236,4 +284,4 @@ def _unit(x: float) -> float:
     return float(min(1.0, max(0.0, x)))
 
 
-__all__ = ["SpanEncoder", "Thresholds", "Window", "build_document"]
+__all__ = ["SpanEncoder", "Thresholds", "Window", "build_document", "length_batches"]
