@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
 import os
 import pickle
 import time
@@ -172,6 +173,8 @@ def worker_spec(extractor: Any) -> dict[str, Any]:
     if encoder is not None and not isinstance(encoder, (str, os.PathLike)):
         raise InputError("the ray engine loads the encoder in every worker: give Extractor(encoder=) a checkpoint "
                          "folder, not a loaded encoder")  # fmt: skip
+    if encoder is not None and not (Path(encoder) / "config.json").is_file():
+        raise InputError(f"{encoder}: not an encoder checkpoint folder (no config.json)")
     options["encoder"] = None if encoder is None else str(Path(encoder).resolve())
     llm = options["llm"]
     if extractor.mode == "encoder":
@@ -225,7 +228,9 @@ def _slots(budget: float, seen: int, n: int) -> int:
 
 def _map(ray: Any, rows: list[dict[str, Any]], spec: bytes, gate: Any, options: RayOptions) -> Iterator[dict]:
     """Run the rows (one pipeline batch each) through the actor pool; yields result rows as they finish."""
+    logging.getLogger("ray.data").setLevel(logging.ERROR)  # no per-dataset INFO lines on the CLI
     context = ray.data.DataContext.get_current()
+    context.print_on_execution_start = False
     context.enable_progress_bars = False
     context.enable_operator_progress_bars = False
     context.execution_options.preserve_order = False
@@ -320,6 +325,7 @@ def run_job(
             reruns: list[dict[str, Any]] = []
             actual = next_batch = 0
             for row in _map(ray, rows, blob, gate, options):
+                engine.setdefault("first_batch_s", round(time.perf_counter() - started, 3))
                 arrived[int(row["batch"])] = row
                 while next_batch in arrived:  # in batch order: check the budget guess, then write
                     row = arrived.pop(next_batch)

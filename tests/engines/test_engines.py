@@ -69,3 +69,16 @@ def test_shards_are_written_whole_and_read_back_in_order(tmp_path, fmt):
     assert clean_partial(tmp_path) == 1 and list(read_shards(tmp_path)) == docs
     with pytest.raises(InputError, match="output format must be one of jsonl, parquet"):
         ShardWriter(tmp_path, "csv")
+
+
+def test_the_cli_refuses_ray_options_for_the_local_engine(tmp_path):
+    from typer.testing import CliRunner
+
+    from hybrid_ie.cli import app
+
+    (tmp_path / "in.jsonl").write_text('{"id": "a", "text": "Ann left."}\n', encoding="utf-8")
+    args = ["extract", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "o.jsonl"), "--mode", "encoder", "--no-progress"]
+    result = CliRunner().invoke(app, [*args, "--workers", "2", "--shard-size", "5"])
+    assert result.exit_code == 2 and "--workers, --shard-size: options of --engine ray" in result.output
+    result = CliRunner().invoke(app, [*args, "--engine", "spark"])
+    assert result.exit_code == 2 and "--engine spark: choose one of local, ray" in result.output
