@@ -269,6 +269,45 @@ def _prepare_output(output: Path, resume: bool, summary: JobSummary) -> set[str]
     return done
 
 
+def _run_batches(ray: Any, batches: list[list[InputText]], extractor: Any, spec: dict[str, Any], options: RayOptions,
+                 emit: Callable[[str], None], engine: dict[str, Any], started: float) -> None:  # fmt: skip
+    """Map the batches over the actor pool; take the results in batch order, check each batch's
+    budget guess against the real routable counts, emit the right ones and run the others again."""
+    hybrid = extractor.mode == "hybrid"
+    seen = predicted_seen(batches, extractor.max_chunk_words) if hybrid else [0] * len(batches)
+    gate = None
+    if extractor.mode != "encoder":
+        gate = ray.remote(LLMGate).options(num_cpus=0, max_concurrency=1000).remote(options.llm_concurrency)
+    blob = pickle.dumps(spec)
+    rows = [{"batch": i, "seen": seen[i], "items": pickle.dumps(b)} for i, b in enumerate(batches)]
+    arrived: dict[int, dict[str, Any]] = {}
+    reruns: list[dict[str, Any]] = []
+    actual = next_batch = 0
+    for row in _map(ray, rows, blob, gate, options):
+        engine.setdefault("first_batch_s", round(time.perf_counter() - started, 3))
+        arrived[int(row["batch"])] = row
+        while next_batch in arrived:
+            done = arrived.pop(next_batch)
+            routable = int(done["routable"])
+            budget = extractor.policy.budget
+            if hybrid and _slots(budget, actual, routable) != _slots(budget, int(done["seen"]), routable):
+                reruns.append({**rows[next_batch], "seen": actual})
+            else:
+                for line in filter(None, str(done["docs"]).split("\n")):
+                    emit(line)
+            actual += routable
+            next_batch += 1
+    if reruns:  # rare (encoder failures under a fractional budget): run here, not in a new pool
+        engine["budget_reruns"] = len(reruns)
+        worker = BatchWorker(blob, gate)
+        for row in reruns:
+            result = worker({k: [v] for k, v in row.items()})
+            for line in filter(None, str(result["docs"][0]).split("\n")):
+                emit(line)
+    if gate is not None:
+        engine["llm_requests"] = ray.get(gate.stats.remote())
+
+
 def run_job(
     inputs: Sequence[InputText],
     output: str | Path,
@@ -312,43 +351,12 @@ def run_job(
             emit(read_failure(item))
     batches = batches_of(pending, batch_size)
     engine = {"name": "ray", **asdict(options), "batches": len(batches), "budget_reruns": 0}
-    if batches:
-        hybrid = extractor.mode == "hybrid"
-        seen = predicted_seen(batches, extractor.max_chunk_words) if hybrid else [0] * len(batches)
-        with ray_session(ray, options):
-            gate = None
-            if extractor.mode != "encoder":
-                gate = ray.remote(LLMGate).options(num_cpus=0, max_concurrency=1000).remote(options.llm_concurrency)
-            blob = pickle.dumps(spec)
-            rows = [{"batch": i, "seen": seen[i], "items": pickle.dumps(b)} for i, b in enumerate(batches)]
-            arrived: dict[int, dict[str, Any]] = {}
-            reruns: list[dict[str, Any]] = []
-            actual = next_batch = 0
-            for row in _map(ray, rows, blob, gate, options):
-                engine.setdefault("first_batch_s", round(time.perf_counter() - started, 3))
-                arrived[int(row["batch"])] = row
-                while next_batch in arrived:  # in batch order: check the budget guess, then write
-                    row = arrived.pop(next_batch)
-                    routable = int(row["routable"])
-                    if hybrid and _slots(extractor.policy.budget, actual, routable) != _slots(
-                        extractor.policy.budget, int(row["seen"]), routable
-                    ):
-                        reruns.append({**rows[next_batch], "seen": actual})
-                    else:
-                        for line in filter(None, str(row["docs"]).split("\n")):
-                            emit(line)
-                    actual += routable
-                    next_batch += 1
-            if reruns:  # rare (encoder failures under a fractional budget): run here, not in a new pool
-                engine["budget_reruns"] = len(reruns)
-                worker = BatchWorker(blob, gate)
-                for row in reruns:
-                    result = worker({k: [v] for k, v in row.items()})
-                    for line in filter(None, str(result["docs"][0]).split("\n")):
-                        emit(line)
-            if gate is not None:
-                engine["llm_requests"] = ray.get(gate.stats.remote())
-    writer.close()
+    try:
+        if batches:
+            with ray_session(ray, options):
+                _run_batches(ray, batches, extractor, spec, options, emit, engine, started)
+    finally:
+        writer.close()  # the documents finished so far, even when the job fails
     summary.settings["engine"] = engine
     summary.clock(started)
     write_summary(output, summary)
