@@ -31,7 +31,8 @@ def extract(
     inputs: Annotated[
         list[Path], typer.Argument(
             metavar="INPUT...",
-            help=".txt, .pdf, .html, .docx files, folders of them, or JSONL of {id, text} (documents: the docs extra).",
+            help=".txt, .pdf, .html, .docx, .parquet files, folders of them, or JSONL of {id, text} (documents: the "
+            "docs extra; Parquet, a text and an optional id column: the ray extra).",
         )
     ],
     output: Annotated[

@@ -25,7 +25,9 @@ starts the budget afresh over the documents still to do.
 
 Differences from the local engine: the output is a folder of shards whose documents are in
 completion order, not input order (sort by id to compare); a kill loses the shards not yet
-written (at most ``shard_size`` documents plus the batches in flight), never a written one.
+written (at most ``shard_size`` documents plus the batches in flight), never a written one. The
+semaphore lives as long as the driver; an actor that dies while it holds a slot (Ray Data then
+restarts it and runs its batch again) keeps that slot, so the bound only gets tighter.
 """
 
 from __future__ import annotations

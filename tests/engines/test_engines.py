@@ -82,3 +82,23 @@ def test_the_cli_refuses_ray_options_for_the_local_engine(tmp_path):
     assert result.exit_code == 2 and "--workers, --shard-size: options of --engine ray" in result.output
     result = CliRunner().invoke(app, [*args, "--engine", "spark"])
     assert result.exit_code == 2 and "--engine spark: choose one of local, ray" in result.output
+
+
+def test_parquet_inputs_are_read_and_checked_like_jsonl(tmp_path):
+    pa = pytest.importorskip("pyarrow", reason="the ray extra is not installed (pip install hybrid-ie[ray])")
+    import pyarrow.parquet as pq
+
+    from hybrid_ie.batch import collect_inputs
+
+    pq.write_table(pa.table({"id": ["a", None], "text": ["Ann left.", "Bob came."]}), tmp_path / "in.parquet")
+    texts, _ = collect_inputs([tmp_path / "in.parquet"])
+    assert [(t.id, t.text) for t in texts] == [("a", "Ann left."), ("in-2", "Bob came.")]
+    pq.write_table(pa.table({"body": ["x"]}), tmp_path / "bad.parquet")
+    with pytest.raises(InputError, match=r'bad\.parquet: expected a "text" column, found body'):
+        collect_inputs([tmp_path / "bad.parquet"])
+    pq.write_table(pa.table({"id": ["a"], "text": ["again"]}), tmp_path / "dup.parquet")
+    with pytest.raises(InputError, match=r"dup\.parquet:row 1: duplicate document id 'a'"):
+        collect_inputs([tmp_path / "in.parquet", tmp_path / "dup.parquet"])
+    (tmp_path / "junk.parquet").write_bytes(b"not parquet")
+    with pytest.raises(InputError, match=r"junk\.parquet: not a readable Parquet file"):
+        collect_inputs([tmp_path / "junk.parquet"])

@@ -163,6 +163,12 @@ def test_a_killed_ray_job_resumes_without_losing_or_duplicating(tmp_path, ray_in
         summary = extract_dataset(texts, out, Extractor("conll04", encoder=str(checkpoint), policy=policy,
                                   llm=client_config(slow, timeout_s=5.0)), engine="ray", resume=True,
                                   batch_size=1, workers=1, llm_concurrency=2)  # fmt: skip
+        local = extract_dataset(texts, tmp_path / "local.jsonl", Extractor("conll04", encoder=str(checkpoint),
+                                policy=policy, llm=client_config(slow, timeout_s=5.0)), batch_size=1)  # fmt: skip
+    expected = sorted(map(timeless, finished_documents(tmp_path / "local.jsonl")), key=lambda d: d["id"])
+    assert sorted(map(timeless, read_shards(out)), key=lambda d: d["id"]) == expected
+    assert comparable(summary.to_dict()) | {"processed_this_run": 0, "skipped_as_done": 0} == comparable(
+        local.to_dict()) | {"processed_this_run": 0, "skipped_as_done": 0}  # fmt: skip
     ids = [d["id"] for d in read_shards(out)]
     assert sorted(ids) == sorted(t.id for t in texts)  # nothing lost, nothing twice
     assert not list(out.glob("*.tmp"))
