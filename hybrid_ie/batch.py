@@ -2,7 +2,8 @@
 
 Inputs (`collect_inputs`): ``.txt`` files (id = the file name without its suffix), document
 files read by `hybrid_ie.readers` (``.pdf``, ``.html`` / ``.htm`` / ``.xhtml``, ``.docx``; same
-ids), folders (their files of those kinds, recursively, in path order) and JSONL files of
+ids), Parquet files with ``text`` and optional ``id`` columns (pyarrow: the ``ray`` extra),
+folders (their files of those kinds, recursively, in path order) and JSONL files of
 ``{"id", "text"}`` objects (an object without ``id`` gets ``<file stem>-<line>``). Every input is
 read and checked before any extraction starts, so a bad input fails fast: unreadable files,
 invalid UTF-8 (the file and the byte offset are named; ``on_bad_utf8="replace"`` replaces the
@@ -43,9 +44,12 @@ from hybrid_ie.document import Document, write_document
 from hybrid_ie.errors import InputError
 from hybrid_ie.readers import SUFFIXES as DOCUMENT_SUFFIXES
 from hybrid_ie.readers import ReadError, format_of, page_at, read_file, require
+from hybrid_ie.router import BudgetState
 
 TEXT_SUFFIXES = (".txt",)
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
+PARQUET_SUFFIXES = (".parquet",)
+PARQUET_EXTRA = "reading Parquet needs pyarrow: pip install hybrid-ie[ray]"
 BAD_UTF8_POLICIES = ("error", "replace")
 
 
@@ -104,6 +108,31 @@ def _jsonl_file(path: Path, on_bad_utf8: str, warnings: list[str]) -> Iterator[I
         yield InputText(str(doc_id), obj["text"], where)
 
 
+def _parquet_file(path: Path) -> Iterator[InputText]:
+    """Rows of a Parquet file with a string ``text`` column and an optional ``id`` column
+    (string or integer; a row without one gets ``<file stem>-<row>``, rows counted from 1)."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        raise InputError(f"{path}: {PARQUET_EXTRA}") from exc
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:
+        raise InputError(f"{path}: not a readable Parquet file ({exc})") from exc
+    if "text" not in table.column_names:
+        raise InputError(f'{path}: expected a "text" column, found {", ".join(table.column_names) or "none"}')
+    ids = table.column("id").to_pylist() if "id" in table.column_names else [None] * table.num_rows
+    for row, (doc_id, text) in enumerate(zip(ids, table.column("text").to_pylist(), strict=True), start=1):
+        where = f"{path}:row {row}"
+        if not isinstance(text, str):
+            raise InputError(f'{where}: "text" must be a string, got {type(text).__name__}')
+        if doc_id is None:
+            doc_id = f"{path.stem}-{row}"
+        elif not isinstance(doc_id, (str, int)):
+            raise InputError(f'{where}: "id" must be a string or an integer')
+        yield InputText(str(doc_id), text, where)
+
+
 def _document_file(path: Path, warnings: list[str]) -> Iterator[InputText]:
     doc_id = path.name.removesuffix(path.suffix)
     try:
@@ -117,7 +146,7 @@ def _document_file(path: Path, warnings: list[str]) -> Iterator[InputText]:
     yield InputText(doc_id, result.text, str(path), meta=result.meta)
 
 
-FOLDER_SUFFIXES = TEXT_SUFFIXES + DOCUMENT_SUFFIXES
+FOLDER_SUFFIXES = TEXT_SUFFIXES + DOCUMENT_SUFFIXES + PARQUET_SUFFIXES
 
 
 def _expand(path: Path) -> list[Path]:
@@ -147,6 +176,8 @@ def collect_inputs(paths: Sequence[str | Path], on_bad_utf8: str = "error") -> t
         suffix = path.suffix.lower()
         if suffix in JSONL_SUFFIXES:
             items = _jsonl_file(path, on_bad_utf8, warnings)
+        elif suffix in PARQUET_SUFFIXES:
+            items = _parquet_file(path)
         elif suffix in TEXT_SUFFIXES:
             items = _text_file(path, on_bad_utf8, warnings)
         else:
@@ -159,7 +190,7 @@ def collect_inputs(paths: Sequence[str | Path], on_bad_utf8: str = "error") -> t
     return texts, warnings
 
 
-def _with_source(doc: Document, item: InputText) -> Document:
+def with_source(doc: Document, item: InputText) -> Document:
     """Record where a document file's text came from; route entries get their chunk's page."""
     if item.meta is None:
         return doc
@@ -174,18 +205,42 @@ def _with_source(doc: Document, item: InputText) -> Document:
     return doc
 
 
-def extract_inputs(inputs: Iterable[InputText], extractor: Any, batch_size: int = 16) -> Iterator[Document]:
-    """One Document per input, in input order: `extractor.extract_many` on the readable ones
-    (source meta and pages added), a failed Document (empty text, ``error``) for each input whose
-    file could not be read."""
-    items = list(inputs)
+def read_failure(item: InputText) -> Document:
+    """The failed Document of an input whose file could not be read (empty text, ``error``)."""
+    return Document(id=item.id, text="", meta={"source": item.meta or {}}, error=item.error)
+
+
+def batches_of(items: Sequence[InputText], batch_size: int) -> list[list[InputText]]:
+    """The pipeline batches of a job: consecutive runs of `batch_size` readable inputs. Every
+    engine forms the same batches, so routing budgets give the same documents."""
+    if batch_size < 1:
+        raise InputError(f"batch_size must be at least 1, got {batch_size}")
     readable = [item for item in items if item.error is None]
-    stream = extractor.extract_many(({"id": i.id, "text": i.text} for i in readable), batch_size=batch_size)
+    return [readable[k : k + batch_size] for k in range(0, len(readable), batch_size)]
+
+
+def extract_batch(items: Sequence[InputText], extractor: Any, state: BudgetState) -> list[Document]:
+    """One pipeline batch of readable inputs through `Extractor.process_batch` (the step every
+    engine runs), with each document file's source meta and pages added."""
+    docs = extractor.process_batch([{"id": item.id, "text": item.text} for item in items], state)
+    return [with_source(doc, item) for doc, item in zip(docs, items, strict=True)]
+
+
+def extract_inputs(inputs: Iterable[InputText], extractor: Any, batch_size: int = 16) -> Iterator[Document]:
+    """One Document per input, in input order: the readable ones batch by batch (`extract_batch`,
+    one routing budget over the whole run), a failed Document for each input whose file could not
+    be read. A batch runs when its first document is due."""
+    items = list(inputs)
+    batches = iter(batches_of(items, batch_size))
+    state = BudgetState()
+    ready: dict[str, Document] = {}
     for item in items:
         if item.error is not None:
-            yield Document(id=item.id, text="", meta={"source": item.meta or {}}, error=item.error)
-        else:
-            yield _with_source(next(stream), item)
+            yield read_failure(item)
+            continue
+        if item.id not in ready:
+            ready.update((doc.id, doc) for doc in extract_batch(next(batches), extractor, state))
+        yield ready.pop(item.id)
 
 
 # -- output and resume ------------------------------------------------------------------------
@@ -279,6 +334,13 @@ def summary_path(output: Path) -> Path:
     return output.with_name(output.name.removesuffix(output.suffix) + ".summary.json")
 
 
+def write_summary(output: Path, summary: JobSummary) -> Path:
+    """Write the summary beside the output (`summary_path`)."""
+    path = summary_path(Path(output))
+    path.write_text(json.dumps(summary.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return path
+
+
 def run_job(
     inputs: Sequence[InputText],
     output: str | Path,
@@ -329,17 +391,22 @@ def run_job(
             if on_document is not None:
                 on_document(doc, summary)
     summary.clock(started)
-    summary_path(output).write_text(json.dumps(summary.to_dict(), indent=2) + "\n", encoding="utf-8")
+    write_summary(output, summary)
     return summary
 
 
 __all__ = [
     "InputText",
     "JobSummary",
+    "batches_of",
     "collect_inputs",
+    "extract_batch",
     "extract_inputs",
     "finished_documents",
+    "read_failure",
     "repair_output",
     "run_job",
     "summary_path",
+    "with_source",
+    "write_summary",
 ]

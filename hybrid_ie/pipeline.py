@@ -36,9 +36,10 @@ the other documents of its batch are unaffected.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -177,6 +178,15 @@ class Extractor:
         self._unknown: list[str] = []  # the schema types the encoder is unfamiliar with (router)
         if llm is not None and not hasattr(llm, "extract"):
             _refuse_oracle(llm)
+        # What rebuilds this extractor elsewhere (the Ray engine's workers); see `hybrid_ie.engines`.
+        self.options: dict[str, Any] = {
+            "schema": self.schema, "encoder": encoder, "llm": llm, "policy": self.policy, "mode": mode,
+            "reconcile": self.strategy, "threshold": threshold, "relation_threshold": relation_threshold,
+            "nested": nested, "encoder_batch_size": encoder_batch_size, "max_chunk_words": max_chunk_words,
+            "llm_score": llm_score, "quantize": quantize,
+        }  # fmt: skip
+        # Entered around every LLM request: the Ray engine bounds the requests of a whole cluster here.
+        self.llm_gate: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext
 
     # -- lazily created tiers ------------------------------------------------------------------
     @property
@@ -214,6 +224,13 @@ class Extractor:
         inputs = _as_inputs(items)
         while batch := list(itertools.islice(inputs, batch_size)):
             yield from self._process(batch, state)
+
+    def process_batch(self, items: Sequence[dict | Document], state: BudgetState | None = None) -> list[Document]:
+        """One pipeline batch (``{"id", "text"}`` dicts or Documents): chunk, encode, route with
+        the run's budget `state` (advanced by this batch's routable chunks), call the LLM,
+        reconcile. `extract_many` is this over consecutive batches with one state; an engine
+        that runs batches elsewhere (`hybrid_ie.engines.ray`) calls it with each batch's state."""
+        return self._process(list(_as_inputs(items)), state if state is not None else BudgetState())
 
     # -- one batch -----------------------------------------------------------------------------
     def _process(self, batch: Sequence[_Input], state: BudgetState) -> list[Document]:
@@ -307,12 +324,13 @@ class Extractor:
         return llm_workers(self.llm)
 
     def _ask(self, c: _ChunkWork) -> Any:
-        if self.mode == "llm":
-            return self.llm.extract(c.chunk.text, self.schema)
-        task, schema = escalation_task(self.policy, c.decision.reasons, self.schema, self._unknown)
-        if task == "extract":
-            return self.llm.extract(c.chunk.text, schema)
-        return self.llm.verify(c.chunk.text, self.schema, c.result)
+        with self.llm_gate():
+            if self.mode == "llm":
+                return self.llm.extract(c.chunk.text, self.schema)
+            task, schema = escalation_task(self.policy, c.decision.reasons, self.schema, self._unknown)
+            if task == "extract":
+                return self.llm.extract(c.chunk.text, schema)
+            return self.llm.verify(c.chunk.text, self.schema, c.result)
 
     def _merge(self, c: _ChunkWork) -> Document:
         llm_doc = Document(

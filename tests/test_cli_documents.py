@@ -117,12 +117,14 @@ def test_the_python_api_reads_files_and_maps_entities_to_pages(tmp_path, files, 
 class RouteStub:
     """An extractor that answers like the hybrid pipeline: one route entry per sentence."""
 
-    def extract_many(self, items, batch_size=16):
+    def process_batch(self, items, state):
         from hybrid_ie.pipeline import chunk_text
 
+        docs = []
         for item in items:
             route = [{"start": c.start, "end": c.end, "escalated": False, "reasons": []} for c in chunk_text(item["text"])]
-            yield Document(id=item["id"], text=item["text"], meta={"route": route})
+            docs.append(Document(id=item["id"], text=item["text"], meta={"route": route}))
+        return docs
 
 
 def test_route_entries_name_the_page_of_their_chunk(tmp_path, files):

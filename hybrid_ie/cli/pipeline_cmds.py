@@ -31,10 +31,13 @@ def extract(
     inputs: Annotated[
         list[Path], typer.Argument(
             metavar="INPUT...",
-            help=".txt, .pdf, .html, .docx files, folders of them, or JSONL of {id, text} (documents: the docs extra).",
+            help=".txt, .pdf, .html, .docx, .parquet files, folders of them, or JSONL of {id, text} (documents: the "
+            "docs extra; Parquet, a text and an optional id column: the ray extra).",
         )
     ],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Output JSONL (one Document per line).")],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Output JSONL (one Document per line); --engine ray: a folder of shards.")
+    ],
     schema: Annotated[str, typer.Option("--schema", help="Schema name or JSON file.")] = "conll04",
     mode: Annotated[str, typer.Option("--mode", help="encoder | llm | hybrid.")] = "hybrid",
     model: Annotated[
@@ -85,12 +88,27 @@ def extract(
     limit: Annotated[int | None, typer.Option("--limit", help="Only the first N input documents.")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Documents per pipeline batch.")] = 16,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")] = True,
+    engine: Annotated[str, typer.Option("--engine", help="local (this process) | ray (a Ray cluster; the ray extra).")]
+    = "local",
+    workers: Annotated[int | None, typer.Option("--workers", help="Ray: encoder actors (default 2).")] = None,
+    llm_concurrency: Annotated[
+        int | None, typer.Option("--llm-concurrency", help="Ray: LLM requests in flight over the cluster (default 4).")
+    ] = None,
+    address: Annotated[
+        str | None, typer.Option("--address", help="Ray: join this cluster (default $RAY_ADDRESS, else start one).")
+    ] = None,
+    num_cpus: Annotated[int | None, typer.Option("--num-cpus", help="Ray: CPUs of a local instance.")] = None,
+    shard_size: Annotated[int | None, typer.Option("--shard-size", help="Ray: documents per shard (1000).")] = None,
+    output_format: Annotated[
+        str | None, typer.Option("--output-format", help="Ray: jsonl | parquet shards (default jsonl).")
+    ] = None,
     llm: Annotated[
         str | None, typer.Option("--llm", hidden=True, help="Not for extract: the LLM is set by --llm-config.")
     ] = None,
 ) -> None:
     """Extract entities and relations from texts into a JSONL of Documents (resumable)."""
-    from hybrid_ie.batch import collect_inputs, run_job, summary_path
+    from hybrid_ie.batch import collect_inputs, summary_path
+    from hybrid_ie.engines import ENGINES, extract_dataset
     from hybrid_ie.errors import InputError
     from hybrid_ie.pipeline import Extractor
     from hybrid_ie.reconcile import DEFAULT_STRATEGY
@@ -102,6 +120,19 @@ def extract(
 
             detail = ORACLE_REFUSAL if is_oracle_name(llm) else "set extract's LLM with --llm-config or HYBRID_IE_LLM_*"
             raise InputError(f"--llm {llm}: {detail}")
+        ray_options = {"workers": workers, "llm_concurrency": llm_concurrency, "address": address,
+                       "num_cpus": num_cpus, "shard_size": shard_size, "output_format": output_format}  # fmt: skip
+        ray_options = {k: v for k, v in ray_options.items() if v is not None}
+        if engine not in ENGINES:
+            raise InputError(f"--engine {engine}: choose one of {', '.join(ENGINES)}")
+        if engine == "local" and ray_options:
+            names = ", ".join("--" + k.replace("_", "-") for k in ray_options)
+            raise InputError(f"{names}: options of --engine ray")
+        if engine == "ray":
+            from hybrid_ie.engines.ray import RayOptions, require_ray
+
+            require_ray()
+            RayOptions(**ray_options)  # bad values fail before the inputs are read
         texts, warnings = collect_inputs(inputs, on_bad_utf8)
         for warning in warnings:
             err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
@@ -146,6 +177,7 @@ def extract(
             "llm_score": extractor.llm_score if mode != "encoder" else None,
             "inputs": [str(p) for p in inputs],
             "limit": limit,
+            "batch_size": batch_size,
         }
         with _progress_bar(progress) as bar:
             task = bar.add_task("extract", total=len(texts), rate=0.0, escalation=0.0, tokens=0, failures=0)
@@ -160,15 +192,17 @@ def extract(
                     failures=summary.failures,
                 )
 
-            summary = run_job(
+            summary = extract_dataset(
                 texts,
                 output,
                 extractor,
+                engine=engine,
                 resume=resume,
                 batch_size=batch_size,
                 on_document=advance,
                 settings=settings,
                 warnings=warnings,
+                **ray_options,
             )
     for warning in summary.warnings[len(warnings) :]:
         err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
