@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--base", default=None, help="base encoder (default: models/hybrid-ie-minilm)")
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--replay", type=float, default=0.5)
+    ap.add_argument("--no-relations", action="store_true", help="distill the silver entities only")
     ap.add_argument("--replay-limit", type=int, default=None)
     ap.add_argument("--budget", type=float, default=0.2)
     ap.add_argument("--progress", action="store_true", help="progress bars")
@@ -105,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         cfg = DistillConfig(schema=str(schema_file), output_dir=str(model), texts=[str(docs_file)],
                             llm_config=args.llm_config, base=str(base), steps=args.steps, replay=args.replay,
+                            relations=not args.no_relations,
                             replay_limit=args.replay_limit, silver_out=str(out / "silver.jsonl"),
                             progress=args.progress)  # fmt: skip
         result = Distiller(cfg, llm=llm, encoder=before).run()

@@ -35,6 +35,9 @@ def distill(
     negatives: Annotated[str, Opt("--negatives", help="Unlabelled spans of a silver text: soft (negatives at "
                                   "--negative-weight) | full | partial (not negatives).")] = "soft",
     negative_weight: Annotated[float, Opt("--negative-weight", help="Loss weight of a silver negative (soft).")] = 0.3,
+    relations: Annotated[bool, Opt("--relations/--no-relations", help="Train on the silver relations too; "
+                                   "--no-relations: entities only (the relation head keeps learning from "
+                                   "replay; for an LLM whose relations are poor).")] = True,
     min_grounding: Annotated[float, Opt("--min-grounding", help="Keep a fuzzy-grounded LLM entity only at this "
                                         "similarity to its span text.")] = 0.9,
     weight_both: Annotated[float, Opt("--weight-both", help="Loss weight of items the encoder also predicts.")] = 2.0,
@@ -59,7 +62,7 @@ def distill(
             silver=[str(p) for p in silver or []], limit=limit, seed=seed,
             llm_config=str(llm_config) if llm_config else None, verify=verify, base=base,
             min_grounding=min_grounding, weight_llm=weight_llm, weight_both=weight_both, negatives=negatives,
-            negative_weight=negative_weight, replay=replay,
+            negative_weight=negative_weight, relations=relations, replay=replay,
             replay_sets=replay_sets.split(",") if replay_sets else None, replay_limit=replay_limit, steps=steps,
             batch_size=batch_size, holdout=holdout, threads=threads,
             silver_out=str(silver_out) if silver_out else None, keep_state=keep_state, progress=progress,

@@ -36,6 +36,7 @@ def model_card(distiller: Any, *, stats: Any, usage: Any, calibration: dict[str,
         "training": {
             "steps": cfg.steps, "batch_size": cfg.batch_size, "replay": cfg.replay, "replay_sets": cfg.replay_sets,
             "replay_limit": cfg.replay_limit, "draw_probabilities": draws, "negatives": cfg.negatives,
+            "silver_relations": cfg.relations,
             "negative_weight": cfg.negative_weight, "min_grounding": cfg.min_grounding,
             "weights": {"llm": cfg.weight_llm, "llm+encoder": cfg.weight_both, "encoder": cfg.weight_encoder},
             "lr_backbone": cfg.lr_backbone, "lr_heads": cfg.lr_heads, "seed": cfg.seed,
@@ -61,7 +62,9 @@ def _markdown(card: dict[str, Any]) -> str:
               f"{s['answers_ok']}, failed {s['answers_failed']}, re-asked {s['answers_reasked']}; ungrounded strings "
               f"{s['ungrounded']}, dropped for fuzzy grounding below {t['min_grounding']} "
               f"{s['dropped_low_grounding']}, relations dropped {s['dropped_relations']}")
-    training = (f"{t['steps']} steps of batch {t['batch_size']}, replay {t['replay']} (draws: {draws}), negatives "
+    training = (f"{t['steps']} steps of batch {t['batch_size']}, replay {t['replay']} (draws: {draws}), "
+                f"{'entities and relations' if t['silver_relations'] else 'entities only (relations from replay)'} of "
+                f"the silver set, negatives "
                 f"{t['negatives']} (weight {t['negative_weight']}), item weights {t['weights']}, lr "
                 f"{t['lr_backbone']} / {t['lr_heads']}, seed {t['seed']}")
     calibrated = (f"{calib.get('source', '')}; thresholds {thresholds.get('threshold', '-')} / "

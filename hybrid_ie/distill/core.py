@@ -20,7 +20,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hybrid_ie.distill.finetune import finetune, recalibrate, replay_config, resolve_base, split_holdout
+from hybrid_ie.distill.finetune import (
+    entities_only,
+    finetune,
+    keep_relation_calibration,
+    recalibrate,
+    replay_config,
+    resolve_base,
+    split_holdout,
+)
 from hybrid_ie.distill.labelling import document_chunks, label_chunks, sample_chunks
 from hybrid_ie.distill.silver import SilverSettings, SilverStats, read_silver, write_silver
 from hybrid_ie.errors import InputError
@@ -46,6 +54,7 @@ class DistillConfig:
     weight_encoder: float = 0.5
     negatives: str = "soft"
     negative_weight: float = 0.3
+    relations: bool = True  # False: train on the silver entities only (the relation head learns from replay)
     replay: float = 0.5  # share of each step's examples drawn from the base's training mixture
     replay_sets: list[str] | None = None  # override the base's mixture
     replay_limit: int | None = None  # read only the first N texts of each replayed set
@@ -136,19 +145,25 @@ class Distiller:
         silver = labelled + harvested
         seconds["label"] = time.perf_counter() - t0
         train_docs, held = split_holdout(silver, cfg.holdout, cfg.seed)
+        train_schema = self.schema
+        if not cfg.relations:
+            train_schema, train_docs = entities_only(self.schema, train_docs)
+            held = entities_only(self.schema, held)[1]
         t1 = time.perf_counter()
         train_cfg = replay_config(
             self.base, out / "train", replay=cfg.replay, replay_sets=cfg.replay_sets, replay_limit=cfg.replay_limit,
             steps=cfg.steps, batch_size=cfg.batch_size, lr_backbone=cfg.lr_backbone, lr_heads=cfg.lr_heads,
             seed=cfg.seed, threads=cfg.threads, data_dir=cfg.data_dir,
         )  # fmt: skip
-        encoder, trainer = finetune(train_cfg, self.schema, train_docs, negatives=cfg.negatives,
+        encoder, trainer = finetune(train_cfg, train_schema, train_docs, negatives=cfg.negatives,
                                     negative_weight=cfg.negative_weight, progress=cfg.progress)  # fmt: skip
         seconds["train"] = time.perf_counter() - t1
         base_config = self.encoder.config
         encoder.config.known_labels = sorted(set(base_config.known_labels) | set(encoder.config.known_labels))
         t2 = time.perf_counter()
-        calibration = recalibrate(encoder, self.schema, held, base_config)
+        calibration = recalibrate(encoder, train_schema, held, base_config)
+        if not cfg.relations:
+            keep_relation_calibration(encoder, base_config)
         seconds["calibrate"] = time.perf_counter() - t2
         from hybrid_ie.distill.card import model_card
 

@@ -173,6 +173,31 @@ def finetune(
     return trainer.encoder, trainer
 
 
+RELATION_CALIBRATION = ("relation_temperature", "relation_shift", "relation_threshold")
+
+
+def entities_only(schema: Schema, docs: Sequence[Document]) -> tuple[Schema, list[Document]]:
+    """The schema without its relation types and the silver documents without their relations
+    (`DistillConfig.relations = False`: the relation head then learns from replay only)."""
+    data = schema.to_dict()
+    data["relation_types"] = []
+    stripped = []
+    for d in docs:
+        meta = dict(d.meta)
+        if "silver" in meta:
+            meta["silver"] = {**meta["silver"], "relations": []}
+        stripped.append(d.model_copy(update={"relations": [], "meta": meta}))
+    return Schema.from_dict(data, source=f"{schema.source} (entity types only)"), stripped
+
+
+def keep_relation_calibration(encoder: Any, base_config: Any) -> None:
+    """Put the base checkpoint's relation temperature, shift and threshold back (an entities-only
+    run has no silver relations to fit them on)."""
+    for key in RELATION_CALIBRATION:
+        setattr(encoder.config, key, getattr(base_config, key))
+    encoder.config.calibration["relations"] = "base checkpoint (entities-only distillation)"
+
+
 def recalibrate(encoder: Any, schema: Schema, held: Sequence[Document], base_config: Any) -> dict[str, Any]:
     """Temperatures and thresholds fitted on the held-out silver documents (`calibration.calibrate`
     and `tune_thresholds`); with no held-out document, the base checkpoint's values are kept."""
@@ -196,6 +221,9 @@ def recalibrate(encoder: Any, schema: Schema, held: Sequence[Document], base_con
 
 __all__ = [
     "NEGATIVES",
+    "RELATION_CALIBRATION",
+    "entities_only",
+    "keep_relation_calibration",
     "SILVER_SET",
     "base_training",
     "finetune",

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from hybrid_ie.cli import app
 from hybrid_ie.distill import DistillConfig, Distiller, read_silver
-from hybrid_ie.distill.finetune import SILVER_SET, replay_config, silver_examples
+from hybrid_ie.distill.finetune import RELATION_CALIBRATION, SILVER_SET, entities_only, replay_config, silver_examples
 from hybrid_ie.encoder import JointEncoder
 from hybrid_ie.encoder.mixture import set_types
 from hybrid_ie.encoder.training import Trainer
@@ -176,3 +176,24 @@ def test_bad_inputs_are_named(tmp_path, base):
         read_silver([bad], load_schema("conll04"))
     with pytest.raises(InputError, match="not an encoder checkpoint"):
         Distiller(config(tmp_path, tmp_path))
+
+
+def test_entities_only_trains_no_silver_relation_and_keeps_the_relation_calibration(tmp_path, base, corpus,
+                                                                                     llm_config, server):
+    silver_out = tmp_path / "silver.jsonl"
+    Distiller(config(tmp_path, base, texts=[str(corpus)], llm_config=str(llm_config), silver_out=str(silver_out),
+                     steps=1)).run()  # fmt: skip
+    silver = read_silver([silver_out], load_schema("conll04"))
+    assert any(d.relations for d in silver)  # the LLM gave relations: the option has something to drop
+    schema, stripped = entities_only(load_schema("conll04"), silver)
+    assert not schema.relation_types and [len(d.entities) for d in stripped] == [len(d.entities) for d in silver]
+    examples = silver_examples(stripped, "soft", 0.3, 120)
+    assert examples and not any(ex.relations for ex in examples)
+    base_config = JointEncoder.from_pretrained(base).config
+    Distiller(config(tmp_path, base, silver=[str(silver_out)], relations=False, holdout=0.5,
+                     output_dir=str(tmp_path / "ents"))).run()  # fmt: skip
+    saved = JointEncoder.from_pretrained(tmp_path / "ents").config
+    assert [getattr(saved, k) for k in RELATION_CALIBRATION] == [getattr(base_config, k) for k in RELATION_CALIBRATION]
+    card = json.loads((tmp_path / "ents" / "distill.json").read_text())
+    assert card["training"]["silver_relations"] is False
+    assert "entities only" in (tmp_path / "ents" / "README.md").read_text()
