@@ -222,11 +222,11 @@ def recalibrate(encoder: Any, schema: Schema, held: Sequence[Document], base_con
 __all__ = [
     "NEGATIVES",
     "RELATION_CALIBRATION",
-    "entities_only",
-    "keep_relation_calibration",
     "SILVER_SET",
     "base_training",
+    "entities_only",
     "finetune",
+    "keep_relation_calibration",
     "recalibrate",
     "replay_config",
     "resolve_base",

@@ -19,7 +19,13 @@ from typer.testing import CliRunner
 
 from hybrid_ie.cli import app
 from hybrid_ie.distill import DistillConfig, Distiller, read_silver
-from hybrid_ie.distill.finetune import RELATION_CALIBRATION, SILVER_SET, entities_only, replay_config, silver_examples
+from hybrid_ie.distill.finetune import (
+    RELATION_CALIBRATION,
+    SILVER_SET,
+    entities_only,
+    replay_config,
+    silver_examples,
+)
 from hybrid_ie.encoder import JointEncoder
 from hybrid_ie.encoder.mixture import set_types
 from hybrid_ie.encoder.training import Trainer
