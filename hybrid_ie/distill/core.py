@@ -164,6 +164,7 @@ class Distiller:
         calibration = recalibrate(encoder, train_schema, held, base_config)
         if not cfg.relations:
             keep_relation_calibration(encoder, base_config)
+            calibration["thresholds"] = encoder.config.calibration["thresholds"]
         seconds["calibrate"] = time.perf_counter() - t2
         from hybrid_ie.distill.card import model_card
 

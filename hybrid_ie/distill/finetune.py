@@ -195,7 +195,12 @@ def keep_relation_calibration(encoder: Any, base_config: Any) -> None:
     run has no silver relations to fit them on)."""
     for key in RELATION_CALIBRATION:
         setattr(encoder.config, key, getattr(base_config, key))
-    encoder.config.calibration["relations"] = "base checkpoint (entities-only distillation)"
+    calibration = encoder.config.calibration
+    calibration["relations"] = "base checkpoint (entities-only distillation)"
+    tuned = calibration.get("thresholds")
+    if isinstance(tuned, dict):  # the tuning saw no relation: record the threshold in use, not its grid pick
+        tuned["relation_threshold"] = base_config.relation_threshold
+        tuned.pop("relation_f1", None)
 
 
 def recalibrate(encoder: Any, schema: Schema, held: Sequence[Document], base_config: Any) -> dict[str, Any]:

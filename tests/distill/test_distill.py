@@ -202,4 +202,5 @@ def test_entities_only_trains_no_silver_relation_and_keeps_the_relation_calibrat
     assert [getattr(saved, k) for k in RELATION_CALIBRATION] == [getattr(base_config, k) for k in RELATION_CALIBRATION]
     card = json.loads((tmp_path / "ents" / "distill.json").read_text())
     assert card["training"]["silver_relations"] is False
+    assert saved.calibration["thresholds"]["relation_threshold"] == base_config.relation_threshold
     assert "entities only" in (tmp_path / "ents" / "README.md").read_text()
