@@ -31,7 +31,10 @@ ROLE_SUFFIX = "+roles"
 
 
 def select_sets(names: Sequence[str] | str, exclude: Sequence[str] = (), root: str | Path | None = None) -> list[DataSet]:
-    """The registry's sets named in `names` (or all of them for `"all"`), minus `exclude`."""
+    """The registry's sets named in `names` (or all of them for `"all"`), minus `exclude`. An empty
+    list reads no data dir at all (distillation without replay trains on its own examples only)."""
+    if not isinstance(names, str) and not names:
+        return []
     available = {s.name: s for s in discover_sets(root)}
     if isinstance(names, str):
         if names != "all":

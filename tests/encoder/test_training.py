@@ -7,7 +7,7 @@ from support.tiny_encoder import tiny_encoder
 
 from hybrid_ie.datasets import spert_to_document
 from hybrid_ie.encoder import EncoderLoadError, JointEncoder
-from hybrid_ie.encoder.mixture import to_examples
+from hybrid_ie.encoder.mixture import select_sets, to_examples
 from hybrid_ie.encoder.sampling import Example
 from hybrid_ie.encoder.training import (
     TrainConfig,
@@ -88,6 +88,10 @@ def test_mixture_reads_every_set_with_its_annotation_and_labels(tmp_path):
     assert list(excluded.examples) == ["conll04"]
     with pytest.raises(InputError, match="unknown data sets"):
         Trainer(_cfg(tmp_path, datasets=["conll04", "nope"]), encoder=tiny_encoder(seed=0))
+    # no set named: no data dir is read (it need not exist), all-named still needs one
+    assert select_sets([], root=tmp_path / "missing") == []
+    with pytest.raises(InputError, match="data folder"):
+        select_sets("all", root=tmp_path / "missing")
 
 
 def test_long_documents_are_cut_into_windows_at_sentence_ends():
