@@ -139,12 +139,21 @@ def _gate_slot(gate: Any) -> Iterator[None]:
         ray.get(gate.release.remote())
 
 
+# CPUs (and torch threads) per actor. Scores differ in their last digits between torch thread
+# counts, so a fixed count keeps a job's documents independent of the workers' environment.
+ACTOR_THREADS = 1
+
+
 class BatchWorker:
     """A Ray Data actor: one Extractor (encoder loaded once), one pipeline batch per row."""
 
-    def __init__(self, spec: bytes, gate: Any = None) -> None:
+    def __init__(self, spec: bytes, gate: Any = None, threads: int | None = None) -> None:
         from hybrid_ie.pipeline import Extractor
 
+        if threads:  # one torch thread per reserved CPU, whatever OMP_NUM_THREADS the worker inherited
+            import torch
+
+            torch.set_num_threads(threads)
         self.extractor = Extractor(**pickle.loads(spec))
         if gate is not None:
             self.extractor.llm_gate = functools.partial(_gate_slot, gate)
@@ -241,8 +250,8 @@ def _map(ray: Any, rows: list[dict[str, Any]], spec: bytes, gate: Any, options: 
         gpus = 1 if ray.cluster_resources().get("GPU", 0) > 0 else 0
     dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
     mapped = dataset.map_batches(
-        BatchWorker, fn_constructor_kwargs={"spec": spec, "gate": gate}, batch_size=1, batch_format="numpy",
-        compute=ray.data.ActorPoolStrategy(size=min(options.workers, len(rows))), num_cpus=1, num_gpus=gpus,
+        BatchWorker, fn_constructor_kwargs={"spec": spec, "gate": gate, "threads": ACTOR_THREADS}, batch_size=1, batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(size=min(options.workers, len(rows))), num_cpus=ACTOR_THREADS, num_gpus=gpus,
     )  # fmt: skip
     yield from mapped.iter_rows()
 
@@ -301,11 +310,17 @@ def _run_batches(ray: Any, batches: list[list[InputText]], extractor: Any, spec:
             next_batch += 1
     if reruns:  # rare (encoder failures under a fractional budget): run here, not in a new pool
         engine["budget_reruns"] = len(reruns)
-        worker = BatchWorker(blob, gate)
-        for row in reruns:
-            result = worker({k: [v] for k, v in row.items()})
-            for line in filter(None, str(result["docs"][0]).split("\n")):
-                emit(line)
+        import torch
+
+        threads = torch.get_num_threads()
+        worker = BatchWorker(blob, gate, threads=ACTOR_THREADS)  # the actors' thread count: the same digits
+        try:
+            for row in reruns:
+                result = worker({k: [v] for k, v in row.items()})
+                for line in filter(None, str(result["docs"][0]).split("\n")):
+                    emit(line)
+        finally:
+            torch.set_num_threads(threads)
     if gate is not None:
         engine["llm_requests"] = ray.get(gate.stats.remote())
 

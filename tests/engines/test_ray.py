@@ -51,6 +51,19 @@ def answer(request):
     return '{"entities": [' if crash else None
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """The local reference runs in this process with 1 torch thread, as every Ray actor does: scores
+    differ in their last digits between thread counts (float summation order), and other tests may
+    have changed this process's count."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def ray_instance():
     ray.init(address="local", num_cpus=2, include_dashboard=False, object_store_memory=200 * 1024 * 1024,
