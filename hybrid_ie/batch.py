@@ -183,10 +183,10 @@ def collect_inputs(paths: Sequence[str | Path], on_bad_utf8: str = "error") -> t
         else:
             items = _document_file(path, warnings)
         for item in items:
-                if item.id in seen:
-                    raise InputError(f"{item.where}: duplicate document id {item.id!r} (also in {seen[item.id]})")
-                seen[item.id] = item.where
-                texts.append(item)
+            if item.id in seen:
+                raise InputError(f"{item.where}: duplicate document id {item.id!r} (also in {seen[item.id]})")
+            seen[item.id] = item.where
+            texts.append(item)
     return texts, warnings
 
 
@@ -316,6 +316,12 @@ class JobSummary:
         self.llm_tokens = self.prompt_tokens + self.completion_tokens
         self.escalation_rate = self.escalated_chunks / self.chunks if self.chunks else 0.0
 
+    def record(self, doc: dict[str, Any], started: float) -> None:
+        """One document this run has written: counted, and the clock brought up to date."""
+        self.add(doc)
+        self.processed_this_run += 1
+        self.clock(started)
+
     def clock(self, started: float) -> None:
         """Update wall time and throughput of this run (started = `time.perf_counter()`)."""
         self.wall_s = time.perf_counter() - started
@@ -385,9 +391,7 @@ def run_job(
     with handle:
         for doc in extract_inputs(pending, extractor, batch_size=batch_size):
             write_document(doc, handle)
-            summary.add(doc.to_dict())
-            summary.processed_this_run += 1
-            summary.clock(started)
+            summary.record(doc.to_dict(), started)
             if on_document is not None:
                 on_document(doc, summary)
     summary.clock(started)

@@ -299,7 +299,7 @@ class Extractor:
         escalated = [c for c in chunks if c.decision is not None and c.decision.escalate]
         escalated.sort(key=lambda c: c.decision.rank_key(self.policy.rank), reverse=True)
         cap = self.policy.max_llm_tokens
-        workers = self._llm_workers() if cap is None else 1
+        workers = llm_workers(self.llm) if cap is None else 1
         if workers > 1 and len(escalated) > 1:
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 for c, answer in zip(escalated, pool.map(self._ask, escalated), strict=True):
@@ -319,9 +319,6 @@ class Extractor:
                 c.result = self._merge(c)
             elif self.mode == "llm":
                 c.result = Document(id=f"{docs[c.doc].input.id}#{c.chunk.index}", text=c.chunk.text)
-
-    def _llm_workers(self) -> int:
-        return llm_workers(self.llm)
 
     def _ask(self, c: _ChunkWork) -> Any:
         with self.llm_gate():
@@ -346,9 +343,10 @@ class Extractor:
 
             shown = verify_candidates(c.result, self.llm.config.max_candidates)  # what the prompt listed
             spans = {(e.start, e.end) for e in shown.entities}
-            pairs = {((h := shown.entities[r.head]).start, h.end, (t := shown.entities[r.tail]).start, t.end)
+            ents = shown.entities
+            pairs = {((ents[r.head].start, ents[r.head].end), (ents[r.tail].start, ents[r.tail].end))
                      for r in shown.relations}  # fmt: skip
-            llm_doc = only_candidates(llm_doc, spans, {((a, b), (x, y)) for a, b, x, y in pairs})
+            llm_doc = only_candidates(llm_doc, spans, pairs)
         return reconcile(c.result, llm_doc, self.schema, strategy, nested=self.nested, llm_score=self.llm_score)
 
     # -- one document --------------------------------------------------------------------------

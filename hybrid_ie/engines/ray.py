@@ -357,9 +357,7 @@ def run_job(
     def emit(doc: Document | str) -> None:
         line = doc if isinstance(doc, str) else doc.to_json()
         writer.add(line)
-        summary.add(json.loads(line))
-        summary.processed_this_run += 1
-        summary.clock(started)
+        summary.record(json.loads(line), started)
         if on_document is not None:
             on_document(Document.model_validate_json(line), summary)
 
