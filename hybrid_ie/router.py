@@ -367,11 +367,7 @@ def unfamiliar_schema(schema: Schema, names: Sequence[str]) -> Schema:
     wanted = set(names)
     rels = [t for t in schema.relation_types if t.name in wanted]
     ents = wanted | {x for t in rels for x in (*t.head_types, *t.tail_types)}
-    data = schema.to_dict()
-    data["name"] = f"{schema.name}:unfamiliar"
-    data["entity_types"] = [t for t in data["entity_types"] if t["name"] in ents]
-    data["relation_types"] = [t for t in data["relation_types"] if t["name"] in wanted]
-    return Schema.from_dict(data, source=f"{schema.source} (unfamiliar types)")
+    return schema.subset(ents, wanted, why="unfamiliar types", name=f"{schema.name}:unfamiliar")
 
 
 def escalation_task(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -120,6 +121,15 @@ class Schema:
         out["entity_types"] = [ent(t) for t in self.entity_types]
         out["relation_types"] = [rel(t) for t in self.relation_types]
         return out
+
+    def subset(self, entity_types: Collection[str], relation_types: Collection[str], *, why: str,
+               name: str | None = None) -> Schema:  # fmt: skip
+        """The schema with only the named types (in their order); `why` goes into its source."""
+        data = self.to_dict()
+        data["name"] = name or self.name
+        data["entity_types"] = [t for t in data["entity_types"] if t["name"] in entity_types]
+        data["relation_types"] = [t for t in data["relation_types"] if t["name"] in relation_types]
+        return Schema.from_dict(data, source=f"{self.source} ({why})")
 
     @property
     def fingerprint(self) -> str:

@@ -179,15 +179,13 @@ RELATION_CALIBRATION = ("relation_temperature", "relation_shift", "relation_thre
 def entities_only(schema: Schema, docs: Sequence[Document]) -> tuple[Schema, list[Document]]:
     """The schema without its relation types and the silver documents without their relations
     (`DistillConfig.relations = False`: the relation head then learns from replay only)."""
-    data = schema.to_dict()
-    data["relation_types"] = []
     stripped = []
     for d in docs:
         meta = dict(d.meta)
         if "silver" in meta:
             meta["silver"] = {**meta["silver"], "relations": []}
         stripped.append(d.model_copy(update={"relations": [], "meta": meta}))
-    return Schema.from_dict(data, source=f"{schema.source} (entity types only)"), stripped
+    return schema.subset(schema.entity_labels, (), why="entity types only"), stripped
 
 
 def keep_relation_calibration(encoder: Any, base_config: Any) -> None:
