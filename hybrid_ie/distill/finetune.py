@@ -41,7 +41,7 @@ SILVER_SET = "silver"
 # Keys of the base run's TrainConfig that describe its mixture and label sampling (replayed as is).
 MIXTURE_KEYS = (
     "backbone", "datasets", "exclude_datasets", "set_temperature", "set_weights", "max_words", "relation_roles",
-    "label_drop", "synonym_prob", "max_entity_labels", "max_relation_labels", "near_miss_share", "synonym_guard",
+    "measure_sets", "label_drop", "synonym_prob", "max_entity_labels", "max_relation_labels", "near_miss_share", "synonym_guard",
     "hard_negative_spans", "max_pairs", "freeze_embeddings",
 )  # fmt: skip
 
@@ -129,8 +129,11 @@ def replay_config(
     if replay_sets is not None:
         mixture["datasets"] = list(replay_sets)
         mixture.setdefault("exclude_datasets", [])
+        for key in ("relation_roles", "measure_sets"):  # derived sets only from replayed ones
+            if isinstance(mixture.get(key), list):
+                mixture[key] = [n for n in mixture[key] if n in replay_sets]
     if replay == 0:
-        mixture.update(datasets=[], exclude_datasets=[], relation_roles=[])
+        mixture.update(datasets=[], exclude_datasets=[], relation_roles=[], measure_sets=[])
     mixture.pop("backbone", None)
     return TrainConfig(
         **mixture, init_from=str(base), output_dir=str(output_dir), data_dir=data_dir, dev_sets=[],

@@ -20,6 +20,7 @@ from pathlib import Path
 from hybrid_ie.chunking import word_spans
 from hybrid_ie.datasets import DataSet, discover_sets
 from hybrid_ie.document import Document
+from hybrid_ie.encoder.measures import MEASURE_SET, measure_example, measure_labels
 from hybrid_ie.encoder.sampling import Example, SetTypes
 from hybrid_ie.errors import InputError
 from hybrid_ie.schema import Schema
@@ -139,9 +140,13 @@ def load_mixture(
     limit: int | None = None,
     max_words: int = 0,
     relation_roles: Sequence[str] = (),
+    measure_sets: Sequence[str] | str = (),
 ) -> tuple[dict[str, list[Example]], dict[str, SetTypes]]:
     """Examples and label sides of each set (sets without the split are skipped, with a log line).
-    For each set named in `relation_roles`, also a derived NER set `<name>+roles` (`role_example`)."""
+    For each set named in `relation_roles`, also a derived NER set `<name>+roles` (`role_example`).
+    `measure_sets` (names, or "all": every completely annotated set of the mixture): their texts
+    also feed one derived set `measures` of rule-labelled quantities, times and dates
+    (`hybrid_ie.encoder.measures`)."""
     examples: dict[str, list[Example]] = {}
     types: dict[str, SetTypes] = {}
     by_name = {ds.name: ds for ds in sets}
@@ -152,6 +157,8 @@ def load_mixture(
         if by_name[name].partial:
             raise InputError(f"relation_roles: {name} is partially annotated; role negatives need complete mentions")
     roles = load_roles() if relation_roles else {}
+    measured = _measure_sources(sets, measure_sets)
+    measures: list[Example] = []
     for ds in sets:
         if split not in ds.splits:
             log.warning("data set %s has no %s split; skipped", ds.name, split)
@@ -167,4 +174,33 @@ def load_mixture(
             examples[ds.name + ROLE_SUFFIX] = derived
             types[ds.name + ROLE_SUFFIX] = SetTypes(entities={p: p for p in role_prompts}, relations={})
             log.info("%s%s: %d examples, %d role types", ds.name, ROLE_SUFFIX, len(derived), len(role_prompts))
+        if ds.name in measured:
+            for ex in exs:
+                if (derived_ex := measure_example(ex)) is None:
+                    continue
+                measures.append(derived_ex)
+                # The source set does not annotate measures: where global negative labels such as
+                # "duration" are shown with its text, its measure spans must not count as negatives.
+                spans = dict.fromkeys((s, e) for s, e, _ in derived_ex.entities)
+                gold = {(s, e) for s, e, _ in ex.entities} | set(ex.unknown)
+                ex.unknown += [span for span in spans if span not in gold]
+    if measured:
+        examples[MEASURE_SET] = measures
+        types[MEASURE_SET] = SetTypes(entities={p: p for p in measure_labels()}, relations={})
+        log.info("%s: %d examples from %d sets", MEASURE_SET, len(measures), len(measured))
     return examples, types
+
+
+def _measure_sources(sets: Sequence[DataSet], names: Sequence[str] | str) -> set[str]:
+    by_name = {ds.name: ds for ds in sets}
+    if isinstance(names, str):
+        if names != "all":
+            raise InputError(f"measure_sets must be a list of names or 'all', got {names!r}")
+        return {ds.name for ds in sets if not ds.partial}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise InputError(f"measure_sets names sets that are not in the mixture: {unknown}")
+    partial = [n for n in names if by_name[n].partial]
+    if partial:
+        raise InputError(f"measure_sets: {partial} partially annotated; unmatched spans must be true negatives")
+    return set(names)

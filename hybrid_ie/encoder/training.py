@@ -96,6 +96,8 @@ class TrainConfig:
     max_words: int = 120  # longer texts are cut into windows of at most this many words
     relation_roles: list[str] = field(default_factory=list)  # sets whose relations name entity roles
     # (relation_roles.json) -> an extra NER set "<name>+roles"; needs complete mention annotation
+    measure_sets: list[str] | str = field(default_factory=list)  # texts for the rule-labelled
+    # "measures" set (measure_patterns.json: quantities, times, dates); names or "all" (complete sets)
     label_drop: float = 0.15
     synonym_prob: float = 0.15
     max_entity_labels: int = 25
@@ -223,7 +225,8 @@ class Trainer:
         self.device = self.encoder.device
         sets = select_sets(cfg.datasets, cfg.exclude_datasets, cfg.data_dir)
         self.examples, self.types = load_mixture(
-            sets, limit=cfg.limit, max_words=cfg.max_words, relation_roles=cfg.relation_roles
+            sets, limit=cfg.limit, max_words=cfg.max_words, relation_roles=cfg.relation_roles,
+            measure_sets=cfg.measure_sets,
         )
         for name, (examples, types) in (extra_sets or {}).items():
             self.examples[name], self.types[name] = examples, types

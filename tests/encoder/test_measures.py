@@ -1,0 +1,92 @@
+"""The rule-labelled `measures` set: patterns, derived examples, and how the mixture uses them."""
+
+import json
+
+import pytest
+import torch
+
+from hybrid_ie.datasets import discover_sets
+from hybrid_ie.encoder.measures import MEASURE_SET, find_measures, measure_example, measure_labels
+from hybrid_ie.encoder.mixture import load_mixture
+from hybrid_ie.encoder.sampling import Example
+from hybrid_ie.encoder.training import entity_targets
+from hybrid_ie.errors import InputError
+
+
+def _found(text):
+    words = text.split(" ")
+    return [(" ".join(words[s : e + 1]), kind) for s, e, kind in find_measures(words)]
+
+
+def test_patterns_find_measures_in_tokenised_text():
+    assert _found("Spin 1 - 5 ml for 30 sec at 11 , 000 x g and 4 ° C .") == [
+        ("1 - 5 ml", "volume"), ("30 sec", "duration"), ("11 , 000 x g", "speed"), ("4 ° C", "temperature"),
+    ]  # fmt: skip
+    assert _found("Add 10 mM Tris , 70 % ethanol , 40 mg/kg daily overnight at room temperature") == [
+        ("10 mM", "concentration"), ("70 %", "percentage"), ("40 mg/kg", "dose"), ("overnight", "duration"),
+        ("room temperature", "temperature"),
+    ]  # fmt: skip
+    assert _found("On 12 March 1995 , in the 1960s , he paid $ 5 million at 3 pm for two weeks") == [
+        ("12 March 1995", "date"), ("1960s", "date"), ("$ 5 million", "money"), ("3 pm", "clock time"),
+        ("two weeks", "duration"),
+    ]  # fmt: skip
+
+
+def test_patterns_respect_word_boundaries_and_units_case():
+    assert _found("ran 10 min and 10 m") == [("10 min", "duration"), ("10 m", "length")]
+    assert _found("5 M NaCl") == [("5 M", "concentration")]
+    assert _found("version 2.5mx of A3 in room 12") == []  # no unit, or a match inside a word
+    assert _found("the 1990s") == [("1990s", "date")]  # a decade, not "1990 s(econds)"
+
+
+def test_measure_example_marks_every_label_of_a_kind_and_keeps_gold_unknown():
+    ex = Example("bio", ["Give", "aspirin", "40", "mg", "for", "2", "days", "."], [(1, 1, "chemical")], [])
+    derived = measure_example(ex)
+    assert derived.dataset == MEASURE_SET and not derived.partial and not derived.relations
+    assert (2, 3, "mass") in derived.entities and (2, 3, "amount") in derived.entities
+    assert {(s, e) for s, e, _ in derived.entities} == {(2, 3), (5, 6)}
+    assert derived.unknown == [(1, 1)]
+    assert measure_example(Example("bio", ["No", "numbers"], [], [])) is None
+    labels = measure_labels()
+    assert len(labels) == len(set(labels)) and {"duration", "time", "quantity", "temperature"} <= set(labels)
+    # loss cells: a measure span is a positive for its labels, the gold mention counts for nothing
+    index = {label: i for i, label in enumerate(labels)}
+    valid = torch.ones(1, len(ex.words), 3, len(labels), dtype=torch.bool)
+    gold, counted = entity_targets([derived], [index], valid)
+    assert gold[0, 2, 1, index["mass"]] == 1 and gold[0, 2, 1, index["duration"]] == 0
+    assert not counted[0, 1, 0].any() and counted[0, 0, 0].all()
+
+
+def _data(root):
+    root.mkdir()
+    sentence = {"tokens": ["Mice", "got", "aspirin", "at", "5", "mg", "for", "3", "days", "."],
+                "entities": [{"type": "Chem", "start": 2, "end": 3}], "relations": []}  # fmt: skip
+    for name, annotation in (("bio-tiny", None), ("fewrel-tiny", "partial")):
+        folder = root / name
+        folder.mkdir()
+        (folder / "train.json").write_text(json.dumps([sentence, {**sentence, "tokens": ["No", "numbers", "here", "x", "y",
+                                                                                          "z", "a", "b", "c", "."]}]))  # fmt: skip
+        types = {"entities": {"Chem": {"verbose": "chemical"}}, "relations": {}}
+        if annotation:
+            types["annotation"] = annotation
+        (folder / "types.json").write_text(json.dumps(types))
+    return discover_sets(root)
+
+
+def test_mixture_derives_the_measures_set_from_complete_sets(tmp_path):
+    sets = _data(tmp_path / "data")
+    examples, types = load_mixture(sets, measure_sets="all")
+    assert len(examples[MEASURE_SET]) == 1  # one sentence of the complete set has measures
+    assert types[MEASURE_SET].entities == {p: p for p in measure_labels()}
+    # the source text's measure spans are no longer negatives for the global labels shown with it
+    source = examples["bio-tiny"][0]
+    assert source.unknown == [(4, 5), (7, 8)] and source.entities == [(2, 2, "Chem")]
+    assert not examples["fewrel-tiny"][0].unknown
+    without, _ = load_mixture(sets)
+    assert MEASURE_SET not in without and not without["bio-tiny"][0].unknown
+    with pytest.raises(InputError, match="partially annotated"):
+        load_mixture(sets, measure_sets=["fewrel-tiny"])
+    with pytest.raises(InputError, match="not in the mixture"):
+        load_mixture(sets, measure_sets=["nope"])
+    with pytest.raises(InputError, match="list of names or 'all'"):
+        load_mixture(sets, measure_sets="some")
