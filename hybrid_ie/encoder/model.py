@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from transformers import AutoModel, BertConfig
+from transformers import AutoConfig, AutoModel
 
 from hybrid_ie.encoder.inputs import SHAPES
 
@@ -58,15 +58,21 @@ def _mlp(d_in: int, d_hidden: int, d_out: int, dropout: float) -> nn.Sequential:
     return nn.Sequential(nn.Linear(d_in, d_hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(d_hidden, d_out))
 
 
+def backbone_from_config(backbone_config: dict[str, Any]) -> nn.Module:
+    """An untrained backbone of the architecture the config names (`model_type`: bert for
+    MiniLM, mpnet for all-mpnet-base-v2, ...); its weights come from the checkpoint."""
+    cfg = dict(backbone_config)
+    model_type = cfg.pop("model_type", "bert")
+    return AutoModel.from_config(AutoConfig.for_model(model_type, **cfg))
+
+
 class JointEncoderModel(nn.Module):
     """Backbone + span, pair and label heads. Pure tensors in, logits out."""
 
     def __init__(self, config: EncoderConfig, backbone: nn.Module | None = None):
         super().__init__()
         self.config = config
-        self.backbone = backbone if backbone is not None else AutoModel.from_config(
-            BertConfig(**config.backbone_config)
-        )
+        self.backbone = backbone if backbone is not None else backbone_from_config(config.backbone_config)
         d = self.backbone.config.hidden_size
         self.hidden_size = d
         p = config.dropout

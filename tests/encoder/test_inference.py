@@ -88,6 +88,18 @@ def test_save_and_load_round_trip(tmp_path, encoder):
         assert torch.equal(tensor, loaded.model.state_dict()[name]), name
 
 
+def test_a_checkpoint_on_another_backbone_architecture_loads_as_that_architecture(tmp_path):
+    # all-mpnet-base-v2 checkpoints were rebuilt as BERT on load (and refused: weight names differ)
+    mpnet = tiny_encoder(seed=3, architecture="mpnet")
+    assert type(mpnet.model.backbone).__name__ == "MPNetModel"
+    mpnet.save_pretrained(tmp_path / "mpnet")
+    loaded = JointEncoder.from_pretrained(tmp_path / "mpnet", device="cpu")
+    assert type(loaded.model.backbone).__name__ == "MPNetModel"
+    before = [as_tuples(d) for d in mpnet.predict(TEXTS, CONLL, threshold=0.45)]
+    assert before == [as_tuples(d) for d in loaded.predict(TEXTS, CONLL, threshold=0.45)]
+    assert any(before)
+
+
 def test_half_precision_checkpoint_loads_close(tmp_path, encoder):
     encoder.save_pretrained(tmp_path / "half", half=True)
     loaded = JointEncoder.from_pretrained(tmp_path / "half", device="cpu")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 
 import torch
-from transformers import AutoTokenizer, BertConfig
+from transformers import AutoConfig, AutoTokenizer
 
 from hybrid_ie.encoder import EncoderConfig, JointEncoder
 from hybrid_ie.encoder.inputs import ENT_TOKEN, REL_TOKEN
@@ -30,19 +30,21 @@ def tiny_tokenizer():
     return tokenizer
 
 
-def tiny_encoder(seed: int = 0, *, max_length: int = 512, **config) -> JointEncoder:
-    """A fresh tiny encoder; the same seed always gives the same weights."""
+def tiny_encoder(seed: int = 0, *, max_length: int = 512, architecture: str = "bert", **config) -> JointEncoder:
+    """A fresh tiny encoder; the same seed always gives the same weights. `architecture`: the
+    backbone's transformers model type (bert as MiniLM; mpnet as all-mpnet-base-v2)."""
     tokenizer = tiny_tokenizer()
-    backbone = BertConfig(
+    backbone = AutoConfig.for_model(
+        architecture,
         vocab_size=len(tokenizer),
         hidden_size=32,
         num_hidden_layers=2,
         num_attention_heads=2,
         intermediate_size=64,
-        max_position_embeddings=512,
+        max_position_embeddings=max_length + 2,  # mpnet's positions start after the padding index
     ).to_dict()
     cfg = EncoderConfig(
-        backbone="tiny-random-bert", backbone_config=backbone, max_length=max_length,
+        backbone=f"tiny-random-{architecture}", backbone_config=backbone, max_length=max_length,
         known_labels=["person", "location"], **config,
     )
     torch.manual_seed(seed)
