@@ -41,7 +41,7 @@ def tiny_encoder(seed: int = 0, *, max_length: int = 512, architecture: str = "b
         num_hidden_layers=2,
         num_attention_heads=2,
         intermediate_size=64,
-        max_position_embeddings=max_length + 2,  # mpnet's positions start after the padding index
+        max_position_embeddings=512 + (2 if architecture == "mpnet" else 0),  # mpnet: positions start after padding
     ).to_dict()
     cfg = EncoderConfig(
         backbone=f"tiny-random-{architecture}", backbone_config=backbone, max_length=max_length,
