@@ -150,14 +150,14 @@ def load_mixture(
     examples: dict[str, list[Example]] = {}
     types: dict[str, SetTypes] = {}
     by_name = {ds.name: ds for ds in sets}
-    unknown_roles = [n for n in relation_roles if n not in by_name]
-    if unknown_roles:
-        raise InputError(f"relation_roles names sets that are not in the mixture: {unknown_roles}")
-    for name in relation_roles:
-        if by_name[name].partial:
-            raise InputError(f"relation_roles: {name} is partially annotated; role negatives need complete mentions")
+    _complete_sources(by_name, relation_roles, "relation_roles", "role negatives need complete mentions")
     roles = load_roles() if relation_roles else {}
-    measured = _measure_sources(sets, measure_sets)
+    if isinstance(measure_sets, str):
+        if measure_sets != "all":
+            raise InputError(f"measure_sets must be a list of names or 'all', got {measure_sets!r}")
+        measured = {ds.name for ds in sets if not ds.partial}
+    else:
+        measured = _complete_sources(by_name, measure_sets, "measure_sets", "unmatched spans must be true negatives")
     measures: list[Example] = []
     for ds in sets:
         if split not in ds.splits:
@@ -191,16 +191,14 @@ def load_mixture(
     return examples, types
 
 
-def _measure_sources(sets: Sequence[DataSet], names: Sequence[str] | str) -> set[str]:
-    by_name = {ds.name: ds for ds in sets}
-    if isinstance(names, str):
-        if names != "all":
-            raise InputError(f"measure_sets must be a list of names or 'all', got {names!r}")
-        return {ds.name for ds in sets if not ds.partial}
+def _complete_sources(by_name: dict[str, DataSet], names: Sequence[str], setting: str, why: str) -> set[str]:
+    """The names of a derived-set setting, checked: each a set of the mixture, none partially
+    annotated (a derived set treats unmarked spans as negatives)."""
     unknown = [n for n in names if n not in by_name]
     if unknown:
-        raise InputError(f"measure_sets names sets that are not in the mixture: {unknown}")
+        raise InputError(f"{setting} names sets that are not in the mixture: {unknown}")
     partial = [n for n in names if by_name[n].partial]
     if partial:
-        raise InputError(f"measure_sets: {partial} partially annotated; unmatched spans must be true negatives")
+        raise InputError(f"{setting}: {', '.join(partial)} {'is' if len(partial) == 1 else 'are'} partially "
+                         f"annotated; {why}")  # fmt: skip
     return set(names)
