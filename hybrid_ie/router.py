@@ -216,14 +216,14 @@ def _score(score: float | None) -> float:
 
 def _band_signals(
     reason: str,
-    kept: Sequence[tuple[float, str]],
-    candidates: Sequence[tuple[float, str]],
-    threshold: float,
+    kept: Sequence[tuple[float, str, float]],
+    candidates: Sequence[tuple[float, str, float]],
     band: float,
 ) -> list[Signal]:
-    """Signals for kept items scored in [t, t + band) and candidates scored in [t - band, t)."""
+    """Signals for kept items scored in [t, t + band) and candidates scored in [t - band, t),
+    each item being (score, what, t) with t its threshold."""
     signals = []
-    for (score, what), is_candidate in [*((k, False) for k in kept), *((c, True) for c in candidates)]:
+    for (score, what, threshold), is_candidate in [*((k, False) for k in kept), *((c, True) for c in candidates)]:
         if is_candidate and score >= threshold:  # dropped by overlap decoding: not a band signal
             continue
         u = _band_uncertainty(score, threshold, band)
@@ -324,12 +324,17 @@ def route_chunk(
         least = min(sim for _, sim, _ in items)
         signals.append(Signal(UNKNOWN_LABEL, max(1.0 - least, 1e-6), "unfamiliar: " + detail))
 
-    kept_scores = [(_score(e.score), f"{e.text!r} {e.label}") for e in chunk.entities]
-    cand_scores = [(float(c["score"]), f"{c['text']!r} {c['label']}") for c in candidates]
-    signals += _band_signals(ENTITY_NEAR_THRESHOLD, kept_scores, cand_scores, ent_t, policy.entity_band)
+    own = info.get("label_thresholds") or {}  # entity types with their own threshold
+
+    def cut(label: str) -> float:
+        return float(own.get(label, ent_t))
+
+    kept_scores = [(_score(e.score), f"{e.text!r} {e.label}", cut(e.label)) for e in chunk.entities]
+    cand_scores = [(float(c["score"]), f"{c['text']!r} {c['label']}", cut(c["label"])) for c in candidates]
+    signals += _band_signals(ENTITY_NEAR_THRESHOLD, kept_scores, cand_scores, policy.entity_band)
     for cand in candidates:
         score = float(cand["score"])
-        if policy.check_overlaps and score >= ent_t - policy.entity_band:
+        if policy.check_overlaps and score >= cut(cand["label"]) - policy.entity_band:
             span = (int(cand["start"]), int(cand["end"]))
             for ent in chunk.entities:
                 if _competes(ent.span, span, ent.label == cand["label"], nested):
@@ -338,9 +343,9 @@ def route_chunk(
                     detail = f"{ent.text!r} {ent.label} vs {cand['text']!r} {cand['label']}"
                     signals.append(Signal(OVERLAP, max(u, 1e-6), detail))
 
-    kept_scores = [(_score(r.score), r.label) for r in chunk.relations]
-    cand_scores = [(float(c["score"]), str(c["label"])) for c in rel_candidates]
-    signals += _band_signals(RELATION_NEAR_THRESHOLD, kept_scores, cand_scores, rel_t, policy.relation_band)
+    kept_scores = [(_score(r.score), r.label, rel_t) for r in chunk.relations]
+    cand_scores = [(float(c["score"]), str(c["label"]), rel_t) for c in rel_candidates]
+    signals += _band_signals(RELATION_NEAR_THRESHOLD, kept_scores, cand_scores, policy.relation_band)
 
     if policy.check_type_violations:
         ents = chunk.entity_map()

@@ -74,6 +74,16 @@ def test_candidate_below_threshold_escalates_but_not_far_below():
     assert route_chunk(far, SCHEMA, RoutingPolicy()).reasons == []
 
 
+def test_band_is_measured_from_a_label_s_own_threshold():
+    # 0.55 is just above the global 0.5 but far above Peop's own 0.3; 0.35 is far below 0.5 but
+    # just above Loc's own 0.3
+    doc = chunk([(*JOHN, "Peop", 0.55)], candidates=[(*BOSTON, "Loc", 0.25)])
+    doc.meta["encoder"]["label_thresholds"] = {"Peop": 0.3, "Loc": 0.3}
+    decision = route_chunk(doc, SCHEMA, RoutingPolicy(entity_band=0.1))
+    assert decision.reasons == [ENTITY_NEAR_THRESHOLD]
+    assert [s.detail for s in decision.signals] == ["'Boston' Loc 0.25"]
+
+
 def test_relation_scores_near_threshold_escalate():
     kept = chunk([(*JOHN, "Peop", 0.95), (*ACME, "Org", 0.95)], [("T1", "T2", "Work_For", 0.52)])
     cand = chunk(

@@ -151,7 +151,9 @@ def model_info(model: str | Path | None, encoder: Any) -> dict[str, Any]:
     cfg = config.to_dict() if hasattr(config, "to_dict") else None
     if isinstance(cfg, dict):
         blob = json.dumps(cfg, sort_keys=True, default=str).encode("utf-8")
-        training = cfg.get("training") or {}
+        from hybrid_ie.encoder.averaging import primary_training
+
+        training = primary_training(cfg.get("training") or {})
         info.update(
             config_sha=hashlib.sha256(blob).hexdigest()[:12],
             threshold=cfg.get("threshold"),

@@ -100,7 +100,8 @@ def _model_lines(model: dict[str, Any]) -> list[str]:
         lines.append(f"- checkpoint last committed: {model['checkpoint_commit']}")
     if model.get("config_sha"):
         best = model.get("training_best") or {}
-        trained = ", ".join(model.get("training_datasets") or []) or "?"
+        sets = model.get("training_datasets")
+        trained = sets if isinstance(sets, str) else ", ".join(sets or []) or "?"  # "all" or names
         step = f", best step {best['step']}" if best.get("step") is not None else ""
         lines.append(
             f"- config sha {model['config_sha']}; trained on {trained}{step}; thresholds "

@@ -1,5 +1,6 @@
-"""Encoder commands: `hybrid-ie train` (train the joint encoder) and `hybrid-ie calibrate`
-(fit temperatures on dev data and write a shippable checkpoint)."""
+"""Encoder commands: `hybrid-ie train` (train the joint encoder), `hybrid-ie average` (a model
+soup of several checkpoints) and `hybrid-ie calibrate` (fit temperatures on dev data and write a
+shippable checkpoint)."""
 
 from __future__ import annotations
 
@@ -79,6 +80,11 @@ def calibrate(
         str | None,
         Opt(help="Comma-separated sets whose dev splits pick the thresholds (best mean F1; none: keep)."),
     ] = "conll04",
+    label_thresholds_on: Annotated[
+        str | None,
+        Opt(help="Comma-separated sets whose dev splits may give single entity labels their own threshold "
+                 "(after --tune-on; kept only where it raises their dev F1)."),
+    ] = None,
     half: Annotated[bool, Opt("--half/--full", help="Store the weights as fp16.")] = True,
 ) -> None:
     """Fit entity/relation temperatures on dev data, pick thresholds on dev sets, and save the
@@ -89,7 +95,7 @@ def calibrate(
     from hybrid_ie.datasets import get_set
     from hybrid_ie.encoder import JointEncoder
     from hybrid_ie.encoder.calibration import calibrate as fit
-    from hybrid_ie.encoder.calibration import tune_thresholds
+    from hybrid_ie.encoder.calibration import tune_label_thresholds, tune_thresholds
 
     loaded: dict[str, tuple] = {}
 
@@ -106,11 +112,30 @@ def calibrate(
             tuned = tune_thresholds(encoder, [dev_set(name) for name in tune_on.split(",")])
             encoder.config.calibration["thresholds"] = tuned
             report["thresholds"] = tuned["selected"]
+        if label_thresholds_on:
+            own = tune_label_thresholds(encoder, [dev_set(name) for name in label_thresholds_on.split(",")])
+            encoder.config.calibration["label_thresholds"] = own
+            report["label_thresholds"] = {k: own[k] for k in own if k != "labels"}
         encoder.save_pretrained(output, half=half)
     typer.echo(json.dumps(report, indent=2))
     err_console.print(f"calibrated checkpoint written to {output}")
 
 
+def average(
+    checkpoints: Annotated[list[Path], typer.Argument(help="Two or more checkpoint folders of the same network.")],
+    output: Annotated[Path, Opt("-o", "--output", help="Where to write the averaged (uncalibrated) checkpoint.")],
+    half: Annotated[bool, Opt("--half/--full", help="Store the weights as fp16.")] = False,
+) -> None:
+    """Average the weights of several checkpoints (a "model soup" of runs that continue one
+    checkpoint); calibrate the result with `hybrid-ie calibrate` before use."""
+    from hybrid_ie.encoder.averaging import average_checkpoints
+
+    with user_errors():
+        out = average_checkpoints(checkpoints, output, half=half)
+    err_console.print(f"average of {len(checkpoints)} checkpoints written to {out}; calibrate it next")
+
+
 def register(app: typer.Typer) -> None:
     app.command("train")(train)
     app.command("calibrate")(calibrate)
+    app.command("average")(average)

@@ -42,7 +42,7 @@ SILVER_SET = "silver"
 MIXTURE_KEYS = (
     "backbone", "datasets", "exclude_datasets", "set_temperature", "set_weights", "max_words", "relation_roles",
     "measure_sets", "label_drop", "synonym_prob", "max_entity_labels", "max_relation_labels", "near_miss_share",
-    "synonym_guard", "hard_negative_spans", "max_pairs", "freeze_embeddings",
+    "synonym_guard", "lexical_guard", "hard_negative_spans", "max_pairs", "freeze_embeddings",
 )  # fmt: skip
 
 
@@ -59,10 +59,12 @@ def resolve_base(base: str | Path | None) -> Path:
 def base_training(base: Path) -> dict[str, Any]:
     """The base run's mixture settings: ``config.json: training``, else ``train_config.json``
     ({} when neither says which sets it was trained on)."""
+    from hybrid_ie.encoder.averaging import primary_training
     from hybrid_ie.encoder.training import TrainConfig
 
     known = {f.name for f in fields(TrainConfig)}
-    for source in (json.loads((base / "config.json").read_text(encoding="utf-8")).get("training"),
+    own = json.loads((base / "config.json").read_text(encoding="utf-8")).get("training") or {}
+    for source in (primary_training(own),
                    _read_json(base / "train_config.json")):  # fmt: skip
         if isinstance(source, dict) and "datasets" in source:
             return {k: v for k, v in source.items() if k in known and k in MIXTURE_KEYS}

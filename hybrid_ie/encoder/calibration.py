@@ -136,9 +136,11 @@ def summarise(
 
 
 def reset_scaling(config) -> None:
-    """Back to raw scores: temperature 1 and shift 0 for entities and relations."""
+    """Back to raw scores: temperature 1 and shift 0 for entities and relations; label
+    thresholds, chosen on the old scores, are dropped."""
     config.entity_temperature = config.relation_temperature = 1.0
     config.entity_shift = config.relation_shift = 0.0
+    config.label_thresholds = {}
 
 
 def calibrate(encoder, dev_sets: Sequence[tuple[Schema, Sequence[Document]]], floor: float = 0.05) -> dict:
@@ -205,3 +207,88 @@ def tune_thresholds(
     encoder.config.threshold = best["threshold"]
     encoder.config.relation_threshold = best["relation_threshold"]
     return {"datasets": [schema.name for schema, _ in sets], "selected": best, "grid": rows}
+
+
+def _label_counts(encoder, sets, threshold: float | None) -> tuple[dict[str, list[int]], list[float], list[float]]:
+    """Per entity prompt (lower case) the summed [tp, fp, fn] over the sets at one entity
+    threshold (None: the encoder's defaults, its own label thresholds included), with each
+    set's strict entity F1 and (for sets with relation types) relation F1."""
+    from hybrid_ie.metrics import score
+
+    counts: dict[str, list[int]] = {}
+    ent_f1s, rel_f1s = [], []
+    for schema, docs in sets:
+        pred = encoder.predict([d.text for d in docs], schema, ids=[d.id for d in docs], threshold=threshold)
+        report = score(docs, pred, symmetric=schema.symmetric_relations)
+        ent_f1s.append(report.entities["strict"].f1)
+        if schema.relation_types:
+            rel_f1s.append(report.relations["strict"].f1)
+        for t in schema.entity_types:
+            c = report.entity_labels.get(t.name)
+            if c is not None:
+                row = counts.setdefault(t.prompt.strip().lower(), [0, 0, 0])
+                row[0], row[1], row[2] = row[0] + c.tp, row[1] + c.fp, row[2] + c.fn
+    return counts, ent_f1s, rel_f1s
+
+
+def _f1(tp: int, fp: int, fn: int) -> float:
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+def tune_label_thresholds(
+    encoder,
+    sets: Sequence[tuple[Schema, Sequence[Document]]],
+    grid: Sequence[float] = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6),
+    *,
+    min_gain: float = 0.01,
+    min_support: int = 20,
+) -> dict:
+    """Give single entity labels their own threshold where their dev data asks for one; store
+    them in the encoder's config (`label_thresholds`, by prompt) and return the report.
+
+    Run after `tune_thresholds`: a label's F1 over the sets is measured at every grid value
+    (all labels moved together, one prediction pass per value and set) and at the global
+    threshold; a label with at least `min_support` gold mentions gets the grid value of its
+    best F1 when that beats the global threshold by `min_gain`. The labels that only the
+    global threshold suits (and every label of other schemas) keep it. Last, the sets are
+    scored with and without the label thresholds; when the mean entity F1 plus the mean
+    relation F1 does not improve, they are dropped again (the report says so)."""
+    encoder.config.label_thresholds = {}
+    base = encoder.config.threshold
+    sweep = {t: _label_counts(encoder, sets, t) for t in sorted(set(grid) | {base})}
+    by_t = {t: counts for t, (counts, _, _) in sweep.items()}
+    labels = sorted({p for counts in by_t.values() for p in counts})
+    chosen: dict[str, float] = {}
+    per_label = {}
+    for prompt in labels:
+        f1s = {t: _f1(*by_t[t].get(prompt, (0, 0, 0))) for t in by_t}
+        support = by_t[base].get(prompt, (0, 0, 0))
+        support = support[0] + support[2]
+        best = max(f1s, key=lambda t: (f1s[t], -abs(t - base)))
+        per_label[prompt] = {"gold": support, "f1_global": f1s[base], "best_threshold": best, "f1_best": f1s[best]}
+        if support >= min_support and f1s[best] - f1s[base] >= min_gain:
+            chosen[prompt] = best
+    _, before_ent, before_rel = sweep[base]
+    encoder.config.label_thresholds = chosen
+    _, after_ent, after_rel = _label_counts(encoder, sets, None)
+
+    def mean(xs: list[float]) -> float:
+        return sum(xs) / len(xs) if xs else 0.0
+
+    gain = mean(after_ent) + mean(after_rel) - mean(before_ent) - mean(before_rel)
+    kept = bool(chosen) and gain > 0
+    if not kept:
+        encoder.config.label_thresholds = {}
+    return {
+        "datasets": [schema.name for schema, _ in sets],
+        "global_threshold": base,
+        "label_thresholds": dict(encoder.config.label_thresholds),
+        "kept": kept,
+        "entity_f1_before": before_ent,
+        "entity_f1_after": after_ent,
+        "relation_f1_before": before_rel,
+        "relation_f1_after": after_rel,
+        "labels": per_label,
+        "min_gain": min_gain,
+        "min_support": min_support,
+    }

@@ -3,6 +3,8 @@
 Pure functions over plain tuples, independent of the network, so each rule is easy to test.
 Spans are `(start, end)` with `end` exclusive, in any unit (words or characters).
 
+* thresholds: one entity cut-off, or one per label where the checkpoint has them (tuned on dev
+  data of that label, `calibration.tune_label_thresholds`).
 * flat: greedy by score; a span overlapping an accepted one is dropped.
 * nested: greedy by score; a span may contain or sit inside an accepted one, but spans that
   cross (overlap without containment) are not allowed; one label per span in both modes.
@@ -13,7 +15,7 @@ Spans are `(start, end)` with `end` exclusive, in any unit (words or characters)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 Span = tuple[int, int]
@@ -61,13 +63,19 @@ def _order(c: SpanCandidate) -> tuple:
 
 
 def decode_entities(
-    candidates: Iterable[SpanCandidate], threshold: float, *, nested: bool = False
+    candidates: Iterable[SpanCandidate],
+    threshold: float,
+    *,
+    nested: bool = False,
+    label_thresholds: Mapping[str, float] | None = None,
 ) -> tuple[list[SpanCandidate], list[SpanCandidate]]:
     """Greedy decoding. Returns (accepted sorted by position, rejected-by-overlap sorted by
-    score). Candidates below `threshold` are ignored (in neither list)."""
+    score). Candidates below their cut-off (`label_thresholds[label]` when given for the label,
+    else `threshold`) are ignored (in neither list)."""
+    cut = label_thresholds or {}
     accepted: list[SpanCandidate] = []
     rejected: list[SpanCandidate] = []
-    for cand in sorted((c for c in candidates if c.score >= threshold), key=_order):
+    for cand in sorted((c for c in candidates if c.score >= cut.get(c.label, threshold)), key=_order):
         clash = any(clashes(kept.span, cand.span, nested=nested) for kept in accepted)
         (rejected if clash else accepted).append(cand)
     accepted.sort(key=lambda c: (c.start, c.end, c.label))

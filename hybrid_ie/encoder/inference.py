@@ -192,6 +192,10 @@ class JointEncoder(SpanEncoder):
         return self.config.relation_threshold
 
     @property
+    def label_thresholds(self) -> dict[str, float]:
+        return self.config.label_thresholds
+
+    @property
     def max_tokens(self) -> int:
         return self.config.max_length
 
@@ -242,7 +246,7 @@ class JointEncoder(SpanEncoder):
             # Relation candidates: pairs of each window's decoded entities (top-k by score).
             pair_lists = []
             for b, w in enumerate(batch_windows):
-                accepted, _ = decode_entities(w.entities, t_ent, nested=nested)
+                accepted, _ = decode_entities(w.entities, t_ent, nested=nested, label_thresholds=cut.per_label)
                 accepted = sorted(accepted, key=lambda c: -c.score)[: self.config.max_pair_entities]
                 starts = {s: i for i, (s, _) in enumerate(w.spans)}
                 ends = {e: i for i, (_, e) in enumerate(w.spans)}

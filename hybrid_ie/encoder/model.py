@@ -41,6 +41,8 @@ class EncoderConfig:
     relation_shift: float = 0.0
     threshold: float = 0.5
     relation_threshold: float = 0.5
+    # entity cut-offs of single labels (prompt, lower case), tuned on their dev data; others use `threshold`
+    label_thresholds: dict[str, float] = field(default_factory=dict)
     known_labels: list[str] = field(default_factory=list)
     training: dict[str, Any] = field(default_factory=dict)
     calibration: dict[str, Any] = field(default_factory=dict)

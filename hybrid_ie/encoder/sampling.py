@@ -11,7 +11,10 @@ is shown with.
   set's prompts — half of them near misses (prompts whose embedding is close to a gold one) —
   capped at `max_entity_labels` / `max_relation_labels`, shuffled. Prompts are sometimes swapped
   for a synonym (`label_synonyms.json`). Negatives too similar to one of the set's own prompts
-  (cosine >= `synonym_guard`) are left out: they may well be true for the text.
+  (cosine >= `synonym_guard`) are left out: they may well be true for the text. So are, with
+  `lexical_guard` N > 0, global entity negatives that another set annotates on a string of this
+  text (at least N times in training): "human" is a species in one set and an organism in
+  another, and a text that does not annotate organisms says nothing about whether it has one.
 """
 
 from __future__ import annotations
@@ -117,6 +120,32 @@ class SetSampler:
         self._orders = {k: list(v) for k, v in state.get("orders", {}).items()}
 
 
+LEXICON_MAX_WORDS = 6  # longest mention the lexical guard looks for
+
+
+def mention_lexicon(
+    examples: dict[str, Sequence[Example]], sets: dict[str, SetTypes], min_count: int
+) -> dict[str, frozenset[str]]:
+    """Entity prompt -> the lower-cased mention strings (words joined by spaces, at most
+    `LEXICON_MAX_WORDS` words) annotated with it at least `min_count` times over the sets."""
+    counts: dict[str, dict[str, int]] = {}
+    for name, exs in examples.items():
+        own = sets[name].entities
+        for ex in exs:
+            for start, end, label in ex.entities:
+                if label in own and end - start < LEXICON_MAX_WORDS:
+                    row = counts.setdefault(own[label], {})
+                    key = " ".join(ex.words[start : end + 1]).lower()
+                    row[key] = row.get(key, 0) + 1
+    return {p: frozenset(m for m, n in row.items() if n >= min_count) for p, row in counts.items()}
+
+
+def text_ngrams(words: Sequence[str], max_words: int = LEXICON_MAX_WORDS) -> set[str]:
+    """Every lower-cased run of 1..max_words consecutive words, joined by spaces."""
+    low = [w.lower() for w in words]
+    return {" ".join(low[i:j]) for i in range(len(low)) for j in range(i + 1, min(len(low), i + max_words) + 1)}
+
+
 class NearMisses:
     """For each prompt, the other prompts of the pool ranked by embedding similarity."""
 
@@ -149,6 +178,7 @@ class LabelSettings:
     near_miss_share: float = 0.5
     near_miss_k: int = 20
     synonym_guard: float = 0.85
+    lexical_guard: int = 0  # see the module doc; 0: off
 
 
 class LabelSampler:
@@ -162,8 +192,11 @@ class LabelSampler:
         *,
         synonyms: dict[str, list[str]] | None = None,
         embed: Callable[[list[str]], list[list[float]]] | None = None,
+        lexicon: dict[str, frozenset[str]] | None = None,
     ):
+        """`lexicon`: `mention_lexicon` of the training examples, for `settings.lexical_guard`."""
         self.sets = sets
+        self.lexicon = lexicon or {}
         self.s = settings
         self.rng = rng
         self.synonyms = load_synonyms() if synonyms is None else synonyms
@@ -186,7 +219,8 @@ class LabelSampler:
         return prompt
 
     def _side(
-        self, own: dict[str, str], present: list[str], pool: list[str], near: NearMisses, cap: int, partial: bool
+        self, own: dict[str, str], present: list[str], pool: list[str], near: NearMisses, cap: int, partial: bool,
+        maybe_true: Callable[[str], bool] | None = None,
     ) -> tuple[list[str], dict[str, int]]:
         """Prompts for one side (entities or relations) and gold type name -> prompt index."""
         if not own:
@@ -218,6 +252,8 @@ class LabelSampler:
             picked += self.rng.sample(rest, min(n_global - len(picked), len(rest)))
             guard = self.s.synonym_guard
             picked = [p for p in picked if max((near.similarity(p, o) for o in own_prompts), default=0) < guard]
+            if maybe_true is not None:
+                picked = [p for p in picked if not maybe_true(p)]
             chosen += [(p, None) for p in picked]
         prompts = [(self._prompt(p), name) for p, name in chosen]
         self.rng.shuffle(prompts)
@@ -225,9 +261,16 @@ class LabelSampler:
 
     def sample(self, ex: Example) -> tuple[list[str], dict[str, int], list[str], dict[str, int]]:
         types = self.sets[ex.dataset]
+        maybe_true = None
+        if self.s.lexical_guard and self.lexicon:
+            ngrams = text_ngrams(ex.words)
+
+            def maybe_true(prompt: str) -> bool:
+                return not self.lexicon.get(prompt, frozenset()).isdisjoint(ngrams)
+
         ent_prompts, ent_index = self._side(
             types.entities, [e[2] for e in ex.entities], self.entity_pool, self.entity_near,
-            self.s.max_entity_labels, ex.partial,
+            self.s.max_entity_labels, ex.partial, maybe_true,
         )
         rel_prompts, rel_index = self._side(
             types.relations, [r[2] for r in ex.relations], self.relation_pool, self.relation_near,

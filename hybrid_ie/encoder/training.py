@@ -36,7 +36,14 @@ from hybrid_ie.encoder.calibration import reset_scaling
 from hybrid_ie.encoder.inference import JointEncoder
 from hybrid_ie.encoder.inputs import collate
 from hybrid_ie.encoder.mixture import load_mixture, select_sets, to_examples
-from hybrid_ie.encoder.sampling import Example, LabelSampler, LabelSettings, SetSampler, SetTypes
+from hybrid_ie.encoder.sampling import (
+    Example,
+    LabelSampler,
+    LabelSettings,
+    SetSampler,
+    SetTypes,
+    mention_lexicon,
+)
 from hybrid_ie.errors import InputError
 
 log = logging.getLogger("hybrid_ie.encoder.training")
@@ -104,6 +111,7 @@ class TrainConfig:
     max_relation_labels: int = 10
     near_miss_share: float = 0.5
     synonym_guard: float = 0.85
+    lexical_guard: int = 0  # > 0: global negatives another set annotates on this text (>= N times) are left out
     hard_negative_spans: int = 8
     max_pairs: int = 400
     log_every: int = 20
@@ -126,6 +134,7 @@ class TrainConfig:
             label_drop=self.label_drop, synonym_prob=self.synonym_prob,
             max_entity_labels=self.max_entity_labels, max_relation_labels=self.max_relation_labels,
             near_miss_share=self.near_miss_share, synonym_guard=self.synonym_guard,
+            lexical_guard=self.lexical_guard,
         )
 
 
@@ -234,7 +243,8 @@ class Trainer:
             {k: len(v) for k, v in self.examples.items()}, self.rng,
             temperature=cfg.set_temperature, weights=cfg.set_weights, shares=cfg.set_shares,
         )
-        self.labels = LabelSampler(self.types, cfg.label_settings(), self.rng, embed=self.embed_prompts)
+        lexicon = mention_lexicon(self.examples, self.types, cfg.lexical_guard) if cfg.lexical_guard else None
+        self.labels = LabelSampler(self.types, cfg.label_settings(), self.rng, embed=self.embed_prompts, lexicon=lexicon)
         self.encoder.config.known_labels = self.labels.known_labels()
         self.encoder.config.training = {k: v for k, v in asdict(cfg).items() if k != "output_dir"}
 

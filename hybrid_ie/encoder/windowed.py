@@ -11,8 +11,9 @@ all: ids, thresholds, merging the windows of a text (same span -> highest score)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import torch
@@ -52,10 +53,15 @@ class Thresholds:
     relation: float
     nested: bool
     floor: float
+    per_label: dict[str, float] = field(default_factory=dict)  # entity type name -> its own cut-off
+
+    def entity_for(self, label: str) -> float:
+        """The entity cut-off of one type: its own where it has one, else `entity`."""
+        return self.per_label.get(label, self.entity)
 
     @property
     def entity_floor(self) -> float:
-        return min(self.floor, self.entity)
+        return min(self.floor, self.entity, *self.per_label.values())
 
     @property
     def relation_floor(self) -> float:
@@ -71,6 +77,7 @@ class SpanEncoder:
     device: torch.device
     threshold: float  # default entity cut-off of `predict`
     relation_threshold: float  # default relation cut-off
+    label_thresholds: Mapping[str, float] = MappingProxyType({})  # prompt (lower case) -> own cut-off
     max_window_words: int  # longest window tried first
     window_stride: int | None = None  # words between window starts (default: half a window)
     max_tokens: int  # the network's maximum input length, label prompts included
@@ -110,18 +117,24 @@ class SpanEncoder:
         Returns one Document per text (source "encoder", scores in [0, 1], labels = type
         names); `meta["encoder"]` holds the backend, the thresholds, the near-miss candidates
         scored in [candidate_floor, threshold) or dropped by overlap decoding, and the window
-        count.
+        count. Without `threshold`, entity types whose prompt has its own threshold in the
+        checkpoint (`label_thresholds`) use it; an explicit `threshold` applies to every type.
         """
         texts = list(texts)
         if ids is None:
             ids = [f"doc-{i}" for i in range(len(texts))]
         elif len(ids) != len(texts):
             raise ValueError(f"got {len(ids)} ids for {len(texts)} texts")
+        per_label = {}
+        if threshold is None:
+            own = {k.strip().lower(): v for k, v in self.label_thresholds.items()}
+            per_label = {t.name: own[t.prompt.strip().lower()] for t in schema.entity_types if t.prompt.strip().lower() in own}
         cut = Thresholds(
             entity=self.threshold if threshold is None else threshold,
             relation=self.relation_threshold if relation_threshold is None else relation_threshold,
             nested=nested,
             floor=candidate_floor,
+            per_label=per_label,
         )
         ent_prompts = [t.prompt for t in schema.entity_types]
         rel_prompts = self.relation_prompts(schema)
@@ -231,7 +244,7 @@ def build_document(
 ) -> Document:
     """Merge a text's windows, decode them, and build its Document with the near-miss candidates."""
     spans = best_per_span(c for w in windows for c in w.entities)
-    accepted, dropped = decode_entities(spans, cut.entity, nested=cut.nested)
+    accepted, dropped = decode_entities(spans, cut.entity, nested=cut.nested, label_thresholds=cut.per_label)
     ids = {c.span: f"E{i}" for i, c in enumerate(accepted, start=1)}
     labels = {c.span: c.label for c in accepted}
     pairs = best_per_pair(c for w in windows for c in w.pairs)
@@ -239,7 +252,7 @@ def build_document(
     kept = decode_relations(pairs, labels, cut.relation, **rules)
     near_pairs = decode_relations([c for c in pairs if c.score < cut.relation], labels, cut.floor, **rules)
     near = sorted(
-        [c for c in spans if cut.floor <= c.score < cut.entity] + dropped,
+        [c for c in spans if cut.floor <= c.score < cut.entity_for(c.label)] + dropped,
         key=lambda c: (c.start, c.end, c.label),
     )
     return Document(
@@ -259,6 +272,7 @@ def build_document(
             "encoder": {
                 "backend": backend,
                 "threshold": cut.entity,
+                "label_thresholds": dict(cut.per_label),
                 "relation_threshold": cut.relation,
                 "candidates": [
                     {

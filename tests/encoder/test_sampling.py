@@ -3,7 +3,16 @@ from collections import Counter
 
 import pytest
 
-from hybrid_ie.encoder.sampling import Example, LabelSampler, LabelSettings, NearMisses, SetSampler, SetTypes
+from hybrid_ie.encoder.sampling import (
+    Example,
+    LabelSampler,
+    LabelSettings,
+    NearMisses,
+    SetSampler,
+    SetTypes,
+    mention_lexicon,
+    text_ngrams,
+)
 
 SETS = {
     "news": SetTypes(
@@ -124,3 +133,33 @@ def test_synonyms_replace_prompts_sometimes():
     ents, index, _, _ = sampler.sample(NEWS)
     assert ents[index["Peop"]] == "human"
     assert "human" in sampler.known_labels()
+
+
+def test_mention_lexicon_counts_annotated_strings_per_prompt():
+    examples = {
+        "web": [Example("web", ["New", "York", "is", "big"], [(0, 1, "City")], []),
+                Example("web", ["new", "york", "."], [(0, 1, "City")], []),
+                Example("web", ["Acme", "grew"], [(0, 0, "Corp")], [])],
+        "news": [Example("news", ["Acme", "hired", "Ann"], [(0, 0, "Org"), (2, 2, "Peop")], [])],
+    }
+    lex = mention_lexicon(examples, SETS, min_count=2)
+    assert lex == {"city": frozenset({"new york"}), "company": frozenset(), "organization": frozenset(),
+                   "person": frozenset()}
+    assert mention_lexicon(examples, SETS, min_count=1)["company"] == {"acme"}
+    assert text_ngrams(["New", "York", "."], max_words=2) == {"new", "york", ".", "new york", "york ."}
+
+
+def test_lexical_guard_leaves_out_negatives_another_set_annotates_in_the_text():
+    # if another set annotates "acme" as a chemical, a news text about Acme says nothing against it
+    settings = LabelSettings(label_drop=0.0, synonym_prob=0.0, max_entity_labels=25, lexical_guard=1)
+    lexicon = {"chemical": frozenset({"acme"}), "disease": frozenset({"flu"})}
+    guarded = LabelSampler(SETS, settings, random.Random(0), synonyms={}, embed=embed, lexicon=lexicon)
+    unguarded = LabelSampler(SETS, LabelSettings(label_drop=0.0, synonym_prob=0.0), random.Random(0),
+                             synonyms={}, embed=embed, lexicon=lexicon)
+    seen_guarded, seen_unguarded = Counter(), Counter()
+    for _ in range(200):
+        seen_guarded.update(guarded.sample(NEWS)[0])
+        seen_unguarded.update(unguarded.sample(NEWS)[0])
+    assert seen_unguarded["chemical"] > 0 and seen_guarded["chemical"] == 0
+    assert seen_guarded["disease"] > 0  # no flu in the text: still a negative
+    assert seen_guarded["person"] == seen_guarded["organization"] == 200  # gold prompts always shown
