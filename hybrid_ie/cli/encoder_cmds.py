@@ -80,6 +80,11 @@ def calibrate(
         str | None,
         Opt(help="Comma-separated sets whose dev splits pick the thresholds (best mean F1; none: keep)."),
     ] = "conll04",
+    centering_grid: Annotated[
+        str,
+        Opt(help="Comma-separated label-centering strengths tried with every entity threshold by --tune-on "
+                 "(0: off; e.g. 0,0.15,0.3,0.45). See README, 'Calibrate'."),
+    ] = "0",
     label_thresholds_on: Annotated[
         str | None,
         Opt(help="Comma-separated sets whose dev splits may give single entity labels their own threshold "
@@ -95,7 +100,8 @@ def calibrate(
     from hybrid_ie.datasets import get_set
     from hybrid_ie.encoder import JointEncoder
     from hybrid_ie.encoder.calibration import calibrate as fit
-    from hybrid_ie.encoder.calibration import tune_label_thresholds, tune_thresholds
+    from hybrid_ie.encoder.calibration import tune_all, tune_label_thresholds, tune_thresholds
+    from hybrid_ie.errors import InputError
 
     loaded: dict[str, tuple] = {}
 
@@ -106,15 +112,30 @@ def calibrate(
         return loaded[name]
 
     with user_errors():
+        try:
+            grid = [float(x) for x in centering_grid.split(",")]
+        except ValueError:
+            grid = []
+        if not grid or min(grid) < 0:
+            raise InputError(f"--centering-grid {centering_grid!r}: give comma-separated numbers >= 0")
         encoder = JointEncoder.from_pretrained(checkpoint)
-        report = fit(encoder, [dev_set(name) for name in dev.split(",")])
-        if tune_on:
-            tuned = tune_thresholds(encoder, [dev_set(name) for name in tune_on.split(",")])
-            encoder.config.calibration["thresholds"] = tuned
+        fit(encoder, [dev_set(name) for name in dev.split(",")])
+        calibration = encoder.config.calibration  # the full reports are stored; the summary printed
+        report = dict(calibration)
+        tune_sets = [dev_set(name) for name in tune_on.split(",")] if tune_on else []
+        label_sets = [dev_set(name) for name in label_thresholds_on.split(",")] if label_thresholds_on else []
+        own = None
+        if tune_sets and label_sets and len(grid) > 1:  # each strength scored with its label thresholds
+            tuned, own = tune_all(encoder, tune_sets, label_sets, grid)
+        elif tune_sets:
+            tuned = tune_thresholds(encoder, tune_sets, centering_grid=grid)
+        if tune_sets:
+            calibration["thresholds"] = tuned
             report["thresholds"] = tuned["selected"]
-        if label_thresholds_on:
-            own = tune_label_thresholds(encoder, [dev_set(name) for name in label_thresholds_on.split(",")])
-            encoder.config.calibration["label_thresholds"] = own
+        if label_sets and own is None:
+            own = tune_label_thresholds(encoder, label_sets)
+        if own is not None:
+            calibration["label_thresholds"] = own
             report["label_thresholds"] = {k: own[k] for k in own if k != "labels"}
         encoder.save_pretrained(output, half=half)
     typer.echo(json.dumps(report, indent=2))

@@ -136,11 +136,12 @@ def summarise(
 
 
 def reset_scaling(config) -> None:
-    """Back to raw scores: temperature 1 and shift 0 for entities and relations; label
-    thresholds, chosen on the old scores, are dropped."""
+    """Back to raw scores: temperature 1 and shift 0 for entities and relations, no label
+    centering; label thresholds, chosen on the old scores, are dropped."""
     config.entity_temperature = config.relation_temperature = 1.0
     config.entity_shift = config.relation_shift = 0.0
     config.label_thresholds = {}
+    config.label_centering = 0.0
 
 
 def calibrate(encoder, dev_sets: Sequence[tuple[Schema, Sequence[Document]]], floor: float = 0.05) -> dict:
@@ -170,20 +171,23 @@ def tune_thresholds(
     sets: Sequence[tuple[Schema, Sequence[Document]]],
     entity_grid: Sequence[float] = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6),
     relation_grid: Sequence[float] = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6),
+    centering_grid: Sequence[float] = (0.0,),
 ) -> dict:
-    """Pick the entity threshold, then the relation threshold, on one or more dev sets; store
-    both in the encoder's config.
+    """Pick the label centering and entity threshold, then the relation threshold, on one or
+    more dev sets; store them in the encoder's config.
 
-    Entity threshold: the best mean strict entity F1 over the sets, plus the mean strict relation
-    F1 (at its best relation threshold) over the sets that have relation types. One prediction
-    pass per entity threshold and set; relation thresholds are applied afterwards by filtering
-    (exact: relation decoding keeps a pair iff its score passes the threshold)."""
+    Centering and entity threshold: the best mean strict entity F1 over the sets, plus the mean
+    strict relation F1 (at its best relation threshold) over the sets that have relation types
+    (ties: less centering, threshold nearer 0.5). One prediction pass per (centering, entity
+    threshold) and set; relation thresholds are applied afterwards by filtering (exact: relation
+    decoding keeps a pair iff its score passes the threshold)."""
     from hybrid_ie.metrics import score
 
     rel_sets = [i for i, (schema, _) in enumerate(sets) if schema.relation_types]
     rows = []
     best = None
-    for t_ent in entity_grid:
+    for strength, t_ent in [(c, t) for c in centering_grid for t in entity_grid]:
+        encoder.config.label_centering = strength
         ent_f1s, rel_f1s = [], {t: [] for t in relation_grid}
         for i, (schema, docs) in enumerate(sets):
             pred = encoder.predict([d.text for d in docs], schema, ids=[d.id for d in docs], threshold=t_ent,
@@ -197,13 +201,16 @@ def tune_thresholds(
                     rel_f1s[t_rel].append(score(docs, kept, symmetric=symmetric).to_dict()["relations"]["strict"]["f1"])
         rel_mean = {t: sum(v) / len(v) if v else 0.0 for t, v in rel_f1s.items()}
         t_rel = max(rel_mean, key=lambda t: (rel_mean[t], -abs(t - 0.5)))
-        row = {"threshold": t_ent, "entity_f1": sum(ent_f1s) / len(ent_f1s), "relation_threshold": t_rel,
-               "relation_f1": rel_mean[t_rel], "per_set_entity_f1": ent_f1s}
+        row = {"label_centering": strength, "threshold": t_ent, "entity_f1": sum(ent_f1s) / len(ent_f1s),
+               "relation_threshold": t_rel, "relation_f1": rel_mean[t_rel], "per_set_entity_f1": ent_f1s}
         rows.append(row)
-        if best is None or (row["entity_f1"] + row["relation_f1"], -abs(t_ent - 0.5)) > (
-            best["entity_f1"] + best["relation_f1"], -abs(best["threshold"] - 0.5)
-        ):
+
+        def rank(r: dict) -> tuple:
+            return (r["entity_f1"] + r["relation_f1"], -r["label_centering"], -abs(r["threshold"] - 0.5))
+
+        if best is None or rank(row) > rank(best):
             best = row
+    encoder.config.label_centering = best["label_centering"]
     encoder.config.threshold = best["threshold"]
     encoder.config.relation_threshold = best["relation_threshold"]
     return {"datasets": [schema.name for schema, _ in sets], "selected": best, "grid": rows}
@@ -292,3 +299,37 @@ def tune_label_thresholds(
         "min_gain": min_gain,
         "min_support": min_support,
     }
+
+
+def tune_all(
+    encoder,
+    sets: Sequence[tuple[Schema, Sequence[Document]]],
+    label_sets: Sequence[tuple[Schema, Sequence[Document]]],
+    centering_grid: Sequence[float],
+) -> tuple[dict, dict]:
+    """`tune_thresholds` and `tune_label_thresholds` for each label-centering strength, scored
+    together: the strength whose global thresholds plus label thresholds give the best mean
+    entity F1 + mean relation F1 over `sets` wins, and its settings are stored. Tuning the
+    global threshold first and the label thresholds after it for one strength only would favour
+    the strength that suits the labels that get their own threshold anyway.
+    Returns the winner's (`tune_thresholds`, `tune_label_thresholds`) reports; the first has
+    every strength's final score under "centering"."""
+    trials = []
+    for strength in centering_grid:
+        tuned = tune_thresholds(encoder, sets, centering_grid=(strength,))
+        own = tune_label_thresholds(encoder, label_sets)
+        _, ent, rel_f1 = _label_counts(encoder, sets, None)  # as stored: centering, both kinds of threshold
+        score_ = sum(ent) / len(ent) + (sum(rel_f1) / len(rel_f1) if rel_f1 else 0.0)
+        trials.append((score_, -strength, tuned, own, ent, rel_f1))
+    best = max(trials, key=lambda t: t[:2])
+    _, _, tuned, own, _, _ = best
+    encoder.config.label_centering = tuned["selected"]["label_centering"]
+    encoder.config.threshold = tuned["selected"]["threshold"]
+    encoder.config.relation_threshold = tuned["selected"]["relation_threshold"]
+    encoder.config.label_thresholds = dict(own["label_thresholds"])
+    tuned["centering"] = [
+        {"label_centering": -s, "score": sc, "per_set_entity_f1": ent, "relation_f1": rel,
+         "threshold": t["selected"]["threshold"], "label_thresholds": o["label_thresholds"]}
+        for sc, s, t, o, ent, rel in trials
+    ]
+    return tuned, own

@@ -24,7 +24,7 @@ from transformers import AutoModel, AutoTokenizer
 
 from hybrid_ie.encoder.decoding import PairCandidate, SpanCandidate, decode_entities
 from hybrid_ie.encoder.inputs import ENT_TOKEN, REL_TOKEN, InputBuilder, SequenceTooLong, collate
-from hybrid_ie.encoder.model import EncoderConfig, JointEncoderModel
+from hybrid_ie.encoder.model import EncoderConfig, JointEncoderModel, center_label_logits
 from hybrid_ie.encoder.windowed import SpanEncoder, Thresholds, Window
 from hybrid_ie.errors import HybridIEError
 from hybrid_ie.paths import MODELS_DIR
@@ -231,10 +231,10 @@ class JointEncoder(SpanEncoder):
             with self._autocast():
                 enc = self.model.encode(batch)
                 spans, mask = self.model.span_vectors(enc["words"], enc["word_mask"], valid_only=True)
-                probs = torch.sigmoid(
-                    self.model.entity_logits(spans, enc["entity_labels"]).float() / t_e + b_e
-                )
-            probs = probs.masked_fill(~mask.unsqueeze(-1), -1.0)[..., : len(ent_names)]
+                logits = self.model.entity_logits(spans, enc["entity_labels"]).float()[..., : len(ent_names)]
+                logits = center_label_logits(logits, mask, self.config.label_centering)
+                probs = torch.sigmoid(logits / t_e + b_e)
+            probs = probs.masked_fill(~mask.unsqueeze(-1), -1.0)
             hits = (probs >= ent_floor).nonzero().tolist()
             scores = probs[probs >= ent_floor].tolist()
             for (b, start, width, lab), score in zip(hits, scores, strict=True):

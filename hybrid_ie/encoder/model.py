@@ -41,6 +41,9 @@ class EncoderConfig:
     relation_shift: float = 0.0
     threshold: float = 0.5
     relation_threshold: float = 0.5
+    # inference: lower each label's logit by this x (its mean logit over the text's spans - the mean
+    # over labels), see `center_label_logits`; tuned on dev by `calibrate --centering-grid` (0: off)
+    label_centering: float = 0.0
     # entity cut-offs of single labels (prompt, lower case), tuned on their dev data; others use `threshold`
     label_thresholds: dict[str, float] = field(default_factory=dict)
     known_labels: list[str] = field(default_factory=list)
@@ -54,6 +57,22 @@ class EncoderConfig:
     def from_dict(cls, data: dict[str, Any]) -> EncoderConfig:
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def center_label_logits(logits: torch.Tensor, mask: torch.Tensor, strength: float) -> torch.Tensor:
+    """Correct each label's bias in one text (contextual calibration, Zhao et al. 2021, applied
+    to spans): `logits` [B, N, K, L] of the valid spans `mask` [B, N, K]; every label's logits
+    are lowered by `strength` x (the label's mean logit over the text's valid spans - the mean
+    of those means over the labels). A label that scores high on every span (an unseen, vague
+    label such as "measure type" in a lab protocol) is a label this text does not single out
+    spans for; a label that peaks on a few spans keeps them. The mean level is unchanged."""
+    if not strength:
+        return logits
+    weights = mask.unsqueeze(-1).to(logits.dtype)
+    count = weights.sum((1, 2)).clamp(min=1.0)  # [B, 1]
+    means = (logits * weights).sum((1, 2)) / count  # [B, L]
+    offset = means - means.mean(-1, keepdim=True)
+    return logits - strength * offset[:, None, None, :]
 
 
 def _mlp(d_in: int, d_hidden: int, d_out: int, dropout: float) -> nn.Sequential:
