@@ -153,8 +153,10 @@ def model_info(model: str | Path | None, encoder: Any) -> dict[str, Any]:
         blob = json.dumps(cfg, sort_keys=True, default=str).encode("utf-8")
         from hybrid_ie.encoder.averaging import primary_training
 
-        training = primary_training(cfg.get("training") or {})
+        own = cfg.get("training") or {}
+        training = primary_training(own)
         info.update(
+            averaged_from=len(own.get("averaged_from") or []),
             config_sha=hashlib.sha256(blob).hexdigest()[:12],
             threshold=cfg.get("threshold"),
             relation_threshold=cfg.get("relation_threshold"),

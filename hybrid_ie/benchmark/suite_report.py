@@ -103,8 +103,11 @@ def _model_lines(model: dict[str, Any]) -> list[str]:
         sets = model.get("training_datasets")
         trained = sets if isinstance(sets, str) else ", ".join(sets or []) or "?"  # "all" or names
         step = f", best step {best['step']}" if best.get("step") is not None else ""
+        what = f"trained on {trained}{step}"
+        if model.get("averaged_from"):
+            what = f"the average of {model['averaged_from']} checkpoints (the first {what})"
         lines.append(
-            f"- config sha {model['config_sha']}; trained on {trained}{step}; thresholds "
+            f"- config sha {model['config_sha']}; {what}; thresholds "
             f"{model.get('threshold')} / {model.get('relation_threshold')}"
         )
     return lines

@@ -157,3 +157,15 @@ def test_a_suite_from_a_json_file_and_bad_definitions(data, tmp_path):
         Suite.from_dict("x", {"sets": [{"name": "gum", "tasks": ["events"]}]})
     with pytest.raises(InputError, match="'macro' must average"):
         Suite.from_dict("x", {"sets": [{"name": "gum"}], "macro": {"sets": ["wlp"]}})
+
+
+def test_report_names_an_averaged_checkpoint_and_a_mixture_of_all_sets():
+    from hybrid_ie.benchmark.suite_report import _model_lines
+
+    base = {"path": "m", "identity": "m@1", "config_sha": "abc", "threshold": 0.1, "relation_threshold": 0.2,
+            "training_datasets": "all", "training_best": {"step": 1000}}
+    assert "trained on all, best step 1000;" in _model_lines(base)[1]
+    soup = _model_lines({**base, "averaged_from": 2})[1]
+    assert "the average of 2 checkpoints (the first trained on all, best step 1000);" in soup
+    assert "trained on conll04, ade;" in _model_lines({**base, "training_datasets": ["conll04", "ade"],
+                                                       "training_best": {}})[1]
