@@ -179,53 +179,85 @@ def tune_thresholds(
     Centering and entity threshold: the best mean strict entity F1 over the sets, plus the mean
     strict relation F1 (at its best relation threshold) over the sets that have relation types
     (ties: less centering, threshold nearer 0.5). One prediction pass per (centering, entity
-    threshold) and set; relation thresholds are applied afterwards by filtering (exact: relation
-    decoding keeps a pair iff its score passes the threshold)."""
+    threshold) and set, made once per strength at the lowest entity threshold and cut to each
+    higher one by `at_entity_threshold` (exact); relation thresholds are applied by filtering
+    (exact: relation decoding keeps a pair iff its score passes the threshold)."""
     from hybrid_ie.metrics import score
 
     rel_sets = [i for i, (schema, _) in enumerate(sets) if schema.relation_types]
     rows = []
     best = None
-    for strength, t_ent in [(c, t) for c in centering_grid for t in entity_grid]:
+    lowest = min(entity_grid)
+    for strength in centering_grid:
         encoder.config.label_centering = strength
-        ent_f1s, rel_f1s = [], {t: [] for t in relation_grid}
-        for i, (schema, docs) in enumerate(sets):
-            pred = encoder.predict([d.text for d in docs], schema, ids=[d.id for d in docs], threshold=t_ent,
-                                   relation_threshold=min(relation_grid))
-            symmetric = schema.symmetric_relations
-            ent_f1s.append(score(docs, pred, symmetric=symmetric).to_dict()["entities"]["strict"]["f1"])
-            if i in rel_sets:
-                for t_rel in relation_grid:
-                    kept = [p.model_copy(update={"relations": [r for r in p.relations if r.score >= t_rel]})
-                            for p in pred]
-                    rel_f1s[t_rel].append(score(docs, kept, symmetric=symmetric).to_dict()["relations"]["strict"]["f1"])
-        rel_mean = {t: sum(v) / len(v) if v else 0.0 for t, v in rel_f1s.items()}
-        t_rel = max(rel_mean, key=lambda t: (rel_mean[t], -abs(t - 0.5)))
-        row = {"label_centering": strength, "threshold": t_ent, "entity_f1": sum(ent_f1s) / len(ent_f1s),
-               "relation_threshold": t_rel, "relation_f1": rel_mean[t_rel], "per_set_entity_f1": ent_f1s}
-        rows.append(row)
-
-        def rank(r: dict) -> tuple:
-            return (r["entity_f1"] + r["relation_f1"], -r["label_centering"], -abs(r["threshold"] - 0.5))
-
-        if best is None or rank(row) > rank(best):
-            best = row
+        preds = [
+            encoder.predict([d.text for d in docs], schema, ids=[d.id for d in docs], threshold=lowest,
+                            relation_threshold=min(relation_grid))
+            for schema, docs in sets
+        ]  # fmt: skip
+        for t_ent in entity_grid:
+            row = _grid_row(sets, preds, rel_sets, strength, t_ent, relation_grid, score)
+            rows.append(row)
+            if best is None or _rank(row) > _rank(best):
+                best = row
     encoder.config.label_centering = best["label_centering"]
     encoder.config.threshold = best["threshold"]
     encoder.config.relation_threshold = best["relation_threshold"]
     return {"datasets": [schema.name for schema, _ in sets], "selected": best, "grid": rows}
 
 
-def _label_counts(encoder, sets, threshold: float | None) -> tuple[dict[str, list[int]], list[float], list[float]]:
+def _rank(row: dict) -> tuple:
+    """Best mean entity + relation F1; ties: less centering, threshold nearer 0.5."""
+    return (row["entity_f1"] + row["relation_f1"], -row["label_centering"], -abs(row["threshold"] - 0.5))
+
+
+def at_entity_threshold(doc: Document, threshold: float) -> Document:
+    """What `predict` gives at a higher entity threshold, from its output at a lower one (and
+    the same label centering, no label thresholds): greedy decoding takes candidates in score
+    order, so the spans accepted at the higher threshold are exactly those accepted at the lower
+    one that pass it; relation pairs are scored among a window's best-scored accepted spans, so
+    every pair the higher threshold keeps was scored too."""
+    kept = [e for e in doc.entities if e.score is not None and e.score >= threshold]
+    ids = {e.id for e in kept}
+    rels = [r for r in doc.relations if r.head in ids and r.tail in ids]
+    return doc.model_copy(update={"entities": kept, "relations": rels})
+
+
+def _grid_row(sets, preds, rel_sets, strength, t_ent, relation_grid, score) -> dict:
+    """One row of `tune_thresholds`' grid: F1 at entity threshold `t_ent` (cut from `preds`,
+    made at a lower one) and the best relation threshold."""
+    ent_f1s, rel_f1s = [], {t: [] for t in relation_grid}
+    for i, ((schema, docs), pred_low) in enumerate(zip(sets, preds, strict=True)):
+        pred = [at_entity_threshold(p, t_ent) for p in pred_low]
+        symmetric = schema.symmetric_relations
+        ent_f1s.append(score(docs, pred, symmetric=symmetric).to_dict()["entities"]["strict"]["f1"])
+        if i in rel_sets:
+            for t_rel in relation_grid:
+                kept = [p.model_copy(update={"relations": [r for r in p.relations if r.score >= t_rel]}) for p in pred]
+                rel_f1s[t_rel].append(score(docs, kept, symmetric=symmetric).to_dict()["relations"]["strict"]["f1"])
+    rel_mean = {t: sum(v) / len(v) if v else 0.0 for t, v in rel_f1s.items()}
+    t_rel = max(rel_mean, key=lambda t: (rel_mean[t], -abs(t - 0.5)))
+    return {"label_centering": strength, "threshold": t_ent, "entity_f1": sum(ent_f1s) / len(ent_f1s),
+            "relation_threshold": t_rel, "relation_f1": rel_mean[t_rel], "per_set_entity_f1": ent_f1s}
+
+
+def _label_counts(
+    encoder, sets, threshold: float | None, preds: list | None = None
+) -> tuple[dict[str, list[int]], list[float], list[float]]:
     """Per entity prompt (lower case) the summed [tp, fp, fn] over the sets at one entity
     threshold (None: the encoder's defaults, its own label thresholds included), with each
-    set's strict entity F1 and (for sets with relation types) relation F1."""
+    set's strict entity F1 and (for sets with relation types) relation F1. `preds`: the sets'
+    predictions at a lower threshold, cut to this one (`at_entity_threshold`) instead of
+    predicting again."""
     from hybrid_ie.metrics import score
 
     counts: dict[str, list[int]] = {}
     ent_f1s, rel_f1s = [], []
-    for schema, docs in sets:
-        pred = encoder.predict([d.text for d in docs], schema, ids=[d.id for d in docs], threshold=threshold)
+    for i, (schema, docs) in enumerate(sets):
+        if preds is not None and threshold is not None:
+            pred = [at_entity_threshold(p, threshold) for p in preds[i]]
+        else:
+            pred = encoder.predict([d.text for d in docs], schema, ids=[d.id for d in docs], threshold=threshold)
         report = score(docs, pred, symmetric=schema.symmetric_relations)
         ent_f1s.append(report.entities["strict"].f1)
         if schema.relation_types:
@@ -262,7 +294,10 @@ def tune_label_thresholds(
     relation F1 does not improve, they are dropped again (the report says so)."""
     encoder.config.label_thresholds = {}
     base = encoder.config.threshold
-    sweep = {t: _label_counts(encoder, sets, t) for t in sorted(set(grid) | {base})}
+    thresholds = sorted(set(grid) | {base})
+    low = [encoder.predict([d.text for d in docs], schema, ids=[d.id for d in docs], threshold=thresholds[0])
+           for schema, docs in sets]  # fmt: skip
+    sweep = {t: _label_counts(encoder, sets, t, low) for t in thresholds}
     by_t = {t: counts for t, (counts, _, _) in sweep.items()}
     labels = sorted({p for counts in by_t.values() for p in counts})
     chosen: dict[str, float] = {}

@@ -77,3 +77,27 @@ def test_tune_thresholds_picks_from_the_grid_by_mean_f1_over_several_sets():
     best = out["selected"]
     assert enc.config.threshold == best["threshold"] and enc.config.relation_threshold == best["relation_threshold"]
     assert best["entity_f1"] + best["relation_f1"] == max(r["entity_f1"] + r["relation_f1"] for r in out["grid"])
+
+
+def test_cutting_a_low_threshold_prediction_equals_predicting_at_the_higher_one():
+    from support.tiny_encoder import tiny_encoder
+
+    from hybrid_ie.datasets import read_spert
+    from hybrid_ie.encoder.calibration import at_entity_threshold
+    from hybrid_ie.metrics import score
+    from hybrid_ie.schema import load_schema
+
+    docs = read_spert(Path(__file__).parents[1] / "data" / "tiny_spert.json")
+    schema = load_schema("conll04")
+    enc = tiny_encoder(seed=0, max_pair_entities=3)  # few pair slots: the top-k rule is exercised
+    enc.config.label_centering = 0.3
+    texts, ids = [d.text for d in docs], [d.id for d in docs]
+    low = enc.predict(texts, schema, ids=ids, threshold=0.3, relation_threshold=0.4)
+    assert sum(len(d.entities) for d in low) > 0 and sum(len(d.relations) for d in low) > 0
+    for t in (0.4, 0.5, 0.55, 0.6, 0.7):
+        direct = enc.predict(texts, schema, ids=ids, threshold=t, relation_threshold=0.4)
+        cut = [at_entity_threshold(d, t) for d in low]
+        for a, b in zip(direct, cut, strict=True):
+            assert [(e.start, e.end, e.label, e.score) for e in a.entities] == \
+                [(e.start, e.end, e.label, e.score) for e in b.entities]
+        assert score(docs, direct).to_dict()["relations"] == score(docs, cut).to_dict()["relations"]
