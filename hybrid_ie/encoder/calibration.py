@@ -230,28 +230,30 @@ def _grid_row(sets, preds, rel_sets, strength, t_ent, relation_grid, score) -> d
     for i, ((schema, docs), pred_low) in enumerate(zip(sets, preds, strict=True)):
         pred = [at_entity_threshold(p, t_ent) for p in pred_low]
         symmetric = schema.symmetric_relations
-        ent_f1s.append(score(docs, pred, symmetric=symmetric).to_dict()["entities"]["strict"]["f1"])
+        ent_f1s.append(score(docs, pred, symmetric=symmetric).entities["strict"].f1)
         if i in rel_sets:
             for t_rel in relation_grid:
                 kept = [p.model_copy(update={"relations": [r for r in p.relations if r.score >= t_rel]}) for p in pred]
-                rel_f1s[t_rel].append(score(docs, kept, symmetric=symmetric).to_dict()["relations"]["strict"]["f1"])
-    rel_mean = {t: sum(v) / len(v) if v else 0.0 for t, v in rel_f1s.items()}
+                rel_f1s[t_rel].append(score(docs, kept, symmetric=symmetric).relations["strict"].f1)
+    rel_mean = {t: _mean(v) for t, v in rel_f1s.items()}
     t_rel = max(rel_mean, key=lambda t: (rel_mean[t], -abs(t - 0.5)))
-    return {"label_centering": strength, "threshold": t_ent, "entity_f1": sum(ent_f1s) / len(ent_f1s),
+    return {"label_centering": strength, "threshold": t_ent, "entity_f1": _mean(ent_f1s),
             "relation_threshold": t_rel, "relation_f1": rel_mean[t_rel], "per_set_entity_f1": ent_f1s}
 
 
-def _label_counts(
-    encoder, sets, threshold: float | None, preds: list | None = None
-) -> tuple[dict[str, list[int]], list[float], list[float]]:
-    """Per entity prompt (lower case) the summed [tp, fp, fn] over the sets at one entity
+def _mean(xs: Sequence[float]) -> float:
+    return sum(xs) / len(xs) if xs else 0.0
+
+
+def _label_counts(encoder, sets, threshold: float | None, preds: list | None = None) -> tuple[dict, list, list]:
+    """Per entity prompt (lower case) the summed `Counts` (tp, fp, fn) over the sets at one entity
     threshold (None: the encoder's defaults, its own label thresholds included), with each
     set's strict entity F1 and (for sets with relation types) relation F1. `preds`: the sets'
     predictions at a lower threshold, cut to this one (`at_entity_threshold`) instead of
     predicting again."""
-    from hybrid_ie.metrics import score
+    from hybrid_ie.metrics import Counts, score
 
-    counts: dict[str, list[int]] = {}
+    counts: dict[str, Counts] = {}
     ent_f1s, rel_f1s = [], []
     for i, (schema, docs) in enumerate(sets):
         if preds is not None and threshold is not None:
@@ -265,13 +267,9 @@ def _label_counts(
         for t in schema.entity_types:
             c = report.entity_labels.get(t.name)
             if c is not None:
-                row = counts.setdefault(t.prompt.strip().lower(), [0, 0, 0])
-                row[0], row[1], row[2] = row[0] + c.tp, row[1] + c.fp, row[2] + c.fn
+                row = counts.setdefault(t.prompt.strip().lower(), Counts())
+                row.tp, row.fp, row.fn = row.tp + c.tp, row.fp + c.fp, row.fn + c.fn
     return counts, ent_f1s, rel_f1s
-
-
-def _f1(tp: int, fp: int, fn: int) -> float:
-    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
 
 
 def tune_label_thresholds(
@@ -292,6 +290,8 @@ def tune_label_thresholds(
     global threshold suits (and every label of other schemas) keep it. Last, the sets are
     scored with and without the label thresholds; when the mean entity F1 plus the mean
     relation F1 does not improve, they are dropped again (the report says so)."""
+    from hybrid_ie.metrics import Counts
+
     encoder.config.label_thresholds = {}
     base = encoder.config.threshold
     thresholds = sorted(set(grid) | {base})
@@ -303,9 +303,9 @@ def tune_label_thresholds(
     chosen: dict[str, float] = {}
     per_label = {}
     for prompt in labels:
-        f1s = {t: _f1(*by_t[t].get(prompt, (0, 0, 0))) for t in by_t}
-        support = by_t[base].get(prompt, (0, 0, 0))
-        support = support[0] + support[2]
+        f1s = {t: by_t[t].get(prompt, Counts()).f1 for t in by_t}
+        at_base = by_t[base].get(prompt, Counts())
+        support = at_base.tp + at_base.fn
         best = max(f1s, key=lambda t: (f1s[t], -abs(t - base)))
         per_label[prompt] = {"gold": support, "f1_global": f1s[base], "best_threshold": best, "f1_best": f1s[best]}
         if support >= min_support and f1s[best] - f1s[base] >= min_gain:
@@ -313,11 +313,7 @@ def tune_label_thresholds(
     _, before_ent, before_rel = sweep[base]
     encoder.config.label_thresholds = chosen
     _, after_ent, after_rel = _label_counts(encoder, sets, None)
-
-    def mean(xs: list[float]) -> float:
-        return sum(xs) / len(xs) if xs else 0.0
-
-    gain = mean(after_ent) + mean(after_rel) - mean(before_ent) - mean(before_rel)
+    gain = _mean(after_ent) + _mean(after_rel) - _mean(before_ent) - _mean(before_rel)
     kept = bool(chosen) and gain > 0
     if not kept:
         encoder.config.label_thresholds = {}
@@ -354,7 +350,7 @@ def tune_all(
         tuned = tune_thresholds(encoder, sets, centering_grid=(strength,))
         own = tune_label_thresholds(encoder, label_sets)
         _, ent, rel_f1 = _label_counts(encoder, sets, None)  # as stored: centering, both kinds of threshold
-        score_ = sum(ent) / len(ent) + (sum(rel_f1) / len(rel_f1) if rel_f1 else 0.0)
+        score_ = _mean(ent) + _mean(rel_f1)
         trials.append((score_, -strength, tuned, own, ent, rel_f1))
     best = max(trials, key=lambda t: t[:2])
     _, _, tuned, own, _, _ = best
