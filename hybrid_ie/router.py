@@ -64,7 +64,7 @@ from typing import Any
 from hybrid_ie.chunking import word_spans
 from hybrid_ie.document import Document
 from hybrid_ie.errors import InputError
-from hybrid_ie.schema import Schema
+from hybrid_ie.schema import Schema, prompt_key
 
 ENTITY_NEAR_THRESHOLD = "entity_near_threshold"
 RELATION_NEAR_THRESHOLD = "relation_near_threshold"
@@ -277,8 +277,8 @@ def label_familiarity(
         return []
     types = [*schema.entity_types, *schema.relation_types]
     if familiarity is None:
-        known = {label.strip().lower() for label in known_labels}
-        return [(t.name, 0.0, "") for t in types if t.prompt.strip().lower() not in known]
+        known = {prompt_key(label) for label in known_labels}
+        return [(t.name, 0.0, "") for t in types if prompt_key(t.prompt) not in known]
     scores = familiarity([t.prompt for t in types])
     return [(t.name, *scores[t.prompt]) for t in types if scores[t.prompt][0] < min_similarity]
 

@@ -23,6 +23,12 @@ from hybrid_ie.paths import SCHEMAS_DIR
 META_SCHEMA_FILE = SCHEMAS_DIR / "schema.schema.json"
 
 
+def prompt_key(prompt: str) -> str:
+    """How label prompts are compared (known labels, per-label thresholds): case- and
+    edge-whitespace-insensitive."""
+    return prompt.strip().lower()
+
+
 @dataclass(frozen=True)
 class EntityType:
     name: str

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import torch
 
 from hybrid_ie.document import Document
-from hybrid_ie.schema import Schema
+from hybrid_ie.schema import Schema, prompt_key
 
 
 @dataclass
@@ -267,7 +267,7 @@ def _label_counts(encoder, sets, threshold: float | None, preds: list | None = N
         for t in schema.entity_types:
             c = report.entity_labels.get(t.name)
             if c is not None:
-                row = counts.setdefault(t.prompt.strip().lower(), Counts())
+                row = counts.setdefault(prompt_key(t.prompt), Counts())
                 row.tp, row.fp, row.fn = row.tp + c.tp, row.fp + c.fp, row.fn + c.fn
     return counts, ent_f1s, rel_f1s
 

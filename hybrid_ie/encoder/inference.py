@@ -28,6 +28,7 @@ from hybrid_ie.encoder.model import EncoderConfig, JointEncoderModel, center_lab
 from hybrid_ie.encoder.windowed import SpanEncoder, Thresholds, Window
 from hybrid_ie.errors import HybridIEError
 from hybrid_ie.paths import MODELS_DIR
+from hybrid_ie.schema import prompt_key
 
 DEFAULT_MODEL_DIR = MODELS_DIR / "hybrid-ie-minilm"
 CONFIG_NAME = "config.json"
@@ -165,13 +166,13 @@ class JointEncoder(SpanEncoder):
     def label_familiarity(self, prompts: Sequence[str]) -> dict[str, tuple[float, str]]:
         """For each prompt: the cosine similarity of its embedding to the nearest training prompt
         (`known_labels`), and that prompt. An exact (case-insensitive) match is (1.0, itself)."""
-        known = sorted({k.strip().lower() for k in self.config.known_labels})
+        known = sorted({prompt_key(k) for k in self.config.known_labels})
         if not known:
             return {p: (0.0, "") for p in prompts}
         if self._known_cache is None or self._known_cache[0] != known:
             self._known_cache = (known, self.prompt_embeddings(known))
         known_vecs, known_set = self._known_cache[1], set(known)
-        out = {p: (1.0, p.strip().lower()) for p in prompts if p.strip().lower() in known_set}
+        out = {p: (1.0, prompt_key(p)) for p in prompts if prompt_key(p) in known_set}
         todo = [p for p in dict.fromkeys(prompts) if p not in out]
         if todo:
             sims = self.prompt_embeddings(todo) @ known_vecs.T

@@ -112,9 +112,16 @@ class TrainConfig:
     near_miss_share: float = 0.5
     synonym_guard: float = 0.85
     lexical_guard: int = 0  # > 0: global negatives another set annotates on this text (>= N times) are left out
+    foreign_negative_weight: float = 1.0  # loss weight of a global (other set's) entity negative on a
+    # span the example does not annotate; 1: as own negatives, 0: only annotated spans count (see
+    # entity_loss_weights)
     hard_negative_spans: int = 8
     max_pairs: int = 400
     log_every: int = 20
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.foreign_negative_weight <= 1.0:
+            raise InputError(f"foreign_negative_weight must be in [0, 1], got {self.foreign_negative_weight}")
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> TrainConfig:
@@ -178,15 +185,33 @@ def entity_targets(
 
 
 def entity_loss_weights(
-    examples: Sequence[Example], ent_indices: Sequence[dict[str, int]], gold: torch.Tensor, valid: torch.Tensor
+    examples: Sequence[Example], ent_indices: Sequence[dict[str, int]], gold: torch.Tensor, valid: torch.Tensor,
+    *, foreign_weight: float = 1.0,
 ) -> torch.Tensor:
     """The entity loss weight of every (span, label) cell: 0 where it does not count, the
-    example's `negative_weight` on a negative cell, the item's weight on a gold one."""
+    example's `negative_weight` on a negative cell, the item's weight on a gold one.
+
+    `foreign_weight` scales the cells of foreign prompts (global negatives: columns that are not
+    one of the example's own types in `ent_indices`) on spans the example does not annotate. A
+    set that never annotates organisms says nothing about whether "mice" in its text is one;
+    at full weight the model learns that an organism label next to an anatomy label set is never
+    true. On the spans the example does annotate (their type is known and is another one) the
+    negative stays at full weight."""
     weight = valid.float()
     kmax = valid.size(2)
     for b, (ex, ent_index) in enumerate(zip(examples, ent_indices, strict=True)):
         if ex.negative_weight != 1.0:
             weight[b] = torch.where(gold[b] > 0, weight[b], weight[b] * ex.negative_weight)
+        if foreign_weight != 1.0:
+            own = set(ent_index.values())
+            foreign = [c for c in range(weight.size(-1)) if c not in own]
+            if foreign:
+                annotated = torch.zeros(weight.shape[1:3], dtype=torch.bool, device=weight.device)
+                for s, e, _ in ex.entities:
+                    if e - s < kmax:
+                        annotated[s, e - s] = True
+                scale = torch.where(annotated, 1.0, foreign_weight).unsqueeze(-1)  # [N, K, 1]
+                weight[b, :, :, foreign] = weight[b, :, :, foreign] * scale
         for (s, e, label), w in zip(ex.entities, ex.entity_weights, strict=False):
             if e - s < kmax and label in ent_index:
                 weight[b, s, e - s, ent_index[label]] *= w
@@ -277,7 +302,9 @@ class Trainer:
         gold, valid = entity_targets(
             examples, [t[0] for t in targets], span_mask.unsqueeze(-1) & enc["entity_label_mask"].view(len(examples), 1, 1, -1)
         )
-        weight = entity_loss_weights(examples, [t[0] for t in targets], gold, valid)
+        weight = entity_loss_weights(
+            examples, [t[0] for t in targets], gold, valid, foreign_weight=cfg.foreign_negative_weight
+        )
         ent_loss = (F.binary_cross_entropy_with_logits(logits, gold, reduction="none") * weight).sum() / len(examples)
 
         # Relation candidates: gold entities + (complete annotation only) top-scoring non-gold spans.

@@ -29,7 +29,7 @@ from hybrid_ie.encoder.decoding import (
     decode_relations,
 )
 from hybrid_ie.errors import HybridIEError
-from hybrid_ie.schema import Schema
+from hybrid_ie.schema import Schema, prompt_key
 
 
 @dataclass
@@ -127,8 +127,8 @@ class SpanEncoder:
             raise ValueError(f"got {len(ids)} ids for {len(texts)} texts")
         per_label = {}
         if threshold is None:
-            own = {k.strip().lower(): v for k, v in self.label_thresholds.items()}
-            per_label = {t.name: own[t.prompt.strip().lower()] for t in schema.entity_types if t.prompt.strip().lower() in own}
+            own = {prompt_key(k): v for k, v in self.label_thresholds.items()}
+            per_label = {t.name: own[prompt_key(t.prompt)] for t in schema.entity_types if prompt_key(t.prompt) in own}
         cut = Thresholds(
             entity=self.threshold if threshold is None else threshold,
             relation=self.relation_threshold if relation_threshold is None else relation_threshold,

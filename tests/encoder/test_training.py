@@ -12,6 +12,7 @@ from hybrid_ie.encoder.sampling import Example
 from hybrid_ie.encoder.training import (
     TrainConfig,
     Trainer,
+    entity_loss_weights,
     entity_targets,
     initial_encoder,
     partial_pairs,
@@ -120,6 +121,26 @@ def test_partial_annotation_counts_only_marked_spans_and_pairs():
     assert cols == {((2, 2), (0, 0)): {0}}  # the reversal is a negative only for the non-symmetric label
     pairs, cols = partial_pairs({((0, 0), (2, 2)): {1}}, symmetric={1})
     assert pairs == [((0, 0), (2, 2))] and cols == {}
+
+
+def test_foreign_negatives_count_fully_only_on_annotated_spans():
+    # labels 0 = the example's own "Peop", 1 = another set's prompt shown as a global negative
+    ex = Example("c", ["John", "runs", "fast"], [(0, 0, "Peop")], [])
+    valid = torch.ones(1, 3, 2, 2, dtype=torch.bool)
+    gold, counted = entity_targets([ex], [{"Peop": 0}], valid)
+    full = entity_loss_weights([ex], [{"Peop": 0}], gold, counted)
+    assert torch.equal(full, counted.float())  # default 1.0: every cell as before
+    w = entity_loss_weights([ex], [{"Peop": 0}], gold, counted, foreign_weight=0.25)
+    assert torch.equal(w[..., 0], full[..., 0])  # own label: unchanged everywhere
+    assert w[0, 0, 0, 1] == 1.0  # "John" is annotated (as Peop): a known negative for the foreign label
+    assert w[0, 1, 0, 1] == 0.25 and w[0, 1, 1, 1] == 0.25 and w[0, 2, 0, 1] == 0.25  # unannotated spans
+    zero = entity_loss_weights([ex], [{"Peop": 0}], gold, counted, foreign_weight=0.0)
+    assert zero[..., 1].sum() == 1.0  # only the annotated span counts for the foreign label
+
+
+def test_foreign_negative_weight_is_checked():
+    with pytest.raises(InputError, match="foreign_negative_weight"):
+        TrainConfig(foreign_negative_weight=1.5)
 
 
 def test_a_partial_example_trains_without_pushing_unmarked_spans_down(tmp_path):
