@@ -15,6 +15,10 @@ is shown with.
   `lexical_guard` N > 0, global entity negatives that another set annotates on a string of this
   text (at least N times in training): "human" is a species in one set and an organism in
   another, and a text that does not annotate organisms says nothing about whether it has one.
+  With `projection_prob` > 0 such a label is sometimes shown as a *positive* instead
+  (`positive_lexicon`, distant supervision): on the strings of the text that its own sets
+  annotate with it often enough and reliably enough ("mice" -> organism in an anatomy text), so
+  that labels meet in one prompt list that no single set pairs.
 """
 
 from __future__ import annotations
@@ -123,27 +127,76 @@ class SetSampler:
 LEXICON_MAX_WORDS = 6  # longest mention the lexical guard looks for
 
 
-def mention_lexicon(
-    examples: dict[str, Sequence[Example]], sets: dict[str, SetTypes], min_count: int
-) -> dict[str, frozenset[str]]:
-    """Entity prompt -> the lower-cased mention strings (words joined by spaces, at most
-    `LEXICON_MAX_WORDS` words) annotated with it at least `min_count` times over the sets."""
+def _annotation_counts(
+    examples: dict[str, Sequence[Example]], sets: dict[str, SetTypes], *, skip_partial: bool = False
+) -> tuple[dict[str, dict[str, int]], dict[str, set[str]]]:
+    """Entity prompt -> lower-cased mention string (at most `LEXICON_MAX_WORDS` words) -> how
+    often it is annotated with the prompt; and prompt -> the sets that annotate it."""
     counts: dict[str, dict[str, int]] = {}
+    owners: dict[str, set[str]] = {}
     for name, exs in examples.items():
         own = sets[name].entities
         for ex in exs:
+            if skip_partial and ex.partial:
+                continue
             for start, end, label in ex.entities:
                 if label in own and end - start < LEXICON_MAX_WORDS:
                     row = counts.setdefault(own[label], {})
                     key = " ".join(ex.words[start : end + 1]).lower()
                     row[key] = row.get(key, 0) + 1
+                    owners.setdefault(own[label], set()).add(name)
+    return counts, owners
+
+
+def mention_lexicon(
+    examples: dict[str, Sequence[Example]], sets: dict[str, SetTypes], min_count: int
+) -> dict[str, frozenset[str]]:
+    """Entity prompt -> the lower-cased mention strings (words joined by spaces, at most
+    `LEXICON_MAX_WORDS` words) annotated with it at least `min_count` times over the sets."""
+    counts, _ = _annotation_counts(examples, sets)
     return {p: frozenset(m for m, n in row.items() if n >= min_count) for p, row in counts.items()}
+
+
+def positive_lexicon(
+    examples: dict[str, Sequence[Example]], sets: dict[str, SetTypes], min_count: int, min_purity: float
+) -> dict[str, frozenset[str]]:
+    """Entity prompt -> the lower-cased strings its own sets annotate with it at least
+    `min_count` times and in at least `min_purity` of the string's occurrences in those sets'
+    texts (annotated or not), so that a match elsewhere is likely an instance. Partial sets do
+    not count (their unmarked occurrences say nothing)."""
+    annotated, owners = _annotation_counts(examples, sets, skip_partial=True)
+    candidates = {m for row in annotated.values() for m, n in row.items() if n >= min_count}
+    occurrences: dict[str, dict[str, int]] = {}
+    for name in {n for names in owners.values() for n in names}:
+        seen = occurrences.setdefault(name, {})
+        for ex in examples[name]:
+            for key, spans in ngram_positions(ex.words).items():
+                if key in candidates:
+                    seen[key] = seen.get(key, 0) + len(spans)
+    out = {}
+    for prompt, row in annotated.items():
+        keep = set()
+        for m, n in row.items():
+            total = sum(occurrences[name].get(m, 0) for name in owners[prompt])
+            if n >= min_count and total and n / total >= min_purity:
+                keep.add(m)
+        out[prompt] = frozenset(keep)
+    return out
+
+
+def ngram_positions(words: Sequence[str], max_words: int = LEXICON_MAX_WORDS) -> dict[str, list[tuple[int, int]]]:
+    """Every lower-cased run of 1..max_words words -> its (first, last) word indices."""
+    low = [w.lower() for w in words]
+    out: dict[str, list[tuple[int, int]]] = {}
+    for i in range(len(low)):
+        for j in range(i + 1, min(len(low), i + max_words) + 1):
+            out.setdefault(" ".join(low[i:j]), []).append((i, j - 1))
+    return out
 
 
 def text_ngrams(words: Sequence[str], max_words: int = LEXICON_MAX_WORDS) -> set[str]:
     """Every lower-cased run of 1..max_words consecutive words, joined by spaces."""
-    low = [w.lower() for w in words]
-    return {" ".join(low[i:j]) for i in range(len(low)) for j in range(i + 1, min(len(low), i + max_words) + 1)}
+    return set(ngram_positions(words, max_words))
 
 
 class NearMisses:
@@ -179,6 +232,8 @@ class LabelSettings:
     near_miss_k: int = 20
     synonym_guard: float = 0.85
     lexical_guard: int = 0  # see the module doc; 0: off
+    projection_prob: float = 0.0  # per complete example: show matching global labels as positives
+    max_projected: int = 3  # at most this many projected labels per example
 
 
 class LabelSampler:
@@ -193,10 +248,13 @@ class LabelSampler:
         synonyms: dict[str, list[str]] | None = None,
         embed: Callable[[list[str]], list[list[float]]] | None = None,
         lexicon: dict[str, frozenset[str]] | None = None,
+        positives: dict[str, frozenset[str]] | None = None,
     ):
-        """`lexicon`: `mention_lexicon` of the training examples, for `settings.lexical_guard`."""
+        """`lexicon`: `mention_lexicon` of the training examples, for `settings.lexical_guard`;
+        `positives`: `positive_lexicon`, for `settings.projection_prob`."""
         self.sets = sets
         self.lexicon = lexicon or {}
+        self.positives = positives or {}
         self.s = settings
         self.rng = rng
         self.synonyms = load_synonyms() if synonyms is None else synonyms
@@ -260,6 +318,39 @@ class LabelSampler:
         return [p for p, _ in prompts], {name: i for i, (_, name) in enumerate(prompts) if name is not None}
 
     def sample(self, ex: Example) -> tuple[list[str], dict[str, int], list[str], dict[str, int]]:
+        """Entity prompts, gold type name -> prompt index, and the same for relations."""
+        ent_prompts, ent_index, rel_prompts, rel_index, _ = self.sample_with_projections(ex)
+        return ent_prompts, ent_index, rel_prompts, rel_index
+
+    def sample_with_projections(
+        self, ex: Example
+    ) -> tuple[list[str], dict[str, int], list[str], dict[str, int], list[tuple[int, int, str]]]:
+        """`sample`, plus the projected positives (start, end inclusive, type name): the type
+        names are "@" + prompt and are in the entity index; add them to the example's gold."""
+        ent_prompts, ent_index, rel_prompts, rel_index = self._sample(ex)
+        extra: list[tuple[int, int, str]] = []
+        if ex.partial or not self.positives or self.rng.random() >= self.s.projection_prob:
+            return ent_prompts, ent_index, rel_prompts, rel_index, extra
+        own = set(self.sets[ex.dataset].entities.values())
+        positions = ngram_positions(ex.words)
+        matches = {}
+        for prompt, strings in self.positives.items():
+            if prompt in own:
+                continue
+            spans = sorted({span for m in strings.intersection(positions) for span in positions[m]})
+            if spans:
+                matches[prompt] = spans
+        for prompt in self.rng.sample(sorted(matches), min(self.s.max_projected, len(matches))):
+            name = "@" + prompt
+            if prompt in ent_prompts:  # drawn as a global negative: it becomes the positive
+                ent_index[name] = ent_prompts.index(prompt)
+            else:
+                ent_index[name] = len(ent_prompts)
+                ent_prompts.append(self._prompt(prompt))
+            extra += [(s, e, name) for s, e in matches[prompt]]
+        return ent_prompts, ent_index, rel_prompts, rel_index, extra
+
+    def _sample(self, ex: Example) -> tuple[list[str], dict[str, int], list[str], dict[str, int]]:
         types = self.sets[ex.dataset]
         maybe_true = None
         if self.s.lexical_guard and self.lexicon:

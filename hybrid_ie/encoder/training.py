@@ -24,7 +24,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from hybrid_ie.encoder.sampling import (
     SetSampler,
     SetTypes,
     mention_lexicon,
+    positive_lexicon,
 )
 from hybrid_ie.errors import InputError
 
@@ -112,6 +113,11 @@ class TrainConfig:
     near_miss_share: float = 0.5
     synonym_guard: float = 0.85
     lexical_guard: int = 0  # > 0: global negatives another set annotates on this text (>= N times) are left out
+    projection_prob: float = 0.0  # > 0: per complete example, show up to max_projected global labels
+    # as positives on the strings their own sets annotate with them (positive_lexicon; sampling.py)
+    projection_min_count: int = 5
+    projection_min_purity: float = 0.5
+    max_projected: int = 3
     foreign_negative_weight: float = 1.0  # loss weight of a global (other set's) entity negative on a
     # span the example does not annotate; 1: as own negatives, 0: only annotated spans count (see
     # entity_loss_weights)
@@ -120,6 +126,8 @@ class TrainConfig:
     log_every: int = 20
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.projection_prob <= 1.0:
+            raise InputError(f"projection_prob must be in [0, 1], got {self.projection_prob}")
         if not 0.0 <= self.foreign_negative_weight <= 1.0:
             raise InputError(f"foreign_negative_weight must be in [0, 1], got {self.foreign_negative_weight}")
 
@@ -141,7 +149,8 @@ class TrainConfig:
             label_drop=self.label_drop, synonym_prob=self.synonym_prob,
             max_entity_labels=self.max_entity_labels, max_relation_labels=self.max_relation_labels,
             near_miss_share=self.near_miss_share, synonym_guard=self.synonym_guard,
-            lexical_guard=self.lexical_guard,
+            lexical_guard=self.lexical_guard, projection_prob=self.projection_prob,
+            max_projected=self.max_projected,
         )
 
 
@@ -269,7 +278,16 @@ class Trainer:
             temperature=cfg.set_temperature, weights=cfg.set_weights, shares=cfg.set_shares,
         )
         lexicon = mention_lexicon(self.examples, self.types, cfg.lexical_guard) if cfg.lexical_guard else None
-        self.labels = LabelSampler(self.types, cfg.label_settings(), self.rng, embed=self.embed_prompts, lexicon=lexicon)
+        positives = (
+            positive_lexicon(self.examples, self.types, cfg.projection_min_count, cfg.projection_min_purity)
+            if cfg.projection_prob else None
+        )
+        if positives:
+            log.info("projection lexicon: %d strings for %d prompts", sum(map(len, positives.values())),
+                     sum(1 for v in positives.values() if v))
+        self.labels = LabelSampler(
+            self.types, cfg.label_settings(), self.rng, embed=self.embed_prompts, lexicon=lexicon, positives=positives
+        )
         self.encoder.config.known_labels = self.labels.known_labels()
         self.encoder.config.training = {k: v for k, v in asdict(cfg).items() if k != "output_dir"}
 
@@ -290,11 +308,15 @@ class Trainer:
     def loss(self, examples: Sequence[Example]) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.cfg
         kmax = self.model.config.max_width
-        encoded, targets = [], []
+        encoded, targets, shown = [], [], []
         for ex in examples:
-            ent_prompts, ent_index, rel_prompts, rel_index = self.labels.sample(ex)
+            ent_prompts, ent_index, rel_prompts, rel_index, projected = self.labels.sample_with_projections(ex)
+            if projected:  # appended: relation heads and tails still index the original entities
+                ex = replace(ex, entities=[*ex.entities, *projected])
+            shown.append(ex)
             encoded.append(self.encoder.inputs.encode(ex.words, ent_prompts, rel_prompts))
             targets.append((ent_index, rel_index))
+        examples = shown
         batch = collate(encoded, self.device)
         enc = self.model.encode(batch)
         spans, span_mask = self.model.span_vectors(enc["words"], enc["word_mask"])

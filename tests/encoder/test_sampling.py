@@ -11,6 +11,8 @@ from hybrid_ie.encoder.sampling import (
     SetSampler,
     SetTypes,
     mention_lexicon,
+    ngram_positions,
+    positive_lexicon,
     text_ngrams,
 )
 
@@ -163,3 +165,33 @@ def test_lexical_guard_leaves_out_negatives_another_set_annotates_in_the_text():
     assert seen_unguarded["chemical"] > 0 and seen_guarded["chemical"] == 0
     assert seen_guarded["disease"] > 0  # no flu in the text: still a negative
     assert seen_guarded["person"] == seen_guarded["organization"] == 200  # gold prompts always shown
+
+
+def test_positive_lexicon_keeps_strings_annotated_often_and_reliably():
+    examples = {
+        "web": [Example("web", ["New", "York", "is", "big"], [(0, 1, "City")], []),
+                Example("web", ["new", "york", "."], [(0, 1, "City")], []),
+                Example("web", ["Acme", "grew", "in", "new", "york"], [(0, 0, "Corp")], [])],
+        "news": [Example("news", ["Acme", "hired", "Ann"], [(0, 0, "Org"), (2, 2, "Peop")], [])],
+    }
+    # "new york": annotated twice as a city in 3 occurrences in web's texts (purity 2/3)
+    assert positive_lexicon(examples, SETS, min_count=2, min_purity=0.5)["city"] == {"new york"}
+    assert positive_lexicon(examples, SETS, min_count=2, min_purity=0.7)["city"] == frozenset()
+    assert positive_lexicon(examples, SETS, min_count=3, min_purity=0.5)["city"] == frozenset()
+    assert ngram_positions(["a", "b", "a"], max_words=2) == {"a": [(0, 0), (2, 2)], "b": [(1, 1)], "a b": [(0, 1)],
+                                                             "b a": [(1, 2)]}
+
+
+def test_projection_shows_a_global_label_as_a_positive_on_its_strings():
+    settings = LabelSettings(label_drop=0.0, synonym_prob=0.0, projection_prob=1.0, max_projected=3)
+    positives = {"chemical": frozenset({"acme"}), "disease": frozenset({"flu"}), "person": frozenset({"acme"})}
+    sampler = LabelSampler(SETS, settings, random.Random(0), synonyms={}, embed=embed, positives=positives)
+    for _ in range(20):
+        prompts, index, _, _, extra = sampler.sample_with_projections(NEWS)
+        assert extra == [(3, 3, "@chemical")]  # "person" is news' own label, "flu" is not in the text
+        assert prompts[index["@chemical"]] == "chemical" and prompts.count("chemical") == 1
+    partial = Example("news", NEWS.words, NEWS.entities, [], partial=True)
+    assert sampler.sample_with_projections(partial)[4] == []
+    off = LabelSampler(SETS, LabelSettings(label_drop=0.0, synonym_prob=0.0), random.Random(0), synonyms={},
+                       embed=embed, positives=positives)
+    assert off.sample_with_projections(NEWS)[4] == []

@@ -8,7 +8,7 @@ from support.tiny_encoder import tiny_encoder
 from hybrid_ie.datasets import spert_to_document
 from hybrid_ie.encoder import EncoderLoadError, JointEncoder
 from hybrid_ie.encoder.mixture import select_sets, to_examples
-from hybrid_ie.encoder.sampling import Example
+from hybrid_ie.encoder.sampling import Example, SetTypes
 from hybrid_ie.encoder.training import (
     TrainConfig,
     Trainer,
@@ -278,3 +278,21 @@ def test_mixture_derives_a_roles_set_only_from_complete_sets(tmp_path):
         Trainer(_cfg(tmp_path, relation_roles=["fewrel-tiny"]), encoder=tiny_encoder(seed=0))
     with pytest.raises(InputError, match="not in the mixture"):
         Trainer(_cfg(tmp_path, relation_roles=["nope"]), encoder=tiny_encoder(seed=0))
+
+
+def test_projected_positives_join_the_gold_of_a_training_step(tmp_path):
+    _tiny_data(tmp_path / "data")
+    web = [Example("web", ["Pittsburgh", "is", "a", "city"], [(0, 0, "City")], [])] * 2
+    trainer = Trainer(
+        _cfg(tmp_path, projection_prob=1.0, projection_min_count=2, projection_min_purity=0.5, lexical_guard=1),
+        encoder=tiny_encoder(seed=0), extra_sets={"web": (web, SetTypes({"City": "city"}, {}))},
+    )
+    assert trainer.labels.positives["city"] == {"pittsburgh"}
+    ex = next(e for e in trainer.examples["conll04"] if "Pittsburgh" in e.words)
+    prompts, index, _, _, extra = trainer.labels.sample_with_projections(ex)
+    at = ex.words.index("Pittsburgh")
+    assert extra == [(at, at, "@city")] and prompts[index["@city"]] == "city"
+    trainer.model.train()
+    loss, parts = trainer.loss([ex])
+    assert torch.isfinite(loss) and parts["ent"] > 0
+    loss.backward()
