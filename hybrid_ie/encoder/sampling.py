@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -170,9 +170,9 @@ def positive_lexicon(
     for name in {n for names in owners.values() for n in names}:
         seen = occurrences.setdefault(name, {})
         for ex in examples[name]:
-            for key, spans in ngram_positions(ex.words).items():
+            for key, _, _ in _ngrams(ex.words):
                 if key in candidates:
-                    seen[key] = seen.get(key, 0) + len(spans)
+                    seen[key] = seen.get(key, 0) + 1
     out = {}
     for prompt, row in annotated.items():
         keep = set()
@@ -184,19 +184,25 @@ def positive_lexicon(
     return out
 
 
-def ngram_positions(words: Sequence[str], max_words: int = LEXICON_MAX_WORDS) -> dict[str, list[tuple[int, int]]]:
-    """Every lower-cased run of 1..max_words words -> its (first, last) word indices."""
+def _ngrams(words: Sequence[str], max_words: int = LEXICON_MAX_WORDS) -> Iterator[tuple[str, int, int]]:
+    """Every lower-cased run of 1..max_words words, joined by spaces, with its (first, last) word."""
     low = [w.lower() for w in words]
-    out: dict[str, list[tuple[int, int]]] = {}
     for i in range(len(low)):
         for j in range(i + 1, min(len(low), i + max_words) + 1):
-            out.setdefault(" ".join(low[i:j]), []).append((i, j - 1))
+            yield " ".join(low[i:j]), i, j - 1
+
+
+def ngram_positions(words: Sequence[str], max_words: int = LEXICON_MAX_WORDS) -> dict[str, list[tuple[int, int]]]:
+    """Every lower-cased run of 1..max_words words -> its (first, last) word indices."""
+    out: dict[str, list[tuple[int, int]]] = {}
+    for key, first, last in _ngrams(words, max_words):
+        out.setdefault(key, []).append((first, last))
     return out
 
 
 def text_ngrams(words: Sequence[str], max_words: int = LEXICON_MAX_WORDS) -> set[str]:
     """Every lower-cased run of 1..max_words consecutive words, joined by spaces."""
-    return set(ngram_positions(words, max_words))
+    return {key for key, _, _ in _ngrams(words, max_words)}
 
 
 class NearMisses:
