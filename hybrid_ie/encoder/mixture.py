@@ -14,12 +14,22 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hybrid_ie.chunking import word_spans
 from hybrid_ie.datasets import DataSet, discover_sets
 from hybrid_ie.document import Document
+from hybrid_ie.encoder.actions import (
+    ACTION_LABELS,
+    ACTION_SET,
+    DEFAULT_WORDNET_DIR,
+    LINKED_SET,
+    action_example,
+    load_links,
+    load_wordnet,
+)
 from hybrid_ie.encoder.measures import MEASURE_SET, measure_example, measure_labels
 from hybrid_ie.encoder.sampling import Example, SetTypes
 from hybrid_ie.errors import InputError
@@ -141,24 +151,28 @@ def load_mixture(
     max_words: int = 0,
     relation_roles: Sequence[str] = (),
     measure_sets: Sequence[str] | str = (),
+    action_sets: Sequence[str] | str = (),
+    wordnet_dir: str = DEFAULT_WORDNET_DIR,
+    action_links: bool = False,
 ) -> tuple[dict[str, list[Example]], dict[str, SetTypes]]:
     """Examples and label sides of each set (sets without the split are skipped, with a log line).
     For each set named in `relation_roles`, also a derived NER set `<name>+roles` (`role_example`).
-    `measure_sets` (names, or "all": every completely annotated set of the mixture): their texts
-    also feed one derived set `measures` of rule-labelled quantities, times and dates
-    (`hybrid_ie.encoder.measures`)."""
+    Rule-labelled sets, each fed by the texts of the sets named (names, or "all": every completely
+    annotated set of the mixture): `measure_sets` -> `measures` (quantities, times and dates;
+    `hybrid_ie.encoder.measures`), `action_sets` -> `actions` (verbs, from WordNet in
+    `wordnet_dir`, and with `action_links` their measures and verb -> measure relations;
+    `hybrid_ie.encoder.actions`)."""
     examples: dict[str, list[Example]] = {}
     types: dict[str, SetTypes] = {}
     by_name = {ds.name: ds for ds in sets}
     _complete_sources(by_name, relation_roles, "relation_roles", "role negatives need complete mentions")
     roles = load_roles() if relation_roles else {}
-    if isinstance(measure_sets, str):
-        if measure_sets != "all":
-            raise InputError(f"measure_sets must be a list of names or 'all', got {measure_sets!r}")
-        measured = {ds.name for ds in sets if not ds.partial}
-    else:
-        measured = _complete_sources(by_name, measure_sets, "measure_sets", "unmatched spans must be true negatives")
-    measures: list[Example] = []
+    rules: list[tuple[RuleSet, set[str]]] = []
+    for setting, value, make in (("measure_sets", measure_sets, _measure_rules),
+                                 ("action_sets", action_sets, lambda: _action_rules(wordnet_dir, action_links))):  # fmt: skip
+        if sources := _rule_sources(sets, by_name, value, setting):
+            rules.append((make(), sources))
+    derived: dict[str, list[Example]] = {rule.name: [] for rule, _ in rules}
     for ds in sets:
         if split not in ds.splits:
             log.warning("data set %s has no %s split; skipped", ds.name, split)
@@ -169,26 +183,69 @@ def load_mixture(
         types[ds.name] = set_types(ds.schema())
         log.info("%s: %d examples (%s annotation)", ds.name, len(exs), ds.annotation)
         if ds.name in relation_roles:
-            derived = [r for ex in exs if (r := role_example(ex, types[ds.name].relations, roles))]
-            role_prompts = sorted({label for r in derived for _, _, label in r.entities})
-            examples[ds.name + ROLE_SUFFIX] = derived
+            role_exs = [r for ex in exs if (r := role_example(ex, types[ds.name].relations, roles))]
+            role_prompts = sorted({label for r in role_exs for _, _, label in r.entities})
+            examples[ds.name + ROLE_SUFFIX] = role_exs
             types[ds.name + ROLE_SUFFIX] = SetTypes(entities={p: p for p in role_prompts}, relations={})
-            log.info("%s%s: %d examples, %d role types", ds.name, ROLE_SUFFIX, len(derived), len(role_prompts))
-        if ds.name in measured:
-            for ex in exs:
-                if (derived_ex := measure_example(ex)) is None:
-                    continue
-                measures.append(derived_ex)
-                # The source set does not annotate measures: where global negative labels such as
-                # "duration" are shown with its text, its measure spans must not count as negatives.
-                spans = dict.fromkeys((s, e) for s, e, _ in derived_ex.entities)
-                gold = {(s, e) for s, e, _ in ex.entities} | set(ex.unknown)
-                ex.unknown += [span for span in spans if span not in gold]
-    if measured:
-        examples[MEASURE_SET] = measures
-        types[MEASURE_SET] = SetTypes(entities={p: p for p in measure_labels()}, relations={})
-        log.info("%s: %d examples from %d sets", MEASURE_SET, len(measures), len(measured))
+            log.info("%s%s: %d examples, %d role types", ds.name, ROLE_SUFFIX, len(role_exs), len(role_prompts))
+        for rule, sources in rules:
+            if ds.name in sources:
+                for ex in exs:
+                    if (derived_ex := rule.derive(ex)) is not None:
+                        derived[rule.name].append(derived_ex)
+                        _unmark(ex, derived_ex)
+    for rule, sources in rules:
+        rule_types = SetTypes(entities={p: p for p in rule.labels}, relations={p: p for p in rule.relations})
+        parts = {rule.name: derived[rule.name]}
+        if rule.linked_set:  # the few texts with relations: a set of their own, to weight
+            parts = {rule.name: [ex for ex in derived[rule.name] if not ex.relations],
+                     rule.linked_set: [ex for ex in derived[rule.name] if ex.relations]}  # fmt: skip
+        for name, part in parts.items():
+            for ex in part:
+                ex.dataset = name
+            examples[name], types[name] = part, rule_types
+            log.info("%s: %d examples from %d sets", name, len(part), len(sources))
     return examples, types
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """A derived NER set whose labels are given by rules over the texts of other sets."""
+
+    name: str
+    labels: list[str]
+    derive: Callable[[Example], Example | None]
+    relations: list[str] = field(default_factory=list)
+    linked_set: str | None = None  # where its examples with relations go
+
+
+def _measure_rules() -> RuleSet:
+    return RuleSet(MEASURE_SET, measure_labels(), measure_example)
+
+
+def _action_rules(wordnet_dir: str, linked: bool) -> RuleSet:
+    wordnet = load_wordnet(wordnet_dir)
+    if not linked:
+        return RuleSet(ACTION_SET, list(ACTION_LABELS), lambda ex: action_example(ex, wordnet))
+    links = load_links()
+    labels = list(dict.fromkeys([*ACTION_LABELS, *measure_labels(links.kinds)]))
+    return RuleSet(ACTION_SET, labels, lambda ex: action_example(ex, wordnet, links), links.relation_labels(), LINKED_SET)
+
+
+def _unmark(source: Example, derived: Example) -> None:
+    """The source set does not annotate what the rules mark: where global negative labels such as
+    "duration" or "action" are shown with its text, the rules' positive spans must not count as
+    negatives."""
+    gold = {(s, e) for s, e, _ in source.entities} | set(source.unknown)
+    source.unknown += [span for span in dict.fromkeys((s, e) for s, e, _ in derived.entities) if span not in gold]
+
+
+def _rule_sources(sets: Sequence[DataSet], by_name: dict[str, DataSet], value: Sequence[str] | str, setting: str) -> set[str]:
+    if isinstance(value, str):
+        if value != "all":
+            raise InputError(f"{setting} must be a list of names or 'all', got {value!r}")
+        return {ds.name for ds in sets if not ds.partial}
+    return _complete_sources(by_name, value, setting, "unmatched spans must be true negatives")
 
 
 def _complete_sources(by_name: dict[str, DataSet], names: Sequence[str], setting: str, why: str) -> set[str]:

@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from hybrid_ie.document import Document
+from hybrid_ie.encoder.actions import DEFAULT_WORDNET_DIR
 from hybrid_ie.encoder.calibration import reset_scaling
 from hybrid_ie.encoder.inference import JointEncoder
 from hybrid_ie.encoder.inputs import collate
@@ -106,6 +107,11 @@ class TrainConfig:
     # (relation_roles.json) -> an extra NER set "<name>+roles"; needs complete mention annotation
     measure_sets: list[str] | str = field(default_factory=list)  # texts for the rule-labelled
     # "measures" set (measure_patterns.json: quantities, times, dates); names or "all" (complete sets)
+    action_sets: list[str] | str = field(default_factory=list)  # texts for the rule-labelled "actions"
+    # set (verbs, from the WordNet database in wordnet_dir; actions.py); names or "all"
+    wordnet_dir: str = DEFAULT_WORDNET_DIR
+    action_links: bool = False  # the actions set also marks measures and links verb -> measure
+    # (action_links.json: "has duration", "has temperature", ...)
     label_drop: float = 0.15
     synonym_prob: float = 0.15
     max_entity_labels: int = 25
@@ -269,7 +275,8 @@ class Trainer:
         sets = select_sets(cfg.datasets, cfg.exclude_datasets, cfg.data_dir)
         self.examples, self.types = load_mixture(
             sets, limit=cfg.limit, max_words=cfg.max_words, relation_roles=cfg.relation_roles,
-            measure_sets=cfg.measure_sets,
+            measure_sets=cfg.measure_sets, action_sets=cfg.action_sets, wordnet_dir=cfg.wordnet_dir,
+            action_links=cfg.action_links,
         )
         for name, (examples, types) in (extra_sets or {}).items():
             self.examples[name], self.types[name] = examples, types
