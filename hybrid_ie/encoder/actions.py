@@ -162,8 +162,9 @@ class Links:
         return list(dict.fromkeys(label for labels in self.labels.values() for label in labels))
 
 
-@lru_cache(maxsize=2)
 def load_links(path: Path = LINKS_FILE) -> Links:
+    if not path.is_file():
+        raise InputError(f"action_links: no links file {path}")
     raw = json.loads(path.read_text(encoding="utf-8"))
     kinds = load_kinds()
     unknown = set(raw["kinds"]) - {k.name for k in kinds}

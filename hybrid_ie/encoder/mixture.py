@@ -26,6 +26,7 @@ from hybrid_ie.encoder.actions import (
     ACTION_SET,
     DEFAULT_WORDNET_DIR,
     LINKED_SET,
+    LINKS_FILE,
     action_example,
     load_links,
     load_wordnet,
@@ -153,14 +154,15 @@ def load_mixture(
     measure_sets: Sequence[str] | str = (),
     action_sets: Sequence[str] | str = (),
     wordnet_dir: str = DEFAULT_WORDNET_DIR,
-    action_links: bool = False,
+    action_links: bool | str = False,
 ) -> tuple[dict[str, list[Example]], dict[str, SetTypes]]:
     """Examples and label sides of each set (sets without the split are skipped, with a log line).
     For each set named in `relation_roles`, also a derived NER set `<name>+roles` (`role_example`).
     Rule-labelled sets, each fed by the texts of the sets named (names, or "all": every completely
     annotated set of the mixture): `measure_sets` -> `measures` (quantities, times and dates;
     `hybrid_ie.encoder.measures`), `action_sets` -> `actions` (verbs, from WordNet in
-    `wordnet_dir`, and with `action_links` their measures and verb -> measure relations;
+    `wordnet_dir`, and with `action_links` (True: `action_links.json`, or a path) their measures
+    and verb -> measure relations;
     `hybrid_ie.encoder.actions`)."""
     examples: dict[str, list[Example]] = {}
     types: dict[str, SetTypes] = {}
@@ -223,11 +225,11 @@ def _measure_rules() -> RuleSet:
     return RuleSet(MEASURE_SET, measure_labels(), measure_example)
 
 
-def _action_rules(wordnet_dir: str, linked: bool) -> RuleSet:
+def _action_rules(wordnet_dir: str, linked: bool | str) -> RuleSet:
     wordnet = load_wordnet(wordnet_dir)
     if not linked:
         return RuleSet(ACTION_SET, list(ACTION_LABELS), lambda ex: action_example(ex, wordnet))
-    links = load_links()
+    links = load_links(LINKS_FILE if linked is True else Path(linked))
     labels = list(dict.fromkeys([*ACTION_LABELS, *measure_labels(links.kinds)]))
     return RuleSet(ACTION_SET, labels, lambda ex: action_example(ex, wordnet, links), links.relation_labels(), LINKED_SET)
 

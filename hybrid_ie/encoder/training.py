@@ -110,8 +110,8 @@ class TrainConfig:
     action_sets: list[str] | str = field(default_factory=list)  # texts for the rule-labelled "actions"
     # set (verbs, from the WordNet database in wordnet_dir; actions.py); names or "all"
     wordnet_dir: str = DEFAULT_WORDNET_DIR
-    action_links: bool = False  # the actions set also marks measures and links verb -> measure
-    # (action_links.json: "has duration", "has temperature", ...)
+    action_links: bool | str = False  # the actions set also marks measures and links verb -> measure
+    # (True: action_links.json, "has duration", "has temperature", ...; or the path of such a file)
     label_drop: float = 0.15
     synonym_prob: float = 0.15
     max_entity_labels: int = 25

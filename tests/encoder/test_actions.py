@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from support.tiny_data import complete_and_partial
 
 from hybrid_ie.datasets import discover_sets
 from hybrid_ie.encoder.actions import (
@@ -77,20 +78,11 @@ def test_missing_wordnet_is_a_clear_error(tmp_path):
 
 
 def _data(root):
-    root.mkdir()
     rows = [
         {"tokens": ["They", "said", "Bob", "added", "buffer", "."], "entities": [{"type": "Per", "start": 2, "end": 3}], "relations": []},
         {"tokens": ["The", "tube", "."], "entities": [], "relations": []},
     ]  # fmt: skip
-    for name, annotation in (("news-tiny", None), ("fewrel-tiny", "partial")):
-        folder = root / name
-        folder.mkdir()
-        (folder / "train.json").write_text(json.dumps(rows))
-        types = {"entities": {"Per": {"verbose": "person"}}, "relations": {}}
-        if annotation:
-            types["annotation"] = annotation
-        (folder / "types.json").write_text(json.dumps(types))
-    return discover_sets(root)
+    return discover_sets(complete_and_partial(root, "news-tiny", rows, "Per", "person"))
 
 
 def test_mixture_derives_the_actions_set_beside_measures(tmp_path):
@@ -144,3 +136,19 @@ def test_mixture_keeps_linked_texts_in_their_own_set(tmp_path):
     assert {"action", "volume"} <= set(types[ACTION_SET].entities)
     unlinked, unlinked_types = load_mixture(sets, action_sets=["news-tiny"], wordnet_dir=WORDNET)
     assert LINKED_SET not in unlinked and unlinked_types[ACTION_SET].relations == {}
+
+
+def test_action_links_may_name_another_links_file(tmp_path):
+    sets = _data(tmp_path / "data")
+    links = tmp_path / "links.json"
+    links.write_text(json.dumps({"max_distance": 12, "kinds": {"volume": ["has volume"]}}))
+    rows = [{"tokens": _words("They said Bob added 5 ml buffer ."), "entities": [], "relations": []}]
+    (tmp_path / "data" / "news-tiny" / "train.json").write_text(json.dumps(rows))
+    examples, types = load_mixture(sets, action_sets=["news-tiny"], wordnet_dir=WORDNET, action_links=str(links))
+    assert types[ACTION_SET].relations == {"has volume": "has volume"}
+    assert [label for _, _, label in examples[LINKED_SET][0].relations] == ["has volume"]
+    with pytest.raises(InputError, match="no links file"):
+        load_mixture(sets, action_sets=["news-tiny"], wordnet_dir=WORDNET, action_links=str(tmp_path / "none.json"))
+    links.write_text(json.dumps({"max_distance": 12, "kinds": {"volumes": ["has volume"]}}))
+    with pytest.raises(InputError, match=r"does not define: \['volumes'\]"):
+        load_mixture(sets, action_sets=["news-tiny"], wordnet_dir=WORDNET, action_links=str(links))

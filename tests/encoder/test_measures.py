@@ -1,9 +1,9 @@
 """The rule-labelled `measures` set: patterns, derived examples, and how the mixture uses them."""
 
-import json
 
 import pytest
 import torch
+from support.tiny_data import complete_and_partial
 
 from hybrid_ie.datasets import discover_sets
 from hybrid_ie.encoder.measures import MEASURE_SET, find_measures, measure_example, measure_labels
@@ -58,19 +58,10 @@ def test_measure_example_marks_every_label_of_a_kind_and_keeps_gold_unknown():
 
 
 def _data(root):
-    root.mkdir()
     sentence = {"tokens": ["Mice", "got", "aspirin", "at", "5", "mg", "for", "3", "days", "."],
                 "entities": [{"type": "Chem", "start": 2, "end": 3}], "relations": []}  # fmt: skip
-    for name, annotation in (("bio-tiny", None), ("fewrel-tiny", "partial")):
-        folder = root / name
-        folder.mkdir()
-        (folder / "train.json").write_text(json.dumps([sentence, {**sentence, "tokens": ["No", "numbers", "here", "x", "y",
-                                                                                          "z", "a", "b", "c", "."]}]))  # fmt: skip
-        types = {"entities": {"Chem": {"verbose": "chemical"}}, "relations": {}}
-        if annotation:
-            types["annotation"] = annotation
-        (folder / "types.json").write_text(json.dumps(types))
-    return discover_sets(root)
+    rows = [sentence, {**sentence, "tokens": ["No", "numbers", "here", "x", "y", "z", "a", "b", "c", "."]}]
+    return discover_sets(complete_and_partial(root, "bio-tiny", rows, "Chem", "chemical"))
 
 
 def test_mixture_derives_the_measures_set_from_complete_sets(tmp_path):

@@ -91,3 +91,12 @@ def zero_shot_data_dir(root: Path) -> Path:
     write_set(root, "wlp", NEWS_TYPES, {"train": NEWS, "dev": NEWS[:2], "test": NEWS})
     write_set(root, "conll04", NEWS_TYPES, {"train": NEWS, "dev": NEWS, "test": NEWS})
     return root
+
+
+def complete_and_partial(root: Path, name: str, rows: list[dict], entity_type: str, verbose: str) -> Path:
+    """The same train rows as a complete set `name` and as `fewrel-tiny` (partial by the fewrel-*
+    glob), one entity type: for the derived sets, which read complete sets only."""
+    types = {"entities": {entity_type: {"verbose": verbose}}, "relations": {}}
+    for set_name in (name, "fewrel-tiny"):
+        write_set(root, set_name, types, {"train": rows})
+    return root
