@@ -47,7 +47,6 @@ ACTION_LABELS = ("action", "verb")
 DEFAULT_WORDNET_DIR = "/usr/share/wordnet"
 VERB_SHARE = 0.8  # a word is a verb when at least this share of its tagged senses are verb senses
 NOT_VERB_SHARE = 0.1  # at most this share: a negative
-_POS = {"n": "noun", "v": "verb", "a": "adj", "s": "adj", "r": "adv"}
 _SS_TYPE = {"1": "noun", "2": "verb", "3": "adj", "4": "adv", "5": "adj"}
 # WordNet's morphy detachment rules (WordNet 3.0, morph(7WN)): suffix -> replacement
 _RULES = {
@@ -166,6 +165,9 @@ def load_links(path: Path = LINKS_FILE) -> Links:
     if not path.is_file():
         raise InputError(f"action_links: no links file {path}")
     raw = json.loads(path.read_text(encoding="utf-8"))
+    missing = [key for key in ("kinds", "max_distance") if key not in raw]
+    if missing:
+        raise InputError(f"{path} lacks {', '.join(missing)} (see action_links.json)")
     kinds = load_kinds()
     unknown = set(raw["kinds"]) - {k.name for k in kinds}
     if unknown:

@@ -149,6 +149,9 @@ def test_action_links_may_name_another_links_file(tmp_path):
     assert [label for _, _, label in examples[LINKED_SET][0].relations] == ["has volume"]
     with pytest.raises(InputError, match="no links file"):
         load_mixture(sets, action_sets=["news-tiny"], wordnet_dir=WORDNET, action_links=str(tmp_path / "none.json"))
+    links.write_text(json.dumps({"kinds": {"volume": ["has volume"]}}))
+    with pytest.raises(InputError, match="lacks max_distance"):
+        load_mixture(sets, action_sets=["news-tiny"], wordnet_dir=WORDNET, action_links=str(links))
     links.write_text(json.dumps({"max_distance": 12, "kinds": {"volumes": ["has volume"]}}))
     with pytest.raises(InputError, match=r"does not define: \['volumes'\]"):
         load_mixture(sets, action_sets=["news-tiny"], wordnet_dir=WORDNET, action_links=str(links))
