@@ -31,6 +31,9 @@ class CalibrationSet:
     relation_correct: list[float] = field(default_factory=list)
 
 
+THRESHOLD_GRID = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)  # default grid of every tuner
+
+
 def logit(p: float, eps: float = 1e-6) -> float:
     p = min(1 - eps, max(eps, p))
     return math.log(p / (1 - p))
@@ -169,12 +172,15 @@ def calibrate(encoder, dev_sets: Sequence[tuple[Schema, Sequence[Document]]], fl
 def tune_thresholds(
     encoder,
     sets: Sequence[tuple[Schema, Sequence[Document]]],
-    entity_grid: Sequence[float] = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6),
-    relation_grid: Sequence[float] = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6),
+    entity_grid: Sequence[float] = THRESHOLD_GRID,
+    relation_grid: Sequence[float] = THRESHOLD_GRID,
     centering_grid: Sequence[float] = (0.0,),
+    predictions: dict[float, list] | None = None,
 ) -> dict:
     """Pick the label centering and entity threshold, then the relation threshold, on one or
-    more dev sets; store them in the encoder's config.
+    more dev sets; store them in the encoder's config. `predictions` (optional, filled here):
+    centering strength -> each set's predictions at the lowest entity and relation thresholds of
+    the grids, for callers that score more settings from them (`tune_all`).
 
     Centering and entity threshold: the best mean strict entity F1 over the sets, plus the mean
     strict relation F1 (at its best relation threshold) over the sets that have relation types
@@ -195,6 +201,8 @@ def tune_thresholds(
                             relation_threshold=min(relation_grid))
             for schema, docs in sets
         ]  # fmt: skip
+        if predictions is not None:
+            predictions[strength] = preds
         for t_ent in entity_grid:
             row = _grid_row(sets, preds, rel_sets, strength, t_ent, relation_grid, score)
             rows.append(row)
@@ -221,6 +229,13 @@ def at_entity_threshold(doc: Document, threshold: float) -> Document:
     ids = {e.id for e in kept}
     rels = [r for r in doc.relations if r.head in ids and r.tail in ids]
     return doc.model_copy(update={"entities": kept, "relations": rels})
+
+
+def at_thresholds(doc: Document, threshold: float, relation_threshold: float) -> Document:
+    """`at_entity_threshold`, then the relations that pass `relation_threshold` (exact too:
+    relation decoding keeps a pair iff its score passes the threshold)."""
+    doc = at_entity_threshold(doc, threshold)
+    return doc.model_copy(update={"relations": [r for r in doc.relations if r.score >= relation_threshold]})
 
 
 def _grid_row(sets, preds, rel_sets, strength, t_ent, relation_grid, score) -> dict:
@@ -251,15 +266,22 @@ def _label_counts(encoder, sets, threshold: float | None, preds: list | None = N
     set's strict entity F1 and (for sets with relation types) relation F1. `preds`: the sets'
     predictions at a lower threshold, cut to this one (`at_entity_threshold`) instead of
     predicting again."""
+    decoded = []
+    for i, (schema, docs) in enumerate(sets):
+        if preds is not None and threshold is not None:
+            decoded.append([at_entity_threshold(p, threshold) for p in preds[i]])
+        else:
+            decoded.append(encoder.predict([d.text for d in docs], schema, ids=[d.id for d in docs], threshold=threshold))
+    return _counts_of(sets, decoded)
+
+
+def _counts_of(sets, decoded: list) -> tuple[dict, list, list]:
+    """`_label_counts` of the sets' given predictions."""
     from hybrid_ie.metrics import Counts, score
 
     counts: dict[str, Counts] = {}
     ent_f1s, rel_f1s = [], []
-    for i, (schema, docs) in enumerate(sets):
-        if preds is not None and threshold is not None:
-            pred = [at_entity_threshold(p, threshold) for p in preds[i]]
-        else:
-            pred = encoder.predict([d.text for d in docs], schema, ids=[d.id for d in docs], threshold=threshold)
+    for (schema, docs), pred in zip(sets, decoded, strict=True):
         report = score(docs, pred, symmetric=schema.symmetric_relations)
         ent_f1s.append(report.entities["strict"].f1)
         if schema.relation_types:
@@ -275,10 +297,12 @@ def _label_counts(encoder, sets, threshold: float | None, preds: list | None = N
 def tune_label_thresholds(
     encoder,
     sets: Sequence[tuple[Schema, Sequence[Document]]],
-    grid: Sequence[float] = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6),
+    grid: Sequence[float] = THRESHOLD_GRID,
     *,
     min_gain: float = 0.01,
     min_support: int = 20,
+    low: list | None = None,
+    predictions: list | None = None,
 ) -> dict:
     """Give single entity labels their own threshold where their dev data asks for one; store
     them in the encoder's config (`label_thresholds`, by prompt) and return the report.
@@ -289,14 +313,19 @@ def tune_label_thresholds(
     best F1 when that beats the global threshold by `min_gain`. The labels that only the
     global threshold suits (and every label of other schemas) keep it. Last, the sets are
     scored with and without the label thresholds; when the mean entity F1 plus the mean
-    relation F1 does not improve, they are dropped again (the report says so)."""
+    relation F1 does not improve, they are dropped again (the report says so).
+
+    `low` (optional): the sets' predictions at the grid's lowest threshold and the stored
+    relation threshold, when the caller has them; `predictions` (optional, filled here): the
+    sets' predictions under the settings stored (`tune_all` scores them)."""
     from hybrid_ie.metrics import Counts
 
     encoder.config.label_thresholds = {}
     base = encoder.config.threshold
     thresholds = sorted(set(grid) | {base})
-    low = [encoder.predict([d.text for d in docs], schema, ids=[d.id for d in docs], threshold=thresholds[0])
-           for schema, docs in sets]  # fmt: skip
+    if low is None:
+        low = [encoder.predict([d.text for d in docs], schema, ids=[d.id for d in docs], threshold=thresholds[0])
+               for schema, docs in sets]  # fmt: skip
     sweep = {t: _label_counts(encoder, sets, t, low) for t in thresholds}
     by_t = {t: counts for t, (counts, _, _) in sweep.items()}
     labels = sorted({p for counts in by_t.values() for p in counts})
@@ -312,11 +341,15 @@ def tune_label_thresholds(
             chosen[prompt] = best
     _, before_ent, before_rel = sweep[base]
     encoder.config.label_thresholds = chosen
-    _, after_ent, after_rel = _label_counts(encoder, sets, None)
+    after = [encoder.predict([d.text for d in docs], schema, ids=[d.id for d in docs]) for schema, docs in sets]
+    _, after_ent, after_rel = _counts_of(sets, after)
     gain = _mean(after_ent) + _mean(after_rel) - _mean(before_ent) - _mean(before_rel)
     kept = bool(chosen) and gain > 0
     if not kept:
         encoder.config.label_thresholds = {}
+        after = [[at_entity_threshold(p, base) for p in preds] for preds in low]
+    if predictions is not None:
+        predictions[:] = after
     return {
         "datasets": [schema.name for schema, _ in sets],
         "global_threshold": base,
@@ -346,10 +379,29 @@ def tune_all(
     Returns the winner's (`tune_thresholds`, `tune_label_thresholds`) reports; the first has
     every strength's final score under "centering"."""
     trials = []
+    grid_low = min(THRESHOLD_GRID)  # where both tuners (default grids) predict
     for strength in centering_grid:
-        tuned = tune_thresholds(encoder, sets, centering_grid=(strength,))
-        own = tune_label_thresholds(encoder, label_sets)
-        _, ent, rel_f1 = _label_counts(encoder, sets, None)  # as stored: centering, both kinds of threshold
+        cache: dict[float, list] = {}
+        tuned = tune_thresholds(encoder, sets, centering_grid=(strength,), predictions=cache)
+        # the tuning pass serves the label sets (the same objects when named in both) and every
+        # set no label threshold reaches: cut to the stored thresholds, exactly
+        rel_t = encoder.config.relation_threshold
+        low_of = {id(docs): [at_thresholds(p, grid_low, rel_t) for p in preds]
+                  for (_, docs), preds in zip(sets, cache[strength], strict=True)}  # fmt: skip
+        low = [low_of.get(id(docs)) for _, docs in label_sets]
+        after: list = []
+        own = tune_label_thresholds(encoder, label_sets, low=None if None in low else low, predictions=after)
+        after_of = {id(docs): preds for (_, docs), preds in zip(label_sets, after, strict=True)}
+        own_prompts = {prompt_key(k) for k in encoder.config.label_thresholds}
+        final = []
+        for (schema, docs), preds in zip(sets, cache[strength], strict=True):
+            if id(docs) in after_of:
+                final.append(after_of[id(docs)])
+            elif not own_prompts & {prompt_key(t.prompt) for t in schema.entity_types}:
+                final.append([at_thresholds(p, encoder.config.threshold, rel_t) for p in preds])
+            else:
+                final.append(encoder.predict([d.text for d in docs], schema, ids=[d.id for d in docs]))
+        _, ent, rel_f1 = _counts_of(sets, final)  # as stored: centering, both kinds of threshold
         score_ = _mean(ent) + _mean(rel_f1)
         trials.append((score_, -strength, tuned, own, ent, rel_f1))
     best = max(trials, key=lambda t: t[:2])

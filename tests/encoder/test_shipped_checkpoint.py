@@ -52,3 +52,39 @@ def test_broad_checkpoint_reads_biomedical_labels_and_knows_its_prompts():
     fam = zs.label_familiarity(["disease", "illness", "temperature", "emotion"])
     assert fam["disease"] == (1.0, "disease") and fam["temperature"] == (1.0, "temperature")  # a measures label
     assert fam["emotion"][0] < 0.8 <= fam["illness"][0]  # measured: 0.64; a synonym in training
+
+
+@pytest.mark.skipif(not (ZS_DIR / "model.safetensors").exists(), reason="no broad-type checkpoint")
+def test_tune_all_reuses_its_tuning_pass_exactly(tmp_path):
+    """tune_all cuts the label sets' and the untouched sets' predictions from its tuning pass
+    when the label sets are the same objects as tune sets; given copies, it predicts them again.
+    Both ways must store the same settings and reports (a real checkpoint: its scores spread
+    over the threshold grid, a random one's do not)."""
+    import copy
+
+    from support.tiny_data import NEWS, NEWS_TYPES, tiny_data_dir, write_set
+
+    from hybrid_ie.datasets import get_set
+    from hybrid_ie.encoder.calibration import tune_all
+
+    root = tiny_data_dir(tmp_path / "data")
+    # gold that marks only some of the names and places: the model's extra, less sure finds make
+    # precision (and so F1) depend on the threshold
+    text = ("Mary Jones met Tom Smith of Acme Corp in Boston , then flew with Ann Lee to Paris , "
+            "Berlin and Madrid for the Globex board , which Ray Chen , Jo Park and Li Wu chair .")  # fmt: skip
+    tokens = text.split(" ")
+    spans = [("Peop", 0, 2), ("Org", 5, 7), ("Loc", 8, 9), ("Loc", 18, 19)]
+    sentence = {"tokens": tokens, "entities": [{"type": t, "start": a, "end": b} for t, a, b in spans],
+                "relations": [{"type": "Work_For", "head": 0, "tail": 1}]}  # fmt: skip
+    write_set(root, "news", NEWS_TYPES, {"dev": [sentence] + NEWS})
+    sets = [(get_set(name, root).schema(), get_set(name, root).load("dev")) for name in ("news", "ner-a")]
+    results = []
+    for shared in (True, False):
+        enc = JointEncoder.from_pretrained(ZS_DIR, device="cpu")
+        label_sets = [sets[0]] if shared else [copy.deepcopy(sets[0])]
+        tuned, own = tune_all(enc, sets, label_sets, (0.0, 0.3))
+        results.append((tuned, own, enc.config.threshold, enc.config.relation_threshold, enc.config.label_centering,
+                        dict(enc.config.label_thresholds)))  # fmt: skip
+    assert results[0] == results[1]
+    grid = results[0][0]["grid"]
+    assert len({(row["entity_f1"], row["relation_f1"]) for row in grid}) > 2  # the thresholds matter here
