@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -76,6 +76,7 @@ class WordNet:
     lemmas: dict[str, frozenset[str]]
     exceptions: dict[str, dict[str, tuple[str, ...]]]
     counts: dict[tuple[str, str], int]
+    _weights: dict[str, dict[str, float]] = field(default_factory=dict, compare=False, repr=False)
 
     def base_forms(self, word: str, pos: str) -> list[str]:
         """The lemmas of `pos` that `word` may be an inflection of (morphy)."""
@@ -86,11 +87,15 @@ class WordNet:
 
     def pos_weights(self, word: str) -> dict[str, float]:
         """How much WordNet supports each part of speech for `word`: tagged-sense counts of its
-        base forms, plus 0.5 for being listed at all (so untagged rare words still count)."""
-        weights = {}
-        for pos in self.lemmas:
-            forms = self.base_forms(word, pos)
-            weights[pos] = sum(self.counts.get((f, pos), 0) for f in forms) + (0.5 if forms else 0.0)
+        base forms, plus 0.5 for being listed at all (so untagged rare words still count).
+        Remembered per lower-cased word: a training mixture repeats its ~100k words 2M times."""
+        word = word.lower()
+        if (weights := self._weights.get(word)) is None:
+            weights = {}
+            for pos in self.lemmas:
+                forms = self.base_forms(word, pos)
+                weights[pos] = sum(self.counts.get((f, pos), 0) for f in forms) + (0.5 if forms else 0.0)
+            self._weights[word] = weights
         return weights
 
 
