@@ -341,13 +341,17 @@ def tune_label_thresholds(
             chosen[prompt] = best
     _, before_ent, before_rel = sweep[base]
     encoder.config.label_thresholds = chosen
-    after = [encoder.predict([d.text for d in docs], schema, ids=[d.id for d in docs]) for schema, docs in sets]
-    _, after_ent, after_rel = _counts_of(sets, after)
+    at_base = [[at_entity_threshold(p, base) for p in preds] for preds in low]  # as predicted without them
+    if chosen:
+        after = [encoder.predict([d.text for d in docs], schema, ids=[d.id for d in docs]) for schema, docs in sets]
+        _, after_ent, after_rel = _counts_of(sets, after)
+    else:
+        after, after_ent, after_rel = at_base, before_ent, before_rel
     gain = _mean(after_ent) + _mean(after_rel) - _mean(before_ent) - _mean(before_rel)
     kept = bool(chosen) and gain > 0
     if not kept:
         encoder.config.label_thresholds = {}
-        after = [[at_entity_threshold(p, base) for p in preds] for preds in low]
+        after = at_base
     if predictions is not None:
         predictions[:] = after
     return {
@@ -386,9 +390,9 @@ def tune_all(
         # the tuning pass serves the label sets (the same objects when named in both) and every
         # set no label threshold reaches: cut to the stored thresholds, exactly
         rel_t = encoder.config.relation_threshold
-        low_of = {id(docs): [at_thresholds(p, grid_low, rel_t) for p in preds]
-                  for (_, docs), preds in zip(sets, cache[strength], strict=True)}  # fmt: skip
-        low = [low_of.get(id(docs)) for _, docs in label_sets]
+        tuning_of = {id(docs): preds for (_, docs), preds in zip(sets, cache[strength], strict=True)}
+        low = [[at_thresholds(p, grid_low, rel_t) for p in tuning_of[id(docs)]] if id(docs) in tuning_of else None
+               for _, docs in label_sets]  # fmt: skip
         after: list = []
         own = tune_label_thresholds(encoder, label_sets, low=None if None in low else low, predictions=after)
         after_of = {id(docs): preds for (_, docs), preds in zip(label_sets, after, strict=True)}

@@ -161,9 +161,8 @@ def load_mixture(
     Rule-labelled sets, each fed by the texts of the sets named (names, or "all": every completely
     annotated set of the mixture): `measure_sets` -> `measures` (quantities, times and dates;
     `hybrid_ie.encoder.measures`), `action_sets` -> `actions` (verbs, from WordNet in
-    `wordnet_dir`, and with `action_links` (True: `action_links.json`, or a path) their measures
-    and verb -> measure relations;
-    `hybrid_ie.encoder.actions`)."""
+    `wordnet_dir`; with `action_links`, True for `action_links.json` or a path, also their
+    measures and verb -> measure relations; `hybrid_ie.encoder.actions`)."""
     examples: dict[str, list[Example]] = {}
     types: dict[str, SetTypes] = {}
     by_name = {ds.name: ds for ds in sets}
