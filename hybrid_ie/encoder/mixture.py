@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from hybrid_ie.chunking import word_spans
@@ -32,6 +33,8 @@ from hybrid_ie.encoder.actions import (
     load_wordnet,
 )
 from hybrid_ie.encoder.measures import MEASURE_SET, measure_example, measure_labels
+from hybrid_ie.encoder.nouns import LINKS_FILE as NOUN_LINKS_FILE
+from hybrid_ie.encoder.nouns import NOUN_SET, load_noun_links, load_noun_types, noun_example
 from hybrid_ie.encoder.sampling import Example, SetTypes
 from hybrid_ie.errors import InputError
 from hybrid_ie.schema import Schema
@@ -40,6 +43,7 @@ log = logging.getLogger("hybrid_ie.encoder.mixture")
 SENTENCE_END = {".", "!", "?"}
 ROLES_FILE = Path(__file__).with_name("relation_roles.json")
 ROLE_SUFFIX = "+roles"
+NOUN_MAX_LABELS = 1000
 
 
 def select_sets(names: Sequence[str] | str, exclude: Sequence[str] = (), root: str | Path | None = None) -> list[DataSet]:
@@ -155,6 +159,8 @@ def load_mixture(
     action_sets: Sequence[str] | str = (),
     wordnet_dir: str = DEFAULT_WORDNET_DIR,
     action_links: bool | str = False,
+    noun_sets: Sequence[str] | str = (),
+    noun_links: bool | str = False,
 ) -> tuple[dict[str, list[Example]], dict[str, SetTypes]]:
     """Examples and label sides of each set (sets without the split are skipped, with a log line).
     For each set named in `relation_roles`, also a derived NER set `<name>+roles` (`role_example`).
@@ -162,7 +168,10 @@ def load_mixture(
     annotated set of the mixture): `measure_sets` -> `measures` (quantities, times and dates;
     `hybrid_ie.encoder.measures`), `action_sets` -> `actions` (verbs, from WordNet in
     `wordnet_dir`; with `action_links`, True for `action_links.json` or a path, also their
-    measures and verb -> measure relations; `hybrid_ie.encoder.actions`)."""
+    measures and verb -> measure relations; `hybrid_ie.encoder.actions`), `noun_sets` -> `nouns`
+    (common nouns typed by their WordNet hypernyms and supersense; with `noun_links`, True for
+    `noun_links.json` or a path, also verb -> noun relations by thematic role;
+    `hybrid_ie.encoder.nouns`)."""
     examples: dict[str, list[Example]] = {}
     types: dict[str, SetTypes] = {}
     by_name = {ds.name: ds for ds in sets}
@@ -170,7 +179,8 @@ def load_mixture(
     roles = load_roles() if relation_roles else {}
     rules: list[tuple[RuleSet, set[str]]] = []
     for setting, value, make in (("measure_sets", measure_sets, _measure_rules),
-                                 ("action_sets", action_sets, lambda: _action_rules(wordnet_dir, action_links))):  # fmt: skip
+                                 ("action_sets", action_sets, lambda: _action_rules(wordnet_dir, action_links)),
+                                 ("noun_sets", noun_sets, lambda: _noun_rules(wordnet_dir, noun_links))):  # fmt: skip
         if sources := _rule_sources(sets, by_name, value, setting):
             rules.append((make(), sources))
     derived: dict[str, list[Example]] = {rule.name: [] for rule, _ in rules}
@@ -194,8 +204,13 @@ def load_mixture(
                 for ex in exs:
                     if (derived_ex := rule.derive(ex)) is not None:
                         derived[rule.name].append(derived_ex)
-                        _unmark(ex, derived_ex)
+                        if rule.unmark:
+                            _unmark(ex, derived_ex)
     for rule, sources in rules:
+        if rule.max_labels:
+            derived[rule.name], kept = _most_frequent_labels(derived[rule.name], rule.max_labels)
+            rule = replace(rule, labels=[p for p in rule.labels if p in kept])
+            log.info("%s: the %d most frequent of its labels kept", rule.name, len(rule.labels))
         rule_types = SetTypes(entities={p: p for p in rule.labels}, relations={p: p for p in rule.relations})
         parts = {rule.name: derived[rule.name]}
         if rule.linked_set:  # the few texts with relations: a set of their own, to weight
@@ -218,6 +233,8 @@ class RuleSet:
     derive: Callable[[Example], Example | None]
     relations: list[str] = field(default_factory=list)
     linked_set: str | None = None  # where its examples with relations go
+    unmark: bool = True  # its positives become unknown spans in the source example (`_unmark`)
+    max_labels: int = 0  # > 0: keep only its this many most frequent entity labels
 
 
 def _measure_rules() -> RuleSet:
@@ -231,6 +248,45 @@ def _action_rules(wordnet_dir: str, linked: bool | str) -> RuleSet:
     links = load_links(LINKS_FILE if linked is True else Path(linked))
     labels = list(dict.fromkeys([*ACTION_LABELS, *measure_labels(links.kinds)]))
     return RuleSet(ACTION_SET, labels, lambda ex: action_example(ex, wordnet, links), links.relation_labels(), LINKED_SET)
+
+
+def _noun_rules(wordnet_dir: str, linked: bool | str) -> RuleSet:
+    """Its positives stay negatives of the source set's own labels (a common noun is rarely a
+    named entity), so it does not unmark; a noun type shown as a global negative with another
+    set's text is then a false negative on that text's nouns, unless `foreign_negative_weight` < 1
+    lowers it there."""
+    wordnet, nouns = load_wordnet(wordnet_dir), load_noun_types(wordnet_dir)
+    if not linked:
+        return RuleSet(NOUN_SET, _noun_labels(nouns), lambda ex: noun_example(ex, wordnet, nouns), unmark=False,
+                       max_labels=NOUN_MAX_LABELS)  # fmt: skip
+    links = load_noun_links(NOUN_LINKS_FILE if linked is True else Path(linked))
+    labels = list(dict.fromkeys([*_noun_labels(nouns), *ACTION_LABELS]))
+    return RuleSet(NOUN_SET, labels, lambda ex: noun_example(ex, wordnet, nouns, links), links.relation_labels(),
+                   unmark=False, max_labels=NOUN_MAX_LABELS)  # fmt: skip
+
+
+def _most_frequent_labels(examples: list[Example], k: int) -> tuple[list[Example], set[str]]:
+    """The examples with only the `k` most frequent entity labels (ties: alphabetical), their
+    relations re-indexed; those left without entities are dropped. Thousands of rare WordNet types
+    would crowd the label pool (near-miss negatives rank the whole pool against itself)."""
+    counts = Counter(label for ex in examples for _, _, label in ex.entities)
+    kept = {label for label, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:k]}
+    out = []
+    for ex in examples:
+        index = {i: n for n, i in enumerate(i for i, (_, _, label) in enumerate(ex.entities) if label in kept)}
+        if not index:
+            continue
+        dropped = [(s, e) for s, e, label in ex.entities if label not in kept]
+        ex.entities = [ent for ent in ex.entities if ent[2] in kept]
+        ex.relations = [(index[h], index[t], label) for h, t, label in ex.relations if h in index and t in index]
+        gold = {(s, e) for s, e, _ in ex.entities}
+        ex.unknown = list(dict.fromkeys([*ex.unknown, *(span for span in dropped if span not in gold)]))
+        out.append(ex)
+    return out, kept
+
+
+def _noun_labels(nouns) -> list[str]:
+    return sorted({*(name for _, name, _ in nouns.synsets.values()), *nouns.supersenses.values()})
 
 
 def _unmark(source: Example, derived: Example) -> None:

@@ -112,6 +112,10 @@ class TrainConfig:
     wordnet_dir: str = DEFAULT_WORDNET_DIR
     action_links: bool | str = False  # the actions set also marks measures and links verb -> measure
     # (True: action_links.json, "has duration", "has temperature", ...; or the path of such a file)
+    noun_sets: list[str] | str = field(default_factory=list)  # texts for the rule-labelled "nouns" set
+    # (common nouns typed by WordNet hypernyms and supersenses; nouns.py); names or "all"
+    noun_links: bool | str = False  # the nouns set also links verb -> noun by thematic role
+    # (True: noun_links.json, "has patient", "has instrument", ...; or the path of such a file)
     label_drop: float = 0.15
     synonym_prob: float = 0.15
     max_entity_labels: int = 25
@@ -276,7 +280,7 @@ class Trainer:
         self.examples, self.types = load_mixture(
             sets, limit=cfg.limit, max_words=cfg.max_words, relation_roles=cfg.relation_roles,
             measure_sets=cfg.measure_sets, action_sets=cfg.action_sets, wordnet_dir=cfg.wordnet_dir,
-            action_links=cfg.action_links,
+            action_links=cfg.action_links, noun_sets=cfg.noun_sets, noun_links=cfg.noun_links,
         )
         for name, (examples, types) in (extra_sets or {}).items():
             self.examples[name], self.types[name] = examples, types
