@@ -90,6 +90,11 @@ def calibrate(
         Opt(help="Comma-separated sets whose dev splits may give single entity labels their own threshold "
                  "(after --tune-on; kept only where it raises their dev F1)."),
     ] = None,
+    backoff_grid: Annotated[
+        str,
+        Opt(help="Comma-separated relation_backoff strengths tried last, on the --tune-on sets whose relation "
+                 "labels training never showed (0: off; e.g. 0,0.5,0.75,1). See README, 'Calibrate'."),
+    ] = "0",
     half: Annotated[bool, Opt("--half/--full", help="Store the weights as fp16.")] = True,
 ) -> None:
     """Fit entity/relation temperatures on dev data, pick thresholds on dev sets, and save the
@@ -100,8 +105,15 @@ def calibrate(
     from hybrid_ie.datasets import get_set
     from hybrid_ie.encoder import JointEncoder
     from hybrid_ie.encoder.calibration import calibrate as fit
-    from hybrid_ie.encoder.calibration import tune_all, tune_label_thresholds, tune_thresholds
+    from hybrid_ie.encoder.calibration import (
+        tune_all,
+        tune_label_thresholds,
+        tune_relation_backoff,
+        tune_thresholds,
+    )
+    from hybrid_ie.encoder.mixture import relation_prompt_pool
     from hybrid_ie.errors import InputError
+    from hybrid_ie.schema import prompt_key
 
     loaded: dict[str, tuple] = {}
 
@@ -118,6 +130,12 @@ def calibrate(
             grid = []
         if not grid or min(grid) < 0:
             raise InputError(f"--centering-grid {centering_grid!r}: give comma-separated numbers >= 0")
+        try:
+            backoffs = [float(x) for x in backoff_grid.split(",")]
+        except ValueError:
+            backoffs = []
+        if not backoffs or min(backoffs) < 0 or max(backoffs) > 1:
+            raise InputError(f"--backoff-grid {backoff_grid!r}: give comma-separated numbers in [0, 1]")
         encoder = JointEncoder.from_pretrained(checkpoint)
         fit(encoder, [dev_set(name) for name in dev.split(",")])
         calibration = encoder.config.calibration  # the full reports are stored; the summary printed
@@ -137,6 +155,14 @@ def calibrate(
         if own is not None:
             calibration["label_thresholds"] = own
             report["label_thresholds"] = {k: own[k] for k in own if k != "labels"}
+        if backoffs != [0.0]:
+            if not tune_sets:
+                raise InputError("--backoff-grid needs --tune-on sets to choose on")
+            if not encoder.config.known_relation_labels:  # trained before it was stored
+                pool = relation_prompt_pool()
+                encoder.config.known_relation_labels = [k for k in encoder.config.known_labels if prompt_key(k) in pool]
+            calibration["relation_backoff"] = tune_relation_backoff(encoder, tune_sets, backoffs)
+            report["relation_backoff"] = calibration["relation_backoff"]["selected"]
         encoder.save_pretrained(output, half=half)
     typer.echo(json.dumps(report, indent=2))
     err_console.print(f"calibrated checkpoint written to {output}")

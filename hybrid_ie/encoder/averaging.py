@@ -33,6 +33,7 @@ def average_checkpoints(paths: Sequence[str | os.PathLike], output: str | os.Pat
     first = JointEncoder.from_pretrained(paths[0], device="cpu")
     total = {k: v.detach().double().clone() for k, v in first.model.state_dict().items()}
     known = set(first.config.known_labels)
+    known_relations = set(first.config.known_relation_labels)
     sources = [{"path": str(paths[0]), "training": first.config.training}]
     for path in paths[1:]:
         other = JointEncoder.from_pretrained(path, device="cpu")
@@ -45,6 +46,7 @@ def average_checkpoints(paths: Sequence[str | os.PathLike], output: str | os.Pat
         for k, v in state.items():
             total[k] += v.double()
         known |= set(other.config.known_labels)
+        known_relations |= set(other.config.known_relation_labels)
         sources.append({"path": str(path), "training": other.config.training})
     with torch.no_grad():
         for k, v in first.model.state_dict().items():
@@ -53,6 +55,7 @@ def average_checkpoints(paths: Sequence[str | os.PathLike], output: str | os.Pat
     first.config.threshold = first.config.relation_threshold = 0.5
     first.config.calibration = {}
     first.config.known_labels = sorted(known)
+    first.config.known_relation_labels = sorted(known_relations)
     first.config.training = {"averaged_from": sources}
     return first.save_pretrained(output, half=half)
 

@@ -140,11 +140,12 @@ def summarise(
 
 def reset_scaling(config) -> None:
     """Back to raw scores: temperature 1 and shift 0 for entities and relations, no label
-    centering; label thresholds, chosen on the old scores, are dropped."""
+    centering, no relation backoff; label thresholds, chosen on the old scores, are dropped."""
     config.entity_temperature = config.relation_temperature = 1.0
     config.entity_shift = config.relation_shift = 0.0
     config.label_thresholds = {}
     config.label_centering = 0.0
+    config.relation_backoff = 0.0
 
 
 def calibrate(encoder, dev_sets: Sequence[tuple[Schema, Sequence[Document]]], floor: float = 0.05) -> dict:
@@ -420,3 +421,32 @@ def tune_all(
         for sc, s, t, o, ent, rel in trials
     ]
     return tuned, own
+
+
+def tune_relation_backoff(encoder, sets: Sequence[tuple[Schema, Sequence[Document]]], grid: Sequence[float]) -> dict:
+    """Pick `relation_backoff` on dev sets, after the thresholds: each strength of `grid` is
+    scored by the sets' strict relation F1 at the stored thresholds (ties: the weaker). Backoff
+    changes only the relation scores of labels training never showed, so only the sets that have
+    such labels are predicted; the others' F1 (and every set's entity F1) stay as they are, and
+    the sum of the changed sets' relation F1 ranks the strengths as the rule's mean would."""
+    from hybrid_ie.metrics import score
+
+    affected = []
+    targets: dict[str, list] = {}
+    for schema, docs in sets:
+        found = encoder.relation_backoff_targets([t.prompt for t in schema.relation_types])
+        if found:
+            affected.append((schema, docs))
+            targets.update({p: [t, round(sim, 4)] for p, (t, sim) in found.items()})
+    rows = []
+    for strength in grid:
+        encoder.config.relation_backoff = strength
+        f1 = {}
+        for schema, docs in affected:
+            preds = encoder.predict([d.text for d in docs], schema, ids=[d.id for d in docs])
+            f1[schema.name] = score(docs, preds, symmetric=schema.symmetric_relations).relations["strict"].f1
+        rows.append({"relation_backoff": strength, "relation_f1": f1})
+    best = max(rows, key=lambda r: (sum(r["relation_f1"].values()), -r["relation_backoff"]))
+    encoder.config.relation_backoff = best["relation_backoff"]
+    return {"datasets": [schema.name for schema, _ in affected], "targets": targets,
+            "selected": best["relation_backoff"], "grid": rows}

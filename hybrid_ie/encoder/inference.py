@@ -28,7 +28,7 @@ from hybrid_ie.encoder.model import EncoderConfig, JointEncoderModel, center_lab
 from hybrid_ie.encoder.windowed import SpanEncoder, Thresholds, Window
 from hybrid_ie.errors import HybridIEError
 from hybrid_ie.paths import MODELS_DIR
-from hybrid_ie.schema import prompt_key
+from hybrid_ie.schema import Schema, prompt_key
 
 DEFAULT_MODEL_DIR = MODELS_DIR / "hybrid-ie-minilm"
 CONFIG_NAME = "config.json"
@@ -63,6 +63,7 @@ class JointEncoder(SpanEncoder):
         self.max_window_words = 200
         self.window_stride = None
         self._known_cache: tuple[list[str], torch.Tensor] | None = None  # label_familiarity's
+        self._relation_cache: tuple[list[str], torch.Tensor] | None = None  # relation_backoff_targets'
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
@@ -181,6 +182,45 @@ class JointEncoder(SpanEncoder):
                 out[p] = (float(value), known[index])
         return out
 
+    def relation_backoff_targets(self, prompts: Sequence[str]) -> dict[str, tuple[str, float]]:
+        """For each prompt that is no known relation prompt: the nearest known relation prompt
+        (cosine of `prompt_embeddings`) and the similarity. Empty without `known_relation_labels`.
+
+        The relation head scores a name it never saw from that name alone, and for most unseen
+        names it scores every pair near 0, even pairs that a trained name it resembles takes ("has
+        setting" vs "has condition" on an action and its duration): `relation_backoff` lets an
+        unseen name borrow that neighbour's score."""
+        known = sorted({prompt_key(k) for k in self.config.known_relation_labels})
+        known_set = set(known)
+        todo = [p for p in dict.fromkeys(prompts) if prompt_key(p) not in known_set]
+        if not known or not todo:
+            return {}
+        if self._relation_cache is None or self._relation_cache[0] != known:
+            self._relation_cache = (known, self.prompt_embeddings(known))
+        sims = self.prompt_embeddings(todo) @ self._relation_cache[1].T
+        best = sims.max(dim=1)
+        return {p: (known[i], float(v)) for p, v, i in zip(todo, best.values.tolist(), best.indices.tolist(), strict=True)}
+
+    def relation_prompts(self, schema: Schema) -> list[str]:
+        """The schema's relation prompts, then (with `relation_backoff`) the backoff targets of
+        its unseen ones, each once."""
+        prompts = [t.prompt for t in schema.relation_types]
+        if not self.config.relation_backoff:
+            return prompts
+        targets = self.relation_backoff_targets(prompts)
+        asked = {prompt_key(p) for p in prompts}
+        return prompts + [p for p in dict.fromkeys(t for t, _ in targets.values()) if p not in asked]
+
+    def _backoff_columns(self, rel_prompts: list[str], n_labels: int) -> list[tuple[int, int]]:
+        """(label column, target column) for each unseen relation label of the schema."""
+        if not self.config.relation_backoff:
+            return []
+        targets = self.relation_backoff_targets(rel_prompts[:n_labels])
+        column: dict[str, int] = {}
+        for i, p in enumerate(rel_prompts):
+            column.setdefault(prompt_key(p), i)
+        return [(j, column[targets[p][0]]) for j, p in enumerate(rel_prompts[:n_labels]) if p in targets]
+
     # -- prediction (`SpanEncoder.predict`) ------------------------------------------------------
     backend = "joint"
 
@@ -226,6 +266,8 @@ class JointEncoder(SpanEncoder):
         t_e, t_r = self.config.entity_temperature, self.config.relation_temperature
         b_e, b_r = self.config.entity_shift, self.config.relation_shift
         kmax = self.config.max_width
+        backoff = self._backoff_columns(rel_prompts, len(rel_names))
+        strength = self.config.relation_backoff
         for idx in batches:
             batch_windows = [windows[i] for i in idx]
             batch = collate([w.encoded for w in batch_windows], self.device)
@@ -272,7 +314,10 @@ class JointEncoder(SpanEncoder):
                     enc["relation_labels"],
                     pair_mask=pair_mask.to(self.device),
                 )
-            rel_probs = torch.sigmoid(rel_logits.float() / t_r + b_r)[..., : len(rel_names)].cpu()
+            rel_probs = torch.sigmoid(rel_logits.float() / t_r + b_r)
+            for label, target in backoff:
+                rel_probs[..., label] = torch.maximum(rel_probs[..., label], strength * rel_probs[..., target])
+            rel_probs = rel_probs[..., : len(rel_names)].cpu()
             for b, pairs in enumerate(pair_lists):
                 if not pairs:
                     continue

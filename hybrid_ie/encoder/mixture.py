@@ -35,9 +35,9 @@ from hybrid_ie.encoder.actions import (
 from hybrid_ie.encoder.measures import MEASURE_SET, measure_example, measure_labels
 from hybrid_ie.encoder.nouns import LINKS_FILE as NOUN_LINKS_FILE
 from hybrid_ie.encoder.nouns import NOUN_SET, load_noun_links, load_noun_types, noun_example
-from hybrid_ie.encoder.sampling import Example, SetTypes
+from hybrid_ie.encoder.sampling import Example, SetTypes, load_synonyms
 from hybrid_ie.errors import InputError
-from hybrid_ie.schema import Schema
+from hybrid_ie.schema import Schema, prompt_key
 
 log = logging.getLogger("hybrid_ie.encoder.mixture")
 SENTENCE_END = {".", "!", "?"}
@@ -161,6 +161,7 @@ def load_mixture(
     action_links: bool | str = False,
     noun_sets: Sequence[str] | str = (),
     noun_links: bool | str = False,
+    noun_strict: bool = False,
 ) -> tuple[dict[str, list[Example]], dict[str, SetTypes]]:
     """Examples and label sides of each set (sets without the split are skipped, with a log line).
     For each set named in `relation_roles`, also a derived NER set `<name>+roles` (`role_example`).
@@ -170,8 +171,9 @@ def load_mixture(
     `wordnet_dir`; with `action_links`, True for `action_links.json` or a path, also their
     measures and verb -> measure relations; `hybrid_ie.encoder.actions`), `noun_sets` -> `nouns`
     (common nouns typed by their WordNet hypernyms and supersense; with `noun_links`, True for
-    `noun_links.json` or a path, also verb -> noun relations by thematic role;
-    `hybrid_ie.encoder.nouns`)."""
+    `noun_links.json` or a path, also verb -> noun relations by thematic role; with
+    `noun_strict`, nouns whose first sense is uncertain stay unknown and no noun type is a label
+    that a data set of the mixture annotates; `hybrid_ie.encoder.nouns`)."""
     examples: dict[str, list[Example]] = {}
     types: dict[str, SetTypes] = {}
     by_name = {ds.name: ds for ds in sets}
@@ -180,7 +182,7 @@ def load_mixture(
     rules: list[tuple[RuleSet, set[str]]] = []
     for setting, value, make in (("measure_sets", measure_sets, _measure_rules),
                                  ("action_sets", action_sets, lambda: _action_rules(wordnet_dir, action_links)),
-                                 ("noun_sets", noun_sets, lambda: _noun_rules(wordnet_dir, noun_links))):  # fmt: skip
+                                 ("noun_sets", noun_sets, lambda: _noun_rules(wordnet_dir, noun_links, noun_strict))):  # fmt: skip
         if sources := _rule_sources(sets, by_name, value, setting):
             rules.append((make(), sources))
     derived: dict[str, list[Example]] = {rule.name: [] for rule, _ in rules}
@@ -206,7 +208,11 @@ def load_mixture(
                         derived[rule.name].append(derived_ex)
                         if rule.unmark:
                             _unmark(ex, derived_ex)
+    annotated = {p for t in types.values() for p in t.entities.values()}  # the data sets' own labels
     for rule, sources in rules:
+        if rule.defer_to_sets:  # a weak rule does not redefine a label that a curated set annotates
+            derived[rule.name] = _without_labels(derived[rule.name], annotated)
+            rule = replace(rule, labels=[p for p in rule.labels if p not in annotated])
         if rule.max_labels:
             derived[rule.name], kept = _most_frequent_labels(derived[rule.name], rule.max_labels)
             rule = replace(rule, labels=[p for p in rule.labels if p in kept])
@@ -235,6 +241,7 @@ class RuleSet:
     linked_set: str | None = None  # where its examples with relations go
     unmark: bool = True  # its positives become unknown spans in the source example (`_unmark`)
     max_labels: int = 0  # > 0: keep only its this many most frequent entity labels
+    defer_to_sets: bool = False  # drop its labels that a data set of the mixture annotates
 
 
 def _measure_rules() -> RuleSet:
@@ -250,18 +257,20 @@ def _action_rules(wordnet_dir: str, linked: bool | str) -> RuleSet:
     return RuleSet(ACTION_SET, labels, lambda ex: action_example(ex, wordnet, links), links.relation_labels(), LINKED_SET)
 
 
-def _noun_rules(wordnet_dir: str, linked: bool | str) -> RuleSet:
+def _noun_rules(wordnet_dir: str, linked: bool | str, strict: bool = False) -> RuleSet:
     """Its positives stay negatives of the source set's own labels (a common noun is rarely a
     named entity), so it does not unmark; a noun type shown as a global negative with another
     set's text is then a false negative on that text's nouns, unless `foreign_negative_weight` < 1
     lowers it there."""
     wordnet, nouns = load_wordnet(wordnet_dir), load_noun_types(wordnet_dir)
     if not linked:
-        return RuleSet(NOUN_SET, _noun_labels(nouns), lambda ex: noun_example(ex, wordnet, nouns), unmark=False,
+        return RuleSet(NOUN_SET, _noun_labels(nouns), lambda ex: noun_example(ex, wordnet, nouns, only_confident=strict),
+                       unmark=False, defer_to_sets=strict,
                        max_labels=NOUN_MAX_LABELS)  # fmt: skip
     links = load_noun_links(NOUN_LINKS_FILE if linked is True else Path(linked))
     labels = list(dict.fromkeys([*_noun_labels(nouns), *ACTION_LABELS]))
-    return RuleSet(NOUN_SET, labels, lambda ex: noun_example(ex, wordnet, nouns, links), links.relation_labels(),
+    return RuleSet(NOUN_SET, labels, lambda ex: noun_example(ex, wordnet, nouns, links, only_confident=strict),
+                   links.relation_labels(), defer_to_sets=strict,
                    unmark=False, max_labels=NOUN_MAX_LABELS)  # fmt: skip
 
 
@@ -271,6 +280,17 @@ def _most_frequent_labels(examples: list[Example], k: int) -> tuple[list[Example
     would crowd the label pool (near-miss negatives rank the whole pool against itself)."""
     counts = Counter(label for ex in examples for _, _, label in ex.entities)
     kept = {label for label, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:k]}
+    return _keep_labels(examples, kept), kept
+
+
+def _without_labels(examples: list[Example], dropped: set[str]) -> list[Example]:
+    labels = {label for ex in examples for _, _, label in ex.entities}
+    return _keep_labels(examples, labels - dropped)
+
+
+def _keep_labels(examples: list[Example], kept: set[str]) -> list[Example]:
+    """`examples` with only the entities labelled from `kept`, relations re-indexed, spans left
+    without a label unknown; those left without entities are dropped."""
     out = []
     for ex in examples:
         index = {i: n for n, i in enumerate(i for i, (_, _, label) in enumerate(ex.entities) if label in kept)}
@@ -282,7 +302,7 @@ def _most_frequent_labels(examples: list[Example], k: int) -> tuple[list[Example
         gold = {(s, e) for s, e, _ in ex.entities}
         ex.unknown = list(dict.fromkeys([*ex.unknown, *(span for span in dropped if span not in gold)]))
         out.append(ex)
-    return out, kept
+    return out
 
 
 def _noun_labels(nouns) -> list[str]:
@@ -316,3 +336,17 @@ def _complete_sources(by_name: dict[str, DataSet], names: Sequence[str], setting
         raise InputError(f"{setting}: {', '.join(partial)} {'is' if len(partial) == 1 else 'are'} partially "
                          f"annotated; {why}")  # fmt: skip
     return set(names)
+
+
+def relation_prompt_pool(root: str | Path | None = None) -> set[str]:
+    """Every relation prompt training can show (`prompt_key` form): the relation prompts of the
+    data dir's sets, their synonyms, and those of the rule files. A checkpoint trained before
+    `known_relation_labels` was stored gets it as `known_labels` & this pool (`hybrid-ie calibrate
+    --backoff-grid`); held-out sets' prompts are in the pool but not in `known_labels`."""
+    prompts = {p for ds in discover_sets(root) for p in set_types(ds.schema()).relations.values()}
+    for path in sorted(LINKS_FILE.parent.glob("action_links*.json")):
+        prompts.update(load_links(path).relation_labels())
+    prompts.update(load_noun_links().relation_labels())
+    synonyms = load_synonyms()
+    prompts.update(alt for p in list(prompts) for alt in synonyms.get(p, []))
+    return {prompt_key(p) for p in prompts}

@@ -47,6 +47,12 @@ class EncoderConfig:
     # entity cut-offs of single labels (prompt, lower case), tuned on their dev data; others use `threshold`
     label_thresholds: dict[str, float] = field(default_factory=dict)
     known_labels: list[str] = field(default_factory=list)
+    # relation prompts training showed (a subset of known_labels); the targets of relation_backoff
+    known_relation_labels: list[str] = field(default_factory=list)
+    # inference: a relation prompt training never showed also takes this x the score of the nearest
+    # known relation prompt (backbone embedding) on each pair, when higher; tuned on dev by
+    # `calibrate --backoff-grid` (0: off). See `JointEncoder.relation_backoff_targets`.
+    relation_backoff: float = 0.0
     training: dict[str, Any] = field(default_factory=dict)
     calibration: dict[str, Any] = field(default_factory=dict)
 

@@ -37,6 +37,7 @@ only; inference never needs WordNet.
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -49,6 +50,7 @@ from hybrid_ie.errors import InputError
 NOUN_SET = "nouns"
 LABELS_FILE = Path(__file__).with_name("noun_labels.json")
 LINKS_FILE = Path(__file__).with_name("noun_links.json")
+FIRST_FILE_SHARE = 0.8  # see NounTypes.confident
 NOUN_SHARE = 0.8  # a word is a noun when at least this share of its tagged senses are noun senses
 NOT_NOUN_SHARE = 0.2  # at most this share (or no noun sense at all): not a noun
 HYPERNYM_LEVELS = 3
@@ -68,8 +70,24 @@ class NounTypes:
     first_sense: dict[str, str]
     synsets: dict[str, tuple[int, str, str | None]]
     supersenses: dict[int, str]
+    n_senses: dict[str, int] = field(default_factory=dict)
+    file_counts: dict[str, dict[int, int]] = field(default_factory=dict)  # tagged senses per lexicographer file
     levels: int = HYPERNYM_LEVELS
     _cache: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
+
+    def confident(self, lemma: str) -> bool:
+        """True when the first sense is safe to type with: the lemma has one noun sense, or at
+        least `FIRST_FILE_SHARE` of its SemCor-tagged noun senses lie in the first sense's
+        lexicographer file ("cell": compartment 72 of 116 tags, the biological cell 44: not safe;
+        an untagged lemma of several senses is not safe either)."""
+        if self.n_senses.get(lemma, 0) == 1:
+            return True
+        counts = self.file_counts.get(lemma, {})
+        total = sum(counts.values())
+        offset = self.first_sense.get(lemma)
+        if not total or offset is None:
+            return False
+        return counts.get(self.synsets[offset][0], 0) / total >= FIRST_FILE_SHARE
 
     def types(self, lemma: str) -> tuple[str, ...]:
         """The labels of `lemma`'s first sense: its hypernyms' names (not noun.Tops), nearest first,
@@ -104,6 +122,7 @@ def load_noun_types(directory: str, labels_file: Path = LABELS_FILE) -> NounType
             "Debian: apt-get install wordnet-base, or set wordnet_dir"
         )
     first: dict[str, str] = {}
+    n_senses: dict[str, int] = {}
     for line in (root / "index.noun").read_text(encoding="utf-8").splitlines():
         if not line or line.startswith(" "):
             continue
@@ -112,6 +131,16 @@ def load_noun_types(directory: str, labels_file: Path = LABELS_FILE) -> NounType
         offsets = parts[6 + n_pointers: 6 + n_pointers + n_synsets]
         if offsets:
             first[parts[0]] = offsets[0]
+            n_senses[parts[0]] = n_synsets
+    file_counts: dict[str, dict[int, int]] = defaultdict(dict)
+    counts_file = root / "cntlist.rev"
+    if counts_file.is_file():  # sense key: lemma%1:<lexicographer file>:..., then sense number, count
+        for line in counts_file.read_text(encoding="utf-8").splitlines():
+            key, _, count = line.split()
+            lemma, _, rest = key.partition("%")
+            if rest.startswith("1:"):
+                lexfile = int(rest.split(":")[1])
+                file_counts[lemma][lexfile] = file_counts[lemma].get(lexfile, 0) + int(count)
     synsets: dict[str, tuple[int, str, str | None]] = {}
     for line in (root / "data.noun").read_text(encoding="utf-8").splitlines():
         if not line or line.startswith(" "):
@@ -129,7 +158,7 @@ def load_noun_types(directory: str, labels_file: Path = LABELS_FILE) -> NounType
         synsets[parts[0]] = (int(parts[1]), name, hypernym)
     raw = json.loads(labels_file.read_text(encoding="utf-8"))
     supersenses = {int(k): v for k, v in raw["supersenses"].items()}
-    return NounTypes({k: v for k, v in first.items() if v in synsets}, synsets, supersenses)
+    return NounTypes({k: v for k, v in first.items() if v in synsets}, synsets, supersenses, n_senses, dict(file_counts))
 
 
 @dataclass(frozen=True)
@@ -216,9 +245,12 @@ def link_arguments(words: list[str], verbs: list[int], runs: list[tuple[int, int
     return out
 
 
-def noun_example(ex: Example, wordnet: WordNet, nouns: NounTypes, links: NounLinks | None = None) -> Example | None:
+def noun_example(
+    ex: Example, wordnet: WordNet, nouns: NounTypes, links: NounLinks | None = None, *, only_confident: bool = False
+) -> Example | None:
     """The NER example of the common nouns in `ex` (None when it has none); with `links`, also its
-    verbs and the verb -> noun relations."""
+    verbs and the verb -> noun relations. `only_confident`: a run whose head is not
+    `NounTypes.confident` is unknown instead of typed."""
     verdicts = noun_verdicts(ex.words, wordnet)
     entities: list[tuple[int, int, str]] = []
     first_of: dict[int, int] = {}
@@ -230,7 +262,8 @@ def noun_example(ex: Example, wordnet: WordNet, nouns: NounTypes, links: NounLin
         if in_measure.intersection(range(start, end + 1)):
             continue
         bases = wordnet.base_forms(ex.words[end], "noun")
-        types = nouns.types(bases[0].replace(" ", "_")) if bases else ()
+        lemma = bases[0].replace(" ", "_") if bases else ""
+        types = nouns.types(lemma) if lemma and (nouns.confident(lemma) or not only_confident) else ()
         if not types or end - start + 1 > MAX_RUN:
             unknown.append((start, end))
             continue

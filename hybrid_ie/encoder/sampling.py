@@ -276,6 +276,13 @@ class LabelSampler:
             out.update(self.synonyms.get(p, []))
         return sorted(out)
 
+    def known_relation_labels(self) -> list[str]:
+        """The relation prompts among `known_labels` (pool + their synonyms)."""
+        out = set(self.relation_pool)
+        for p in self.relation_pool:
+            out.update(self.synonyms.get(p, []))
+        return sorted(out)
+
     def _prompt(self, prompt: str) -> str:
         alts = self.synonyms.get(prompt)
         if alts and self.rng.random() < self.s.synonym_prob:

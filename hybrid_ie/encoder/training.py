@@ -116,6 +116,8 @@ class TrainConfig:
     # (common nouns typed by WordNet hypernyms and supersenses; nouns.py); names or "all"
     noun_links: bool | str = False  # the nouns set also links verb -> noun by thematic role
     # (True: noun_links.json, "has patient", "has instrument", ...; or the path of such a file)
+    noun_strict: bool = False  # nouns whose first WordNet sense is uncertain stay unknown, and no
+    # noun type is a label that a data set of the mixture annotates
     label_drop: float = 0.15
     synonym_prob: float = 0.15
     max_entity_labels: int = 25
@@ -281,6 +283,7 @@ class Trainer:
             sets, limit=cfg.limit, max_words=cfg.max_words, relation_roles=cfg.relation_roles,
             measure_sets=cfg.measure_sets, action_sets=cfg.action_sets, wordnet_dir=cfg.wordnet_dir,
             action_links=cfg.action_links, noun_sets=cfg.noun_sets, noun_links=cfg.noun_links,
+            noun_strict=cfg.noun_strict,
         )
         for name, (examples, types) in (extra_sets or {}).items():
             self.examples[name], self.types[name] = examples, types
@@ -300,6 +303,7 @@ class Trainer:
             self.types, cfg.label_settings(), self.rng, embed=self.embed_prompts, lexicon=lexicon, positives=positives
         )
         self.encoder.config.known_labels = self.labels.known_labels()
+        self.encoder.config.known_relation_labels = self.labels.known_relation_labels()
         self.encoder.config.training = {k: v for k, v in asdict(cfg).items() if k != "output_dir"}
 
     def _resume_state(self) -> dict[str, Any] | None:
