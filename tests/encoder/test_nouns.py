@@ -146,3 +146,22 @@ def test_missing_files_are_clear_errors(tmp_path):
         load_noun_links(bad)
     with pytest.raises(InputError, match="no links file"):
         load_noun_links(tmp_path / "none.json")
+
+
+def test_strict_types_only_confident_first_senses_and_defers_to_annotated_labels(tmp_path):
+    wn, nouns = load_wordnet(WORDNET), load_noun_types(WORDNET)
+    # tube: 33 of 34 SemCor noun tags in the first sense's file (noun.artifact); ethanol: one sense;
+    # buffer: 8 of 8 tags in noun.substance; wash: 6 of its 11 tags in its first sense's file (0.55)
+    assert nouns.confident("tube") and nouns.confident("ethanol") and nouns.confident("buffer")
+    assert nouns.n_senses["wash"] == 8 and not nouns.confident("wash") and not nouns.confident("unknown-word")
+    words = _words("Ethanol and the wash tube")
+    assert (3, 4) not in {(s, e) for s, e, _ in noun_example(Example("x", words, [], []), wn, nouns).entities}
+    assert [(s, e) for s, e, _ in noun_example(Example("x", words, [], []), wn, nouns, only_confident=True).entities][:1] == [(0, 0)]
+    # a weak noun type that a data set annotates ("person" here) is dropped from the nouns set
+    rows = [{"tokens": _words("The tube holds ethanol ."), "entities": [], "relations": []}]
+    sets = discover_sets(complete_and_partial(tmp_path / "data", "news-tiny", rows, "Per", "artifact"))
+    strict, types = load_mixture(sets, noun_sets=["news-tiny"], noun_strict=True, wordnet_dir=WORDNET)
+    loose, _ = load_mixture(sets, noun_sets=["news-tiny"], wordnet_dir=WORDNET)
+    assert "artifact" in {label for ex in loose[NOUN_SET] for _, _, label in ex.entities}
+    assert "artifact" not in {label for ex in strict[NOUN_SET] for _, _, label in ex.entities}
+    assert "artifact" not in types[NOUN_SET].entities and "conduit" in types[NOUN_SET].entities
