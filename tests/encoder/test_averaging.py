@@ -18,7 +18,9 @@ from hybrid_ie.schema import Schema
 def saved(tmp_path, name, seed, **config):
     enc = tiny_encoder(seed=seed, **config)
     enc.config.training = {"datasets": "all", "seed": seed}
-    enc.config.known_labels = [f"label {seed}"]
+    enc.config.known_labels = [f"label {seed}", f"relation {seed}"]
+    enc.config.known_relation_labels = [f"relation {seed}"]
+    enc.config.relation_backoff = 1.0
     enc.config.threshold = 0.3
     return enc, enc.save_pretrained(tmp_path / name)
 
@@ -31,7 +33,9 @@ def test_average_is_the_mean_of_the_weights_and_predicts(tmp_path):
     sa, sb, sm = a.model.state_dict(), b.model.state_dict(), avg.model.state_dict()
     for key in ("entity_bias", next(k for k in sm if k.endswith("word_embeddings.weight"))):
         assert torch.allclose(sm[key], (sa[key] + sb[key]) / 2, atol=1e-6)
-    assert avg.config.known_labels == ["label 0", "label 1"]
+    assert avg.config.known_labels == ["label 0", "label 1", "relation 0", "relation 1"]
+    assert avg.config.known_relation_labels == ["relation 0", "relation 1"]
+    assert avg.config.relation_backoff == 0.0  # a calibrated setting: calibrate the average again
     assert avg.config.threshold == 0.5 and avg.config.calibration == {}  # uncalibrated: calibrate next
     assert [s["path"] for s in avg.config.training["averaged_from"]] == [str(pa), str(pb)]
     assert primary_training(avg.config.training) == {"datasets": "all", "seed": 0}

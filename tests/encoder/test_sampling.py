@@ -92,6 +92,9 @@ def test_labels_map_gold_types_to_their_prompts_and_respect_the_caps():
     # 'company' is a near synonym of the gold 'organization' (cosine > 0.85): never a negative here
     assert "company" not in seen_global
     assert "person" in sampler.known_labels() and "born in" in sampler.known_labels()
+    relations = sampler.known_relation_labels()
+    assert "born in" in relations and "works for" in relations and "person" not in relations
+    assert set(relations) <= set(sampler.known_labels())
 
 
 def test_near_miss_negatives_come_from_the_closest_prompts():

@@ -174,6 +174,7 @@ def test_tiny_training_run_lowers_the_loss_and_keeps_the_best(tmp_path):
     assert after < before
     loaded = JointEncoder.from_pretrained(tmp_path / "run" / "best", device="cpu")
     assert "person" in loaded.known_labels and "capital of" in loaded.known_labels
+    assert "capital of" in loaded.config.known_relation_labels and "person" not in loaded.config.known_relation_labels
     assert loaded.config.training["best"]["step"] == best["step"]
 
 
