@@ -124,18 +124,8 @@ def calibrate(
         return loaded[name]
 
     with user_errors():
-        try:
-            grid = [float(x) for x in centering_grid.split(",")]
-        except ValueError:
-            grid = []
-        if not grid or min(grid) < 0:
-            raise InputError(f"--centering-grid {centering_grid!r}: give comma-separated numbers >= 0")
-        try:
-            backoffs = [float(x) for x in backoff_grid.split(",")]
-        except ValueError:
-            backoffs = []
-        if not backoffs or min(backoffs) < 0 or max(backoffs) > 1:
-            raise InputError(f"--backoff-grid {backoff_grid!r}: give comma-separated numbers in [0, 1]")
+        grid = _grid(centering_grid, "--centering-grid", "numbers >= 0")
+        backoffs = _grid(backoff_grid, "--backoff-grid", "numbers in [0, 1]", high=1.0)
         encoder = JointEncoder.from_pretrained(checkpoint)
         fit(encoder, [dev_set(name) for name in dev.split(",")])
         calibration = encoder.config.calibration  # the full reports are stored; the summary printed
@@ -166,6 +156,19 @@ def calibrate(
         encoder.save_pretrained(output, half=half)
     typer.echo(json.dumps(report, indent=2))
     err_console.print(f"calibrated checkpoint written to {output}")
+
+
+def _grid(value: str, option: str, what: str, high: float = float("inf")) -> list[float]:
+    """A comma-separated grid of numbers in [0, high], or a clear error naming the option."""
+    from hybrid_ie.errors import InputError
+
+    try:
+        grid = [float(x) for x in value.split(",")]
+    except ValueError:
+        grid = []
+    if not grid or min(grid) < 0 or max(grid) > high:
+        raise InputError(f"{option} {value!r}: give comma-separated {what}")
+    return grid
 
 
 def average(

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -126,11 +127,18 @@ def load_wordnet(directory: str = DEFAULT_WORDNET_DIR) -> WordNet:
                 exc[form] = tuple(bases)
         exceptions[pos] = exc
     counts: dict[tuple[str, str], int] = defaultdict(int)
+    for lemma, pos, _, count in sense_counts(root):
+        counts[(lemma, pos)] += count
+    return WordNet(lemmas, exceptions, dict(counts))
+
+
+def sense_counts(root: Path) -> Iterator[tuple[str, str, int, int]]:
+    """(lemma, part of speech, lexicographer file, SemCor tag count) of each sense in `root`'s
+    cntlist.rev (line: `lemma%ss_type:lex_filenum:lex_id:head_word:head_id sense_number count`)."""
     for line in (root / "cntlist.rev").read_text(encoding="utf-8").splitlines():
         key, _, count = line.split()
         lemma, _, rest = key.partition("%")
-        counts[(lemma, _SS_TYPE[rest[0]])] += int(count)
-    return WordNet(lemmas, exceptions, dict(counts))
+        yield lemma, _SS_TYPE[rest[0]], int(rest.split(":")[1]), int(count)
 
 
 def classify_words(words: list[str], wordnet: WordNet) -> list[bool | None]:

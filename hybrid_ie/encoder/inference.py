@@ -62,8 +62,8 @@ class JointEncoder(SpanEncoder):
         self.inputs = InputBuilder(tokenizer, config.max_length)
         self.max_window_words = 200
         self.window_stride = None
-        self._known_cache: tuple[list[str], torch.Tensor] | None = None  # label_familiarity's
-        self._relation_cache: tuple[list[str], torch.Tensor] | None = None  # relation_backoff_targets'
+        # `_nearest_known`'s: slot -> (label list, their embeddings, prompt -> answer)
+        self._nearest_cache: dict[str, tuple[list[str], torch.Tensor, dict[str, tuple[float, str]]]] = {}
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
@@ -164,22 +164,35 @@ class JointEncoder(SpanEncoder):
         self.model.train(was_training)
         return torch.cat(out) if out else torch.zeros(0, self.model.hidden_size)
 
+    def _nearest_known(self, prompts: Sequence[str], labels: Sequence[str], slot: str) -> dict[str, tuple[float, str]]:
+        """For each prompt that is none of `labels` (case-insensitive): the cosine similarity of
+        its embedding to the nearest of `labels`, and that label (`prompt_key` form). The labels'
+        embeddings and the answers are kept per label list under `slot`, so repeated calls (each
+        `predict` with relation backoff asks twice) embed each prompt once."""
+        known = sorted({prompt_key(k) for k in labels})
+        known_set = set(known)
+        todo = [p for p in dict.fromkeys(prompts) if prompt_key(p) not in known_set]
+        if not known or not todo:
+            return {}
+        cached = self._nearest_cache.get(slot)
+        if cached is None or cached[0] != known:
+            cached = self._nearest_cache[slot] = (known, self.prompt_embeddings(known), {})
+        _, known_vecs, answers = cached
+        new = [p for p in todo if p not in answers]
+        if new:
+            best = (self.prompt_embeddings(new) @ known_vecs.T).max(dim=1)
+            for p, value, index in zip(new, best.values.tolist(), best.indices.tolist(), strict=True):
+                answers[p] = (float(value), known[index])
+        return {p: answers[p] for p in todo}
+
     def label_familiarity(self, prompts: Sequence[str]) -> dict[str, tuple[float, str]]:
         """For each prompt: the cosine similarity of its embedding to the nearest training prompt
         (`known_labels`), and that prompt. An exact (case-insensitive) match is (1.0, itself)."""
-        known = sorted({prompt_key(k) for k in self.config.known_labels})
-        if not known:
+        if not self.config.known_labels:
             return {p: (0.0, "") for p in prompts}
-        if self._known_cache is None or self._known_cache[0] != known:
-            self._known_cache = (known, self.prompt_embeddings(known))
-        known_vecs, known_set = self._known_cache[1], set(known)
+        known_set = {prompt_key(k) for k in self.config.known_labels}
         out = {p: (1.0, prompt_key(p)) for p in prompts if prompt_key(p) in known_set}
-        todo = [p for p in dict.fromkeys(prompts) if p not in out]
-        if todo:
-            sims = self.prompt_embeddings(todo) @ known_vecs.T
-            best = sims.max(dim=1)
-            for p, value, index in zip(todo, best.values.tolist(), best.indices.tolist(), strict=True):
-                out[p] = (float(value), known[index])
+        out.update(self._nearest_known(prompts, self.config.known_labels, "labels"))
         return out
 
     def relation_backoff_targets(self, prompts: Sequence[str]) -> dict[str, tuple[str, float]]:
@@ -190,16 +203,8 @@ class JointEncoder(SpanEncoder):
         names it scores every pair near 0, even pairs that a trained name it resembles takes ("has
         setting" vs "has condition" on an action and its duration): `relation_backoff` lets an
         unseen name borrow that neighbour's score."""
-        known = sorted({prompt_key(k) for k in self.config.known_relation_labels})
-        known_set = set(known)
-        todo = [p for p in dict.fromkeys(prompts) if prompt_key(p) not in known_set]
-        if not known or not todo:
-            return {}
-        if self._relation_cache is None or self._relation_cache[0] != known:
-            self._relation_cache = (known, self.prompt_embeddings(known))
-        sims = self.prompt_embeddings(todo) @ self._relation_cache[1].T
-        best = sims.max(dim=1)
-        return {p: (known[i], float(v)) for p, v, i in zip(todo, best.values.tolist(), best.indices.tolist(), strict=True)}
+        nearest = self._nearest_known(prompts, self.config.known_relation_labels, "relations")
+        return {p: (target, similarity) for p, (similarity, target) in nearest.items()}
 
     def relation_prompts(self, schema: Schema) -> list[str]:
         """The schema's relation prompts, then (with `relation_backoff`) the backoff targets of

@@ -263,15 +263,12 @@ def _noun_rules(wordnet_dir: str, linked: bool | str, strict: bool = False) -> R
     set's text is then a false negative on that text's nouns, unless `foreign_negative_weight` < 1
     lowers it there."""
     wordnet, nouns = load_wordnet(wordnet_dir), load_noun_types(wordnet_dir)
-    if not linked:
-        return RuleSet(NOUN_SET, _noun_labels(nouns), lambda ex: noun_example(ex, wordnet, nouns, only_confident=strict),
-                       unmark=False, defer_to_sets=strict,
-                       max_labels=NOUN_MAX_LABELS)  # fmt: skip
-    links = load_noun_links(NOUN_LINKS_FILE if linked is True else Path(linked))
-    labels = list(dict.fromkeys([*_noun_labels(nouns), *ACTION_LABELS]))
-    return RuleSet(NOUN_SET, labels, lambda ex: noun_example(ex, wordnet, nouns, links, only_confident=strict),
-                   links.relation_labels(), defer_to_sets=strict,
-                   unmark=False, max_labels=NOUN_MAX_LABELS)  # fmt: skip
+    links = load_noun_links(NOUN_LINKS_FILE if linked is True else Path(linked)) if linked else None
+    labels = [*_noun_labels(nouns), *(ACTION_LABELS if links else ())]
+    return RuleSet(NOUN_SET, list(dict.fromkeys(labels)),
+                   lambda ex: noun_example(ex, wordnet, nouns, links, only_confident=strict),
+                   links.relation_labels() if links else [], unmark=False, max_labels=NOUN_MAX_LABELS,
+                   defer_to_sets=strict)  # fmt: skip
 
 
 def _most_frequent_labels(examples: list[Example], k: int) -> tuple[list[Example], set[str]]:

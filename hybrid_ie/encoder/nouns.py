@@ -42,7 +42,14 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from hybrid_ie.encoder.actions import ACTION_LABELS, CLAUSE_MARKS, DETERMINERS, WordNet, classify_words
+from hybrid_ie.encoder.actions import (
+    ACTION_LABELS,
+    CLAUSE_MARKS,
+    DETERMINERS,
+    WordNet,
+    classify_words,
+    sense_counts,
+)
 from hybrid_ie.encoder.measures import find_measures, load_kinds
 from hybrid_ie.encoder.sampling import Example
 from hybrid_ie.errors import InputError
@@ -133,14 +140,10 @@ def load_noun_types(directory: str, labels_file: Path = LABELS_FILE) -> NounType
             first[parts[0]] = offsets[0]
             n_senses[parts[0]] = n_synsets
     file_counts: dict[str, dict[int, int]] = defaultdict(dict)
-    counts_file = root / "cntlist.rev"
-    if counts_file.is_file():  # sense key: lemma%1:<lexicographer file>:..., then sense number, count
-        for line in counts_file.read_text(encoding="utf-8").splitlines():
-            key, _, count = line.split()
-            lemma, _, rest = key.partition("%")
-            if rest.startswith("1:"):
-                lexfile = int(rest.split(":")[1])
-                file_counts[lemma][lexfile] = file_counts[lemma].get(lexfile, 0) + int(count)
+    if (root / "cntlist.rev").is_file():
+        for lemma, pos, lexfile, count in sense_counts(root):
+            if pos == "noun":
+                file_counts[lemma][lexfile] = file_counts[lemma].get(lexfile, 0) + count
     synsets: dict[str, tuple[int, str, str | None]] = {}
     for line in (root / "data.noun").read_text(encoding="utf-8").splitlines():
         if not line or line.startswith(" "):
