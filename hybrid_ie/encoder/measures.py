@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+import zlib
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
 from hybrid_ie.encoder.sampling import Example
+from hybrid_ie.errors import InputError
 
 PATTERNS_FILE = Path(__file__).with_name("measure_patterns.json")
 MEASURE_SET = "measures"
@@ -76,6 +78,43 @@ def find_measures(words: list[str], kinds: tuple[MeasureKind, ...] | None = None
             taken.append((s, e))
             out.append((starts[s], ends[e], name))
     return sorted(out)
+
+
+@lru_cache(maxsize=4)
+def load_notations(path: Path = PATTERNS_FILE) -> dict[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+    """Each unit form of the "notations" groups (as words) -> every form of its group."""
+    table: dict[tuple[str, ...], tuple[tuple[str, ...], ...]] = {}
+    for group in json.loads(path.read_text(encoding="utf-8")).get("notations", []):
+        forms = tuple(tuple(form.split()) for form in group)
+        if len({len(f) for f in forms}) != 1:
+            raise InputError(f"{path}: the forms of notation group {group} have different numbers of words")
+        for form in forms:
+            if form in table:
+                raise InputError(f"{path}: the unit form {' '.join(form)!r} is in two notation groups")
+            table[form] = forms
+    return table
+
+
+def vary_notation(words: list[str], kinds: tuple[MeasureKind, ...] | None = None) -> list[str]:
+    """`words` with the unit of each measure found written in a form of its notation group
+    ("degrees C" -> "° C", "min" -> "minutes"), picked by a hash of the text and the measure's
+    position: reproducible, and over a set's texts every form turns up. Same number of words, so
+    every span keeps its indices; units without a group stay."""
+    notations = load_notations()
+    out = list(words)
+    key = " ".join(words)
+    for start, end, _ in find_measures(words, kinds):
+        for n in range(min(3, end - start), 0, -1):  # the longest unit form first; the number stays
+            forms = notations.get(tuple(words[end - n + 1 : end + 1]))
+            if forms:
+                out[end - n + 1 : end + 1] = forms[zlib.crc32(f"{key}|{start}".encode()) % len(forms)]
+                break
+    return out
+
+
+def with_varied_notation(ex: Example, kinds: tuple[MeasureKind, ...] | None = None) -> Example:
+    """A copy of `ex` whose words are `vary_notation`'s (its spans are unchanged)."""
+    return replace(ex, words=vary_notation(ex.words, kinds))
 
 
 def measure_example(ex: Example, kinds: tuple[MeasureKind, ...] | None = None) -> Example | None:

@@ -32,7 +32,7 @@ from hybrid_ie.encoder.actions import (
     load_links,
     load_wordnet,
 )
-from hybrid_ie.encoder.measures import MEASURE_SET, measure_example, measure_labels
+from hybrid_ie.encoder.measures import MEASURE_SET, measure_example, measure_labels, with_varied_notation
 from hybrid_ie.encoder.nouns import LINKS_FILE as NOUN_LINKS_FILE
 from hybrid_ie.encoder.nouns import NOUN_SET, load_noun_links, load_noun_types, noun_example
 from hybrid_ie.encoder.sampling import Example, SetTypes, load_synonyms
@@ -162,6 +162,7 @@ def load_mixture(
     noun_sets: Sequence[str] | str = (),
     noun_links: bool | str = False,
     noun_strict: bool = False,
+    measure_notations: bool = False,
 ) -> tuple[dict[str, list[Example]], dict[str, SetTypes]]:
     """Examples and label sides of each set (sets without the split are skipped, with a log line).
     For each set named in `relation_roles`, also a derived NER set `<name>+roles` (`role_example`).
@@ -173,15 +174,17 @@ def load_mixture(
     (common nouns typed by their WordNet hypernyms and supersense; with `noun_links`, True for
     `noun_links.json` or a path, also verb -> noun relations by thematic role; with
     `noun_strict`, nouns whose first sense is uncertain stay unknown and no noun type is a label
-    that a data set of the mixture annotates; `hybrid_ie.encoder.nouns`)."""
+    that a data set of the mixture annotates; `hybrid_ie.encoder.nouns`). With
+    `measure_notations`, the measures set and the linked actions set write each measure's unit in
+    a form of its notation group (`measures.vary_notation`)."""
     examples: dict[str, list[Example]] = {}
     types: dict[str, SetTypes] = {}
     by_name = {ds.name: ds for ds in sets}
     _complete_sources(by_name, relation_roles, "relation_roles", "role negatives need complete mentions")
     roles = load_roles() if relation_roles else {}
     rules: list[tuple[RuleSet, set[str]]] = []
-    for setting, value, make in (("measure_sets", measure_sets, _measure_rules),
-                                 ("action_sets", action_sets, lambda: _action_rules(wordnet_dir, action_links)),
+    for setting, value, make in (("measure_sets", measure_sets, lambda: _measure_rules(measure_notations)),
+                                 ("action_sets", action_sets, lambda: _action_rules(wordnet_dir, action_links, measure_notations)),
                                  ("noun_sets", noun_sets, lambda: _noun_rules(wordnet_dir, noun_links, noun_strict))):  # fmt: skip
         if sources := _rule_sources(sets, by_name, value, setting):
             rules.append((make(), sources))
@@ -244,17 +247,20 @@ class RuleSet:
     defer_to_sets: bool = False  # drop its labels that a data set of the mixture annotates
 
 
-def _measure_rules() -> RuleSet:
+def _measure_rules(notations: bool = False) -> RuleSet:
+    if notations:
+        return RuleSet(MEASURE_SET, measure_labels(), lambda ex: measure_example(with_varied_notation(ex)))
     return RuleSet(MEASURE_SET, measure_labels(), measure_example)
 
 
-def _action_rules(wordnet_dir: str, linked: bool | str) -> RuleSet:
+def _action_rules(wordnet_dir: str, linked: bool | str, notations: bool = False) -> RuleSet:
     wordnet = load_wordnet(wordnet_dir)
     if not linked:
         return RuleSet(ACTION_SET, list(ACTION_LABELS), lambda ex: action_example(ex, wordnet))
     links = load_links(LINKS_FILE if linked is True else Path(linked))
     labels = list(dict.fromkeys([*ACTION_LABELS, *measure_labels(links.kinds)]))
-    return RuleSet(ACTION_SET, labels, lambda ex: action_example(ex, wordnet, links), links.relation_labels(), LINKED_SET)
+    vary = (lambda ex: with_varied_notation(ex, links.kinds)) if notations else (lambda ex: ex)
+    return RuleSet(ACTION_SET, labels, lambda ex: action_example(vary(ex), wordnet, links), links.relation_labels(), LINKED_SET)
 
 
 def _noun_rules(wordnet_dir: str, linked: bool | str, strict: bool = False) -> RuleSet:

@@ -118,6 +118,8 @@ class TrainConfig:
     # (True: noun_links.json, "has patient", "has instrument", ...; or the path of such a file)
     noun_strict: bool = False  # nouns whose first WordNet sense is uncertain stay unknown, and no
     # noun type is a label that a data set of the mixture annotates
+    measure_notations: bool = False  # the measures and actions+links sets write each unit in a form
+    # of its notation group (measure_patterns.json "notations": "degrees C", "° C", ...)
     label_drop: float = 0.15
     synonym_prob: float = 0.15
     max_entity_labels: int = 25
@@ -283,7 +285,7 @@ class Trainer:
             sets, limit=cfg.limit, max_words=cfg.max_words, relation_roles=cfg.relation_roles,
             measure_sets=cfg.measure_sets, action_sets=cfg.action_sets, wordnet_dir=cfg.wordnet_dir,
             action_links=cfg.action_links, noun_sets=cfg.noun_sets, noun_links=cfg.noun_links,
-            noun_strict=cfg.noun_strict,
+            noun_strict=cfg.noun_strict, measure_notations=cfg.measure_notations,
         )
         for name, (examples, types) in (extra_sets or {}).items():
             self.examples[name], self.types[name] = examples, types

@@ -6,7 +6,14 @@ import torch
 from support.tiny_data import complete_and_partial
 
 from hybrid_ie.datasets import discover_sets
-from hybrid_ie.encoder.measures import MEASURE_SET, find_measures, measure_example, measure_labels
+from hybrid_ie.encoder.measures import (
+    MEASURE_SET,
+    find_measures,
+    load_notations,
+    measure_example,
+    measure_labels,
+    vary_notation,
+)
 from hybrid_ie.encoder.mixture import load_mixture
 from hybrid_ie.encoder.sampling import Example
 from hybrid_ie.encoder.training import entity_targets
@@ -81,3 +88,48 @@ def test_mixture_derives_the_measures_set_from_complete_sets(tmp_path):
         load_mixture(sets, measure_sets=["nope"])
     with pytest.raises(InputError, match="list of names or 'all'"):
         load_mixture(sets, measure_sets="some")
+
+
+def test_vary_notation_rewrites_units_only_and_keeps_every_span():
+    texts = [f"Incubate the sample at {t} degrees C for {m} min and spin at 3 , 000 x g ." for t in range(20, 60) for m in (5, 10)]
+    forms, minutes = set(), set()
+    for text in texts:
+        words = text.split(" ")
+        varied = vary_notation(words)
+        assert len(varied) == len(words) and varied == vary_notation(words)  # reproducible
+        before, after = find_measures(words), find_measures(varied)
+        assert [(s, e, k) for s, e, k in after] == before  # same spans, same kinds
+        changed = {i for i, (a, b) in enumerate(zip(words, varied, strict=True)) if a != b}
+        assert changed <= {i for s, e, _ in before for i in range(s + 1, e + 1)}  # numbers and other words stay
+        forms.add(" ".join(varied[5:7]))
+        minutes.add(varied[9])
+    assert forms == {"degrees C", "° C", "degrees Celsius", "degrees centigrade"}
+    assert minutes == {"min", "mins", "minutes"}
+    kept = ["Add", "5", "kg", "of", "salt"]
+    assert vary_notation(kept) == kept  # no group
+
+
+def test_notation_groups_are_checked(tmp_path):
+    path = tmp_path / "patterns.json"
+    path.write_text('{"notations": [["degrees C", "°C"]]}', encoding="utf-8")
+    with pytest.raises(InputError, match="different numbers of words"):
+        load_notations(path)
+    path.write_text('{"notations": [["min", "minutes"], ["min", "mins"]]}', encoding="utf-8")
+    with pytest.raises(InputError, match="two notation groups"):
+        load_notations(path)
+    assert all(len({len(f) for f in forms}) == 1 for forms in load_notations().values())
+
+
+def test_mixture_varies_notation_in_the_derived_sets_only(tmp_path):
+    sentence = {"tokens": ["Cells", "grew", "at", "37", "degrees", "C", "for", "30", "min", "."],
+                "entities": [{"type": "Chem", "start": 0, "end": 1}], "relations": []}  # fmt: skip
+    rows = [{**sentence, "tokens": [*sentence["tokens"][:3], str(t), *sentence["tokens"][4:]]} for t in range(30, 42)]
+    sets = discover_sets(complete_and_partial(tmp_path / "data", "bio-tiny", rows, "Chem", "chemical"))
+    plain, _ = load_mixture(sets, measure_sets="all")
+    varied, _ = load_mixture(sets, measure_sets="all", measure_notations=True)
+    assert [ex.words for ex in varied["bio-tiny"]] == [ex.words for ex in plain["bio-tiny"]]
+    assert [ex.entities for ex in varied[MEASURE_SET]] == [ex.entities for ex in plain[MEASURE_SET]]
+    units = {" ".join(ex.words[4:6]) for ex in varied[MEASURE_SET]}
+    assert "degrees C" not in units or len(units) > 1
+    assert units <= {"degrees C", "° C", "degrees Celsius", "degrees centigrade"}
+    assert {ex.words[8] for ex in varied[MEASURE_SET]} <= {"min", "mins", "minutes"}
