@@ -1,7 +1,7 @@
 """The distillation benchmark of issue 11 in one command (resumable; re-runs are cheap).
 
     python eval/bench_distill.py --set wnut17 --train 200 --subset 30 --llm-config llm.toml \
-        --out eval/reports/distill-wnut17 [--base models/hybrid-ie-minilm] [--steps 300] [--replay 0.5] \
+        --out eval/reports/distill-wnut17 [--base models/hybrid-ie-minilm-zs] [--steps 300] [--replay 0.5] \
         [--test-limit N] [--conll04-limit N] [--budget 0.2]
 
 The first `--train` sentences of the set's train split are the user's documents, used WITHOUT
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--test-limit", type=int, default=None, help="test sentences for the encoder rows (all)")
     ap.add_argument("--conll04-limit", type=int, default=None)
     ap.add_argument("--llm-config", default=None)
-    ap.add_argument("--base", default=None, help="base encoder (default: models/hybrid-ie-minilm)")
+    ap.add_argument("--base", default=None, help="base encoder (default: models/hybrid-ie-minilm-zs)")
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--replay", type=float, default=0.5)
     ap.add_argument("--no-relations", action="store_true", help="distill the silver entities only")

@@ -1,6 +1,6 @@
 """Benchmark of the joint encoder alone: accuracy, zero-shot behaviour, speed, memory, calibration.
 
-    python eval/bench_encoder.py [--model models/hybrid-ie-minilm] [--threads 2] [--json out.json]
+    python eval/bench_encoder.py [--model models/hybrid-ie-minilm-zs] [--threads 2] [--json out.json]
     python eval/bench_encoder.py --device cuda --dtype bf16     # on a GPU machine (fp16 too)
     python eval/bench_encoder.py --quantize int8                # the int8 CPU path
 

@@ -1,7 +1,7 @@
 """Which escalation policy (`RoutingPolicy.escalation`) should be the default: one command.
 
     python eval/bench_escalation.py --sets conll04:dev,wnut17:dev --limit 100 --budget 0.2 \
-        [--llm local | --llm oracle:0.1] [--llm-config llm.toml] [--model models/hybrid-ie-minilm] \
+        [--llm local | --llm oracle:0.1] [--llm-config llm.toml] [--model models/hybrid-ie-minilm-zs] \
         [--json eval/reports/escalation.json]
 
 For each set (a zero-shot held-out set like wnut17 has labels the encoder is unfamiliar with;

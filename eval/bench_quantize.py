@@ -1,6 +1,6 @@
 """fp32 vs int8 encoder on conll04 test, in one run: speed, accuracy, and the fp32 FLOP ratio.
 
-    python eval/bench_quantize.py [--model models/hybrid-ie-minilm] [--threads 2] [--rounds 3] [--json out.json]
+    python eval/bench_quantize.py [--model models/hybrid-ie-minilm-zs] [--threads 2] [--rounds 3] [--json out.json]
 
 Loads the checkpoint twice (fp32, and `--quantize int8`), then times full passes over the 288
 test sentences interleaved (fp32, int8, fp32, int8, ...) so that load on a shared machine hits

@@ -1,6 +1,6 @@
 """The Ray engine against the local engine on the 288 conll04 test sentences: same documents, docs/s.
 
-    python eval/bench_ray.py [--model models/hybrid-ie-minilm] [--workers 1 2] [--modes encoder hybrid]
+    python eval/bench_ray.py [--model models/hybrid-ie-minilm-zs] [--workers 1 2] [--modes encoder hybrid]
                              [--batch-size 16] [--num-cpus 2] [--address ADDR] [--json out.json]
 
 For each mode: the local engine (`hybrid_ie.batch.run_job`, in this process, torch threads 1 and

@@ -2,7 +2,7 @@
 labels, in one call.
 
     from hybrid_ie.benchmark.suite import run_suite
-    report = run_suite("models/hybrid-ie-minilm", suite="zero-shot", split="dev", limit=200)
+    report = run_suite("models/hybrid-ie-minilm-zs", suite="zero-shot", split="dev", limit=200)
     report["metrics"]["macro"], report["metrics"]["wlp.relations"]
 
 A suite is data, not code: `suites.json` beside this module (or a JSON file of one suite) names

@@ -24,7 +24,7 @@ def distill(
     limit: Annotated[int | None, Opt("--limit", help="Label N chunks (seeded sample; default: all).")] = None,
     llm_config: Annotated[Path | None, Opt("--llm-config", help="LLM config file (TOML or JSON).")] = None,
     verify: Annotated[bool, Opt("--verify", help="The LLM verifies the encoder's candidates instead of extracting.")] = False,
-    base: Annotated[str | None, Opt("--base", help="Encoder to start from (default: models/hybrid-ie-minilm).")] = None,
+    base: Annotated[str | None, Opt("--base", help="Encoder to start from (default: models/hybrid-ie-minilm-zs).")] = None,
     replay: Annotated[float, Opt("--replay", help="Share of training examples replayed from the base's mixture "
                                  "(0: silver only).", min=0.0, max=0.99)] = 0.5,
     replay_sets: Annotated[str | None, Opt("--replay-sets", help="Comma-separated sets to replay instead of the "

@@ -47,7 +47,7 @@ class DistillConfig:
     seed: int = 13
     llm_config: str | None = None  # TOML/JSON file; None: LLMConfig.load() (env, defaults)
     verify: bool = False  # the LLM verifies the encoder's candidates instead of extracting
-    base: str | None = None  # encoder checkpoint to start from; None: models/hybrid-ie-minilm
+    base: str | None = None  # encoder checkpoint to start from; None: the default, models/hybrid-ie-minilm-zs
     min_grounding: float = 0.9
     weight_llm: float = 1.0
     weight_both: float = 2.0

@@ -47,7 +47,7 @@ MIXTURE_KEYS = (
 
 
 def resolve_base(base: str | Path | None) -> Path:
-    """The base checkpoint folder (default: the shipped `models/hybrid-ie-minilm`)."""
+    """The base checkpoint folder (default: the shipped `models/hybrid-ie-minilm-zs`)."""
     from hybrid_ie.encoder.inference import DEFAULT_MODEL_DIR
 
     path = Path(base) if base is not None else DEFAULT_MODEL_DIR

