@@ -41,7 +41,7 @@ SILVER_SET = "silver"
 # Keys of the base run's TrainConfig that describe its mixture and label sampling (replayed as is).
 MIXTURE_KEYS = (
     "backbone", "datasets", "exclude_datasets", "set_temperature", "set_weights", "max_words", "relation_roles",
-    "measure_sets", "label_drop", "synonym_prob", "max_entity_labels", "max_relation_labels", "near_miss_share",
+    "measure_sets", "measure_notations", "label_drop", "synonym_prob", "max_entity_labels", "max_relation_labels", "near_miss_share",
     "synonym_guard", "lexical_guard", "hard_negative_spans", "max_pairs", "freeze_embeddings",
 )  # fmt: skip
 
