@@ -101,10 +101,11 @@ def vary_notation(words: list[str], kinds: tuple[MeasureKind, ...] | None = None
     position: reproducible, and over a set's texts every form turns up. Same number of words, so
     every span keeps its indices; units without a group stay."""
     notations = load_notations()
+    longest = max(map(len, notations), default=0)
     out = list(words)
     key = " ".join(words)
     for start, end, _ in find_measures(words, kinds):
-        for n in range(min(3, end - start), 0, -1):  # the longest unit form first; the number stays
+        for n in range(min(longest, end - start), 0, -1):  # the longest unit form first; the number stays
             forms = notations.get(tuple(words[end - n + 1 : end + 1]))
             if forms:
                 out[end - n + 1 : end + 1] = forms[zlib.crc32(f"{key}|{start}".encode()) % len(forms)]

@@ -35,7 +35,7 @@ from hybrid_ie.encoder.actions import (
 from hybrid_ie.encoder.measures import MEASURE_SET, measure_example, measure_labels, with_varied_notation
 from hybrid_ie.encoder.nouns import LINKS_FILE as NOUN_LINKS_FILE
 from hybrid_ie.encoder.nouns import NOUN_SET, load_noun_links, load_noun_types, noun_example
-from hybrid_ie.encoder.sampling import Example, SetTypes, load_synonyms
+from hybrid_ie.encoder.sampling import Example, SetTypes, load_synonyms, with_synonyms
 from hybrid_ie.errors import InputError
 from hybrid_ie.schema import Schema, prompt_key
 
@@ -350,6 +350,4 @@ def relation_prompt_pool(root: str | Path | None = None) -> set[str]:
     for path in sorted(LINKS_FILE.parent.glob("action_links*.json")):
         prompts.update(load_links(path).relation_labels())
     prompts.update(load_noun_links().relation_labels())
-    synonyms = load_synonyms()
-    prompts.update(alt for p in list(prompts) for alt in synonyms.get(p, []))
-    return {prompt_key(p) for p in prompts}
+    return {prompt_key(p) for p in with_synonyms(prompts, load_synonyms())}

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,6 +125,14 @@ class SetSampler:
 
 
 LEXICON_MAX_WORDS = 6  # longest mention the lexical guard looks for
+
+
+def with_synonyms(prompts: Iterable[str], synonyms: dict[str, list[str]]) -> set[str]:
+    """The prompts and every synonym `synonyms` lists for them."""
+    out = set(prompts)
+    for p in list(out):
+        out.update(synonyms.get(p, []))
+    return out
 
 
 def _annotation_counts(
@@ -271,17 +279,11 @@ class LabelSampler:
 
     def known_labels(self) -> list[str]:
         """Every prompt training shows (pool + synonyms): what the router treats as familiar."""
-        out = set(self.entity_pool) | set(self.relation_pool)
-        for p in list(out):
-            out.update(self.synonyms.get(p, []))
-        return sorted(out)
+        return sorted(with_synonyms([*self.entity_pool, *self.relation_pool], self.synonyms))
 
     def known_relation_labels(self) -> list[str]:
         """The relation prompts among `known_labels` (pool + their synonyms)."""
-        out = set(self.relation_pool)
-        for p in self.relation_pool:
-            out.update(self.synonyms.get(p, []))
-        return sorted(out)
+        return sorted(with_synonyms(self.relation_pool, self.synonyms))
 
     def _prompt(self, prompt: str) -> str:
         alts = self.synonyms.get(prompt)

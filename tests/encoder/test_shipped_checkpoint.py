@@ -88,7 +88,10 @@ def test_tune_all_reuses_its_tuning_pass_exactly(tmp_path):
     spans = [("Peop", 0, 2), ("Org", 5, 7), ("Loc", 8, 9), ("Loc", 18, 19)]
     sentence = {"tokens": tokens, "entities": [{"type": t, "start": a, "end": b} for t, a, b in spans],
                 "relations": [{"type": "Work_For", "head": 0, "tail": 1}]}  # fmt: skip
-    write_set(root, "news", NEWS_TYPES, {"dev": [sentence] + NEWS})
+    other = "Sue Park , a lawyer at Initech in Denver , met Bob Stone of Hooli and Jim Beam near Chicago on Friday ."
+    second = {"tokens": other.split(" "), "entities": [{"type": "Peop", "start": 0, "end": 2}, {"type": "Org", "start": 6, "end": 7}],
+              "relations": [{"type": "Work_For", "head": 0, "tail": 1}]}  # fmt: skip
+    write_set(root, "news", NEWS_TYPES, {"dev": [sentence, second] + NEWS})
     sets = [(get_set(name, root).schema(), get_set(name, root).load("dev")) for name in ("news", "ner-a")]
     results = []
     for shared in (True, False):
@@ -99,4 +102,4 @@ def test_tune_all_reuses_its_tuning_pass_exactly(tmp_path):
                         dict(enc.config.label_thresholds)))  # fmt: skip
     assert results[0] == results[1]
     grid = results[0][0]["grid"]
-    assert len({(row["entity_f1"], row["relation_f1"]) for row in grid}) > 1  # the thresholds matter here
+    assert len({(row["entity_f1"], row["relation_f1"]) for row in grid}) > 2  # the thresholds matter here
