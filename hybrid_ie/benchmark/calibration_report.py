@@ -2,7 +2,7 @@
 calibration error, before and after the encoder's temperature scaling.
 
 The scored items and their correctness come from the encoder's own calibration code
-(`hybrid_ie.encoder.calibration.collect`: kept entities and relations plus the near-miss
+(`hybrid_ie.training.calibration.collect`: kept entities and relations plus the near-miss
 candidates of `meta["encoder"]`, strict match against gold), and the ECE from its
 `expected_calibration_error`, so the numbers here are the ones the encoder's model card uses.
 This module adds the per-bin table the reliability diagram is drawn from. Candidates are asked
@@ -31,7 +31,7 @@ CANDIDATE_FLOOR = 0.05
 
 def reliability(scores: Sequence[float], correct: Sequence[float], bins: int = BINS) -> dict[str, Any]:
     """Equal-width score bins over [0, 1] (count, mean score, fraction correct) and the ECE."""
-    from hybrid_ie.encoder.calibration import expected_calibration_error
+    from hybrid_ie.training.calibration import expected_calibration_error
 
     table = [[0, 0.0, 0.0] for _ in range(bins)]  # count, score sum, correct sum
     for s, ok in zip(scores, correct, strict=True):
@@ -79,7 +79,7 @@ def calibration_report(
 ) -> dict[str, Any]:
     """Reliability and ECE of the encoder's scores on `gold` (after and, when the encoder has a
     fitted temperature, before scaling)."""
-    from hybrid_ie.encoder.calibration import collect
+    from hybrid_ie.training.calibration import collect
 
     preds = encoder.predict(
         [d.text for d in gold],

@@ -151,7 +151,7 @@ def model_info(model: str | Path | None, encoder: Any) -> dict[str, Any]:
     cfg = config.to_dict() if hasattr(config, "to_dict") else None
     if isinstance(cfg, dict):
         blob = json.dumps(cfg, sort_keys=True, default=str).encode("utf-8")
-        from hybrid_ie.encoder.averaging import primary_training
+        from hybrid_ie.training.averaging import primary_training
 
         own = cfg.get("training") or {}
         training = primary_training(own)

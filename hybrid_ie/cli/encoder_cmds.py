@@ -38,8 +38,8 @@ def train(
 ) -> None:
     """Train the joint encoder on a mixture of data sets; keeps the checkpoint best on the dev
     sets (OUTPUT_DIR/best) and resumes from OUTPUT_DIR/last when run again."""
-    from hybrid_ie.encoder.training import TrainConfig
-    from hybrid_ie.encoder.training import train as run_training
+    from hybrid_ie.training.trainer import TrainConfig
+    from hybrid_ie.training.trainer import train as run_training
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     overrides = {
@@ -104,14 +104,14 @@ def calibrate(
 
     from hybrid_ie.datasets import get_set
     from hybrid_ie.encoder import JointEncoder
-    from hybrid_ie.encoder.calibration import calibrate as fit
-    from hybrid_ie.encoder.calibration import (
+    from hybrid_ie.training.calibration import calibrate as fit
+    from hybrid_ie.training.calibration import (
         tune_all,
         tune_label_thresholds,
         tune_relation_backoff,
         tune_thresholds,
     )
-    from hybrid_ie.encoder.mixture import relation_prompt_pool
+    from hybrid_ie.training.mixture import relation_prompt_pool
     from hybrid_ie.errors import InputError
     from hybrid_ie.schema import prompt_key
 
@@ -178,7 +178,7 @@ def average(
 ) -> None:
     """Average the weights of several checkpoints (a "model soup" of runs that continue one
     checkpoint); calibrate the result with `hybrid-ie calibrate` before use."""
-    from hybrid_ie.encoder.averaging import average_checkpoints
+    from hybrid_ie.training.averaging import average_checkpoints
 
     with user_errors():
         out = average_checkpoints(checkpoints, output, half=half)

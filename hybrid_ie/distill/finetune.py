@@ -18,7 +18,7 @@ well below 1), so a span it did not label may still be a mention. ``negatives``:
 - ``partial``: the training code's partial mode (`Example.partial`): only the marked items count,
   nothing is a negative; safe for recall, but nothing holds precision back.
 
-The training run is `hybrid_ie.encoder.training.Trainer` (its OUT/last state makes a killed run
+The training run is `hybrid_ie.training.trainer.Trainer` (its OUT/last state makes a killed run
 resume where it stopped); evaluation on dev sets is off (the silver hold-out is for calibration).
 """
 
@@ -59,8 +59,8 @@ def resolve_base(base: str | Path | None) -> Path:
 def base_training(base: Path) -> dict[str, Any]:
     """The base run's mixture settings: ``config.json: training``, else ``train_config.json``
     ({} when neither says which sets it was trained on)."""
-    from hybrid_ie.encoder.averaging import primary_training
-    from hybrid_ie.encoder.training import TrainConfig
+    from hybrid_ie.training.averaging import primary_training
+    from hybrid_ie.training.trainer import TrainConfig
 
     known = {f.name for f in fields(TrainConfig)}
     own = json.loads((base / "config.json").read_text(encoding="utf-8")).get("training") or {}
@@ -90,7 +90,7 @@ def split_holdout(docs: Sequence[Document], fraction: float, seed: int) -> tuple
 
 def silver_examples(docs: Sequence[Document], negatives: str, negative_weight: float, max_words: int) -> list:
     """Silver Documents -> training `Example`s with their loss weights."""
-    from hybrid_ie.encoder.mixture import to_examples
+    from hybrid_ie.training.mixture import to_examples
 
     if negatives not in NEGATIVES:
         raise InputError(f"negatives must be one of {', '.join(NEGATIVES)}, got {negatives!r}")
@@ -118,7 +118,7 @@ def replay_config(
     data_dir: str | None,
 ) -> Any:
     """The `TrainConfig` of a distillation run (see the module docstring)."""
-    from hybrid_ie.encoder.training import TrainConfig
+    from hybrid_ie.training.trainer import TrainConfig
 
     if not 0.0 <= replay < 1.0:
         raise InputError(f"replay must be in [0, 1) (the share of steps' examples from the base mixture), got {replay}")
@@ -158,8 +158,8 @@ def finetune(
     """Train (or resume) the run of `cfg` with the silver documents; returns (encoder, Trainer)."""
     from tqdm.auto import tqdm
 
-    from hybrid_ie.encoder.mixture import set_types
-    from hybrid_ie.encoder.training import Trainer
+    from hybrid_ie.training.mixture import set_types
+    from hybrid_ie.training.trainer import Trainer
 
     examples = silver_examples(silver, negatives, negative_weight, cfg.max_words)
     if not examples:
@@ -209,7 +209,7 @@ def keep_relation_calibration(encoder: Any, base_config: Any) -> None:
 def recalibrate(encoder: Any, schema: Schema, held: Sequence[Document], base_config: Any) -> dict[str, Any]:
     """Temperatures and thresholds fitted on the held-out silver documents (`calibration.calibrate`
     and `tune_thresholds`); with no held-out document, the base checkpoint's values are kept."""
-    from hybrid_ie.encoder.calibration import calibrate, tune_thresholds
+    from hybrid_ie.training.calibration import calibrate, tune_thresholds
 
     if not held or not any(d.entities for d in held):
         c = encoder.config

@@ -6,7 +6,8 @@
 
 Modules: `inputs` (token sequence layout), `model` (network + config), `decoding` (span/pair
 decoding rules), `windowed` (what every backend shares: windows, `predict`, Document building),
-`inference` (`JointEncoder`), `gliner_backend` (optional), `training`, `calibration`.
+`inference` (`JointEncoder`), `quantize` (int8 on CPU), `gliner_backend` (optional).
+This package is inference only: training and calibration live in `hybrid_ie.training`.
 """
 
 from hybrid_ie.encoder.inference import EncoderLoadError, JointEncoder

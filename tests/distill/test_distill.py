@@ -27,8 +27,8 @@ from hybrid_ie.distill.finetune import (
     silver_examples,
 )
 from hybrid_ie.encoder import JointEncoder
-from hybrid_ie.encoder.mixture import set_types
-from hybrid_ie.encoder.training import Trainer
+from hybrid_ie.training.mixture import set_types
+from hybrid_ie.training.trainer import Trainer
 from hybrid_ie.errors import InputError
 from hybrid_ie.llm.cache import ResponseCache
 from hybrid_ie.schema import load_schema

@@ -4,7 +4,7 @@ import pytest
 from support.tiny_encoder import tiny_encoder
 
 from hybrid_ie.document import Document, Entity, Relation
-from hybrid_ie.encoder.calibration import tune_relation_backoff
+from hybrid_ie.training.calibration import tune_relation_backoff
 from hybrid_ie.schema import Schema
 
 TEXT = "John Smith , a reporter for The Times , lives in London ."

@@ -77,7 +77,7 @@ def test_tune_all_reuses_its_tuning_pass_exactly(tmp_path):
     from support.tiny_data import NEWS, NEWS_TYPES, tiny_data_dir, write_set
 
     from hybrid_ie.datasets import get_set
-    from hybrid_ie.encoder.calibration import tune_all
+    from hybrid_ie.training.calibration import tune_all
 
     root = tiny_data_dir(tmp_path / "data")
     # gold that marks only some of the names and places: the model's extra, less sure finds make

@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from hybrid_ie.encoder.measures import MeasureKind, find_measures, load_kinds
-from hybrid_ie.encoder.sampling import Example
+from hybrid_ie.training.labellers.measures import MeasureKind, find_measures, load_kinds
+from hybrid_ie.training.sampling import Example
 from hybrid_ie.errors import InputError
 
 ACTION_SET = "actions"

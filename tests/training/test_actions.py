@@ -11,7 +11,7 @@ import torch
 from support.tiny_data import complete_and_partial
 
 from hybrid_ie.datasets import discover_sets
-from hybrid_ie.encoder.actions import (
+from hybrid_ie.training.labellers.actions import (
     ACTION_LABELS,
     ACTION_SET,
     LINKED_SET,
@@ -21,9 +21,9 @@ from hybrid_ie.encoder.actions import (
     load_links,
     load_wordnet,
 )
-from hybrid_ie.encoder.mixture import load_mixture
-from hybrid_ie.encoder.sampling import Example
-from hybrid_ie.encoder.training import TrainConfig, entity_targets
+from hybrid_ie.training.mixture import load_mixture
+from hybrid_ie.training.sampling import Example
+from hybrid_ie.training.trainer import TrainConfig, entity_targets
 from hybrid_ie.errors import InputError
 
 WORDNET = str(Path(__file__).parents[1] / "data" / "wordnet")

@@ -6,7 +6,7 @@ import torch
 from support.tiny_data import complete_and_partial
 
 from hybrid_ie.datasets import discover_sets
-from hybrid_ie.encoder.measures import (
+from hybrid_ie.training.labellers.measures import (
     MEASURE_SET,
     find_measures,
     load_notations,
@@ -14,9 +14,9 @@ from hybrid_ie.encoder.measures import (
     measure_labels,
     vary_notation,
 )
-from hybrid_ie.encoder.mixture import load_mixture
-from hybrid_ie.encoder.sampling import Example
-from hybrid_ie.encoder.training import entity_targets
+from hybrid_ie.training.mixture import load_mixture
+from hybrid_ie.training.sampling import Example
+from hybrid_ie.training.trainer import entity_targets
 from hybrid_ie.errors import InputError
 
 

@@ -31,7 +31,7 @@ def test_tune_thresholds_tries_every_centering_with_every_threshold():
     from pathlib import Path
 
     from hybrid_ie.datasets import read_spert
-    from hybrid_ie.encoder.calibration import tune_thresholds
+    from hybrid_ie.training.calibration import tune_thresholds
     from hybrid_ie.schema import load_schema
 
     docs = read_spert(Path(__file__).parents[1] / "data" / "tiny_spert.json")

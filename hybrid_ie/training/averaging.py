@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from hybrid_ie.encoder.calibration import reset_scaling
+from hybrid_ie.training.calibration import reset_scaling
 from hybrid_ie.encoder.inference import EncoderLoadError
 
 # config keys that must agree for the weights to mean the same thing

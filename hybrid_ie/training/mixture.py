@@ -22,7 +22,7 @@ from pathlib import Path
 from hybrid_ie.chunking import word_spans
 from hybrid_ie.datasets import DataSet, discover_sets
 from hybrid_ie.document import Document
-from hybrid_ie.encoder.actions import (
+from hybrid_ie.training.labellers.actions import (
     ACTION_LABELS,
     ACTION_SET,
     DEFAULT_WORDNET_DIR,
@@ -32,14 +32,14 @@ from hybrid_ie.encoder.actions import (
     load_links,
     load_wordnet,
 )
-from hybrid_ie.encoder.measures import MEASURE_SET, measure_example, measure_labels, with_varied_notation
-from hybrid_ie.encoder.nouns import LINKS_FILE as NOUN_LINKS_FILE
-from hybrid_ie.encoder.nouns import NOUN_SET, load_noun_links, load_noun_types, noun_example
-from hybrid_ie.encoder.sampling import Example, SetTypes, load_synonyms, with_synonyms
+from hybrid_ie.training.labellers.measures import MEASURE_SET, measure_example, measure_labels, with_varied_notation
+from hybrid_ie.training.labellers.nouns import LINKS_FILE as NOUN_LINKS_FILE
+from hybrid_ie.training.labellers.nouns import NOUN_SET, load_noun_links, load_noun_types, noun_example
+from hybrid_ie.training.sampling import Example, SetTypes, load_synonyms, with_synonyms
 from hybrid_ie.errors import InputError
 from hybrid_ie.schema import Schema, prompt_key
 
-log = logging.getLogger("hybrid_ie.encoder.mixture")
+log = logging.getLogger("hybrid_ie.training.mixture")
 SENTENCE_END = {".", "!", "?"}
 ROLES_FILE = Path(__file__).with_name("relation_roles.json")
 ROLE_SUFFIX = "+roles"
@@ -168,13 +168,13 @@ def load_mixture(
     For each set named in `relation_roles`, also a derived NER set `<name>+roles` (`role_example`).
     Rule-labelled sets, each fed by the texts of the sets named (names, or "all": every completely
     annotated set of the mixture): `measure_sets` -> `measures` (quantities, times and dates;
-    `hybrid_ie.encoder.measures`), `action_sets` -> `actions` (verbs, from WordNet in
+    `hybrid_ie.training.labellers.measures`), `action_sets` -> `actions` (verbs, from WordNet in
     `wordnet_dir`; with `action_links`, True for `action_links.json` or a path, also their
-    measures and verb -> measure relations; `hybrid_ie.encoder.actions`), `noun_sets` -> `nouns`
+    measures and verb -> measure relations; `hybrid_ie.training.labellers.actions`), `noun_sets` -> `nouns`
     (common nouns typed by their WordNet hypernyms and supersense; with `noun_links`, True for
     `noun_links.json` or a path, also verb -> noun relations by thematic role; with
     `noun_strict`, nouns whose first sense is uncertain stay unknown and no noun type is a label
-    that a data set of the mixture annotates; `hybrid_ie.encoder.nouns`). With
+    that a data set of the mixture annotates; `hybrid_ie.training.labellers.nouns`). With
     `measure_notations`, the measures set and the linked actions set write each measure's unit in
     a form of its notation group (`measures.vary_notation`)."""
     examples: dict[str, list[Example]] = {}

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from hybrid_ie.encoder.actions import (
+from hybrid_ie.training.labellers.actions import (
     ACTION_LABELS,
     CLAUSE_MARKS,
     DETERMINERS,
@@ -50,8 +50,8 @@ from hybrid_ie.encoder.actions import (
     classify_words,
     sense_counts,
 )
-from hybrid_ie.encoder.measures import find_measures, load_kinds
-from hybrid_ie.encoder.sampling import Example
+from hybrid_ie.training.labellers.measures import find_measures, load_kinds
+from hybrid_ie.training.sampling import Example
 from hybrid_ie.errors import InputError
 
 NOUN_SET = "nouns"

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from hybrid_ie.document import Document, make_entity
-from hybrid_ie.encoder.calibration import tune_label_thresholds
+from hybrid_ie.training.calibration import tune_label_thresholds
 from hybrid_ie.encoder.decoding import SpanCandidate, decode_entities
 from hybrid_ie.encoder.model import EncoderConfig
 from hybrid_ie.encoder.windowed import SpanEncoder

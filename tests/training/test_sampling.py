@@ -3,7 +3,7 @@ from collections import Counter
 
 import pytest
 
-from hybrid_ie.encoder.sampling import (
+from hybrid_ie.training.sampling import (
     Example,
     LabelSampler,
     LabelSettings,

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
-from hybrid_ie.encoder.sampling import Example
+from hybrid_ie.training.sampling import Example
 from hybrid_ie.errors import InputError
 
 PATTERNS_FILE = Path(__file__).with_name("measure_patterns.json")

@@ -7,9 +7,9 @@ from support.tiny_encoder import tiny_encoder
 
 from hybrid_ie.datasets import spert_to_document
 from hybrid_ie.encoder import EncoderLoadError, JointEncoder
-from hybrid_ie.encoder.mixture import select_sets, to_examples
-from hybrid_ie.encoder.sampling import Example, SetTypes
-from hybrid_ie.encoder.training import (
+from hybrid_ie.training.mixture import select_sets, to_examples
+from hybrid_ie.training.sampling import Example, SetTypes
+from hybrid_ie.training.trainer import (
     TrainConfig,
     Trainer,
     entity_loss_weights,
@@ -239,7 +239,7 @@ def test_init_from_a_missing_checkpoint_is_a_clear_error(tmp_path):
 
 
 def test_relation_roles_turn_relation_arguments_into_typed_entities():
-    from hybrid_ie.encoder.mixture import role_example
+    from hybrid_ie.training.mixture import role_example
 
     ex = Example("docs", ["Nolan", "directed", "Tenet", "in", "London", "."],
                  [(0, 0, "PER"), (2, 2, "MISC"), (4, 4, "LOC")], [(2, 0, "P57"), (2, 4, "P1")])

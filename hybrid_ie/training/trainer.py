@@ -32,12 +32,12 @@ import torch
 import torch.nn.functional as F
 
 from hybrid_ie.document import Document
-from hybrid_ie.encoder.actions import DEFAULT_WORDNET_DIR
-from hybrid_ie.encoder.calibration import reset_scaling
+from hybrid_ie.training.labellers.actions import DEFAULT_WORDNET_DIR
+from hybrid_ie.training.calibration import reset_scaling
 from hybrid_ie.encoder.inference import JointEncoder
 from hybrid_ie.encoder.inputs import collate
-from hybrid_ie.encoder.mixture import load_mixture, select_sets, to_examples
-from hybrid_ie.encoder.sampling import (
+from hybrid_ie.training.mixture import load_mixture, select_sets, to_examples
+from hybrid_ie.training.sampling import (
     Example,
     LabelSampler,
     LabelSettings,
@@ -48,7 +48,7 @@ from hybrid_ie.encoder.sampling import (
 )
 from hybrid_ie.errors import InputError
 
-log = logging.getLogger("hybrid_ie.encoder.training")
+log = logging.getLogger("hybrid_ie.training.trainer")
 
 
 def initial_encoder(cfg: TrainConfig) -> JointEncoder:
