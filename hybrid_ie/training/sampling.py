@@ -19,6 +19,16 @@ is shown with.
   (`positive_lexicon`, distant supervision): on the strings of the text that its own sets
   annotate with it often enough and reliably enough ("mice" -> organism in an anatomy text), so
   that labels meet in one prompt list that no single set pairs.
+* With a label hierarchy (`hierarchy.py`) the entity side follows "the most specific offered
+  label wins": a descendant of a gold prompt in the text is never a negative (a conll04 person
+  may be a politician); with `ancestor_prob` an example is shown with an ancestor or catch-all
+  of its gold beside it (a negative on those spans: the specific label wins); a gold type that
+  was dropped, or deliberately replaced with `ancestor_prob`, has its nearest *offered* ancestor
+  as gold instead (the coarse label covers the fine mentions when the fine label is absent).
+* With relation phrasings (`relation_phrasings.json`: the words users type for each training
+  relation, verb and noun forms, and passive forms that read tail -> head) a relation prompt is
+  replaced by one of them with `phrasing_prob`; a reversed phrasing's gold pairs are swapped
+  (its type name in the index is "~" + the type's).
 """
 
 from __future__ import annotations
@@ -31,7 +41,34 @@ from pathlib import Path
 
 import torch
 
+from hybrid_ie.training.hierarchy import LabelHierarchy
+
 SYNONYMS_FILE = Path(__file__).with_name("label_synonyms.json")
+PHRASINGS_FILE = Path(__file__).with_name("relation_phrasings.json")
+REVERSED = "~"  # prefix of a relation type name whose prompt reads tail -> head
+
+
+@dataclass(frozen=True)
+class Phrasings:
+    """Relation prompt -> phrasings that read head -> tail (`same`) and tail -> head (`reversed`)."""
+
+    same: dict[str, list[str]]
+    reversed: dict[str, list[str]]
+
+    def all_prompts(self) -> set[str]:
+        return {p for table in (self.same, self.reversed) for v in table.values() for p in v}
+
+
+def load_phrasings(path: Path = PHRASINGS_FILE) -> Phrasings:
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    same, rev = {}, {}
+    for key, value in raw.items():
+        if key.startswith("_"):
+            continue
+        if not isinstance(value, dict) or not set(value) <= {"same", "reversed"}:
+            raise ValueError(f"{path}: {key!r} must map to {{'same': [...], 'reversed': [...]}}")
+        same[key], rev[key] = list(value.get("same", [])), list(value.get("reversed", []))
+    return Phrasings(same, rev)
 
 
 def load_synonyms(path: Path = SYNONYMS_FILE) -> dict[str, list[str]]:
@@ -248,6 +285,8 @@ class LabelSettings:
     lexical_guard: int = 0  # see the module doc; 0: off
     projection_prob: float = 0.0  # per complete example: show matching global labels as positives
     max_projected: int = 3  # at most this many projected labels per example
+    ancestor_prob: float = 0.0  # with a hierarchy: show an ancestor beside a gold / instead of it
+    phrasing_prob: float = 0.0  # with phrasings: a relation prompt becomes one of its phrasings
 
 
 class LabelSampler:
@@ -263,10 +302,15 @@ class LabelSampler:
         embed: Callable[[list[str]], list[list[float]]] | None = None,
         lexicon: dict[str, frozenset[str]] | None = None,
         positives: dict[str, frozenset[str]] | None = None,
+        hierarchy: LabelHierarchy | None = None,
+        phrasings: Phrasings | None = None,
     ):
         """`lexicon`: `mention_lexicon` of the training examples, for `settings.lexical_guard`;
-        `positives`: `positive_lexicon`, for `settings.projection_prob`."""
+        `positives`: `positive_lexicon`, for `settings.projection_prob`; `hierarchy` and
+        `phrasings`: see the module doc."""
         self.sets = sets
+        self.hierarchy = hierarchy
+        self.phrasings = phrasings
         self.lexicon = lexicon or {}
         self.positives = positives or {}
         self.s = settings
@@ -279,11 +323,25 @@ class LabelSampler:
 
     def known_labels(self) -> list[str]:
         """Every prompt training shows (pool + synonyms): what the router treats as familiar."""
-        return sorted(with_synonyms([*self.entity_pool, *self.relation_pool], self.synonyms))
+        shown = with_synonyms([*self.entity_pool, *self.relation_pool, *self._ancestors_shown()], self.synonyms)
+        return sorted(shown | self._phrased())
+
+    def _ancestors_shown(self) -> set[str]:
+        """Ancestors that `ancestor_prob` can show although no set annotates them ("creative work")."""
+        if self.hierarchy is None or not self.s.ancestor_prob:
+            return set()
+        return {a for p in self.entity_pool for a in self.hierarchy.ancestors(p)}
 
     def known_relation_labels(self) -> list[str]:
-        """The relation prompts among `known_labels` (pool + their synonyms)."""
-        return sorted(with_synonyms(self.relation_pool, self.synonyms))
+        """The relation prompts among `known_labels` (pool + their synonyms and phrasings)."""
+        return sorted(with_synonyms(self.relation_pool, self.synonyms) | self._phrased())
+
+    def _phrased(self) -> set[str]:
+        if self.phrasings is None or not self.s.phrasing_prob:
+            return set()
+        pool = set(self.relation_pool)
+        return {p for table in (self.phrasings.same, self.phrasings.reversed) for k, v in table.items() if k in pool
+                for p in v}  # fmt: skip
 
     def _prompt(self, prompt: str) -> str:
         alts = self.synonyms.get(prompt)
@@ -293,7 +351,8 @@ class LabelSampler:
 
     def _side(
         self, own: dict[str, str], present: list[str], pool: list[str], near: NearMisses, cap: int, partial: bool,
-        maybe_true: Callable[[str], bool] | None = None,
+        maybe_true: Callable[[str], bool] | None = None, *, hierarchy: LabelHierarchy | None = None,
+        symmetric: set[str] | frozenset[str] = frozenset(), phrase: bool = False,
     ) -> tuple[list[str], dict[str, int]]:
         """Prompts for one side (entities or relations) and gold type name -> prompt index."""
         if not own:
@@ -303,19 +362,40 @@ class LabelSampler:
         if present and not kept:
             kept = [self.rng.choice(present)]
         kept = kept[:cap]
-        chosen: list[tuple[str, str | None]] = [(own[t], t) for t in kept]
+        # Hierarchy: replace a kept gold by one of its ancestors (it becomes the gold, below).
+        ladders = {t: hierarchy.ancestors(own[t]) for t in present} if hierarchy and not partial else {}
+        raised: list[str] = []
+        if ladders and self.s.ancestor_prob:
+            for t in list(kept):
+                specific = [a for a in ladders[t] if a not in hierarchy.catch_alls]
+                if specific and self.rng.random() < self.s.ancestor_prob / 2:
+                    kept.remove(t)
+                    raised.append(self.rng.choice(specific))
+        blocked = {d for t in present for d in hierarchy.descendants(own[t])} if hierarchy else set()
+        if phrase:  # a relation worded like a gold one is no negative for the text
+            blocked |= self._same_meaning({own[t] for t in present})
+        chosen: list[tuple[str, tuple[str, ...]]] = [(own[t], (t,)) for t in kept]
         # The rest of the set's own types: true negatives for a completely annotated text
         # (for a partial one every own type is shown, so the gold item is scored against them).
         others = [t for t in own if t not in present]
         self.rng.shuffle(others)
         room = cap - len(chosen)
         n_total = room if partial else self.rng.randint(0, room)
-        chosen += [(own[t], t) for t in others[: min(len(others), n_total)]]
+        chosen += [(own[t], (t,)) for t in others[: min(len(others), n_total)]]
+        # Ancestors beside a kept gold: negatives on its spans, the specific label wins.
+        offered = {p for p, _ in chosen}
+        extra = list(dict.fromkeys(raised))
+        if ladders and self.s.ancestor_prob and self.rng.random() < self.s.ancestor_prob:
+            extra += [self.rng.choice(ladders[t]) for t in kept if ladders[t]]
+        for p in dict.fromkeys(extra):
+            if p not in offered and len(chosen) < cap:
+                chosen.append((p, ()))
+                offered.add(p)
         # Global negatives: near misses of the gold prompts, and random ones.
         own_prompts = set(own.values())
         n_global = self.rng.randint(0, max(0, cap - len(chosen)))
         if n_global:
-            candidates = {p for p in pool if p not in own_prompts}
+            candidates = {p for p in pool if p not in own_prompts and p not in offered and p not in blocked}
             near_pool = [p for g in kept for p in near.nearest(own[g], self.s.near_miss_k) if p in candidates]
             picked: list[str] = []
             n_near = round(n_global * self.s.near_miss_share)
@@ -327,10 +407,46 @@ class LabelSampler:
             picked = [p for p in picked if max((near.similarity(p, o) for o in own_prompts), default=0) < guard]
             if maybe_true is not None:
                 picked = [p for p in picked if not maybe_true(p)]
-            chosen += [(p, None) for p in picked]
-        prompts = [(self._prompt(p), name) for p, name in chosen]
+            chosen += [(p, ()) for p in picked]
+        # A present gold that is not offered: its nearest offered ancestor is the gold instead.
+        position = {p: i for i, (p, _) in enumerate(chosen)}
+        for t in present:
+            if t in kept or not ladders.get(t):
+                continue
+            target = next((a for a in ladders[t] if a in position), None)
+            if target is not None:
+                i = position[target]
+                chosen[i] = (target, (*chosen[i][1], t))
+        prompts = [self._rename(p, names, symmetric, phrase) for p, names in chosen]
+        shown_gold = {p for p, names in prompts if names}
+        prompts = [(p, names) for p, names in prompts if names or p not in shown_gold]  # one column per string
         self.rng.shuffle(prompts)
-        return [p for p, _ in prompts], {name: i for i, (_, name) in enumerate(prompts) if name is not None}
+        return [p for p, _ in prompts], {name: i for i, (_, names) in enumerate(prompts) for name in names}
+
+    def _same_meaning(self, prompts: set[str]) -> set[str]:
+        """Relation prompts of the pool that `phrasings` words like one of `prompts` (a phrasing of
+        one is the other, either way), or that share a head -> tail phrasing with one of them."""
+        table = self.phrasings
+        if table is None or not self.s.phrasing_prob or not prompts:
+            return set()
+        words = {w for p in prompts for w in table.same.get(p, [])}
+        return {q for q in self.relation_pool
+                if q in words or not prompts.isdisjoint(table.same.get(q, [])) or not words.isdisjoint(table.same.get(q, []))}  # fmt: skip
+
+    def _rename(
+        self, prompt: str, names: tuple[str, ...], symmetric: set[str] | frozenset[str], phrase: bool
+    ) -> tuple[str, tuple[str, ...]]:
+        """The prompt as shown (a synonym, or for relations a phrasing) and the type names it is gold
+        for (a reversed phrasing's names get the `REVERSED` prefix)."""
+        table = self.phrasings
+        if phrase and table is not None and self.s.phrasing_prob and self.rng.random() < self.s.phrasing_prob:
+            same = table.same.get(prompt, [])
+            rev = [] if any(n in symmetric for n in names) else table.reversed.get(prompt, [])
+            options = [(p, False) for p in same] + [(p, True) for p in rev]
+            if options:
+                shown, flipped = self.rng.choice(options)
+                return shown, tuple(REVERSED + n for n in names) if flipped else names
+        return self._prompt(prompt), names
 
     def sample(self, ex: Example) -> tuple[list[str], dict[str, int], list[str], dict[str, int]]:
         """Entity prompts, gold type name -> prompt index, and the same for relations."""
@@ -376,10 +492,10 @@ class LabelSampler:
 
         ent_prompts, ent_index = self._side(
             types.entities, [e[2] for e in ex.entities], self.entity_pool, self.entity_near,
-            self.s.max_entity_labels, ex.partial, maybe_true,
+            self.s.max_entity_labels, ex.partial, maybe_true, hierarchy=self.hierarchy,
         )
         rel_prompts, rel_index = self._side(
             types.relations, [r[2] for r in ex.relations], self.relation_pool, self.relation_near,
-            self.s.max_relation_labels, ex.partial,
+            self.s.max_relation_labels, ex.partial, symmetric=types.symmetric, phrase=True,
         )
         return ent_prompts, ent_index, rel_prompts, rel_index

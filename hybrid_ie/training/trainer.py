@@ -37,12 +37,16 @@ from hybrid_ie.training.calibration import reset_scaling
 from hybrid_ie.encoder.inference import JointEncoder
 from hybrid_ie.encoder.inputs import collate
 from hybrid_ie.training.mixture import load_mixture, select_sets, to_examples
+from hybrid_ie.training.hierarchy import HIERARCHY_FILE, LabelHierarchy, load_hierarchy, wordnet_parents
 from hybrid_ie.training.sampling import (
+    PHRASINGS_FILE,
+    REVERSED,
     Example,
     LabelSampler,
     LabelSettings,
     SetSampler,
     SetTypes,
+    load_phrasings,
     mention_lexicon,
     positive_lexicon,
 )
@@ -135,6 +139,13 @@ class TrainConfig:
     foreign_negative_weight: float = 1.0  # loss weight of a global (other set's) entity negative on a
     # span the example does not annotate; 1: as own negatives, 0: only annotated spans count (see
     # entity_loss_weights)
+    label_hierarchy: bool | str = False  # entity labels follow "the most specific offered label wins"
+    # (True: label_hierarchy.json, or the path of such a file; hierarchy.py, sampling.py)
+    hierarchy_wordnet: bool = True  # with a hierarchy: prompts it does not list get WordNet parents
+    ancestor_prob: float = 0.0  # with a hierarchy: show an ancestor beside the gold (or instead of it)
+    relation_phrasings: bool | str = False  # relation prompts sometimes in users' words, passive forms
+    # swapped (True: relation_phrasings.json, or the path of such a file)
+    phrasing_prob: float = 0.0  # with relation_phrasings: the chance a relation prompt is phrased
     hard_negative_spans: int = 8
     max_pairs: int = 400
     log_every: int = 20
@@ -142,6 +153,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if not 0.0 <= self.projection_prob <= 1.0:
             raise InputError(f"projection_prob must be in [0, 1], got {self.projection_prob}")
+        for name in ("ancestor_prob", "phrasing_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise InputError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if not 0.0 <= self.foreign_negative_weight <= 1.0:
             raise InputError(f"foreign_negative_weight must be in [0, 1], got {self.foreign_negative_weight}")
 
@@ -164,7 +178,7 @@ class TrainConfig:
             max_entity_labels=self.max_entity_labels, max_relation_labels=self.max_relation_labels,
             near_miss_share=self.near_miss_share, synonym_guard=self.synonym_guard,
             lexical_guard=self.lexical_guard, projection_prob=self.projection_prob,
-            max_projected=self.max_projected,
+            max_projected=self.max_projected, ancestor_prob=self.ancestor_prob, phrasing_prob=self.phrasing_prob,
         )
 
 
@@ -302,11 +316,30 @@ class Trainer:
             log.info("projection lexicon: %d strings for %d prompts", sum(map(len, positives.values())),
                      sum(1 for v in positives.values() if v))
         self.labels = LabelSampler(
-            self.types, cfg.label_settings(), self.rng, embed=self.embed_prompts, lexicon=lexicon, positives=positives
+            self.types, cfg.label_settings(), self.rng, embed=self.embed_prompts, lexicon=lexicon, positives=positives,
+            hierarchy=self._hierarchy(), phrasings=(
+                load_phrasings(PHRASINGS_FILE if cfg.relation_phrasings is True else Path(cfg.relation_phrasings))
+                if cfg.relation_phrasings else None
+            ),
         )
         self.encoder.config.known_labels = self.labels.known_labels()
         self.encoder.config.known_relation_labels = self.labels.known_relation_labels()
         self.encoder.config.training = {k: v for k, v in asdict(cfg).items() if k != "output_dir"}
+
+    def _hierarchy(self) -> LabelHierarchy | None:
+        """The label hierarchy of `cfg.label_hierarchy`, completed with WordNet parents for the
+        mixture's entity prompts it does not list (`cfg.hierarchy_wordnet`), or None."""
+        cfg = self.cfg
+        if not cfg.label_hierarchy:
+            return None
+        hierarchy = load_hierarchy(HIERARCHY_FILE if cfg.label_hierarchy is True else cfg.label_hierarchy)
+        if cfg.hierarchy_wordnet and hierarchy.wordnet_roots:
+            prompts = {p for t in self.types.values() for p in t.entities.values()}
+            listed = set(hierarchy.parents)
+            hierarchy = hierarchy.with_parents(wordnet_parents(prompts, hierarchy.wordnet_roots, cfg.wordnet_dir))
+            log.info("label hierarchy: %d prompts with parents, %d of them from WordNet",
+                     len(hierarchy.parents), len(set(hierarchy.parents) - listed))
+        return hierarchy
 
     def _resume_state(self) -> dict[str, Any] | None:
         state_file = self.output / "last" / "trainer_state.pt"
@@ -364,10 +397,13 @@ class Trainer:
             rel_index = targets[b][1]
             for r, (h, t, label) in enumerate(ex.relations):
                 hs, ts = ex.entities[h][:2], ex.entities[t][:2]
-                if label in rel_index and hs in gold_set and ts in gold_set:
-                    labelled.setdefault((hs, ts), set()).add(rel_index[label])
-                    if r < len(ex.relation_weights):
-                        weights[(hs, ts, rel_index[label])] = ex.relation_weights[r]
+                if hs not in gold_set or ts not in gold_set:
+                    continue
+                for key, pair in ((label, (hs, ts)), (REVERSED + label, (ts, hs))):  # reversed phrasing
+                    if key in rel_index:
+                        labelled.setdefault(pair, set()).add(rel_index[key])
+                        if r < len(ex.relation_weights):
+                            weights[(*pair, rel_index[key])] = ex.relation_weights[r]
             if ex.partial:
                 pairs, cols = self._partial_pairs(ex, labelled, rel_index)
             else:

@@ -1,0 +1,202 @@
+"""The label hierarchy and the label sampling that follows it: a fine label is never a negative on
+a coarse set's text, ancestors are shown beside the gold as negatives, an offered ancestor takes
+over a gold that is not offered; relation phrasings, reversed ones with swapped pairs."""
+
+import json
+import random
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import torch
+
+from hybrid_ie.errors import InputError
+from hybrid_ie.training.hierarchy import LabelHierarchy, load_hierarchy, wordnet_parents
+from hybrid_ie.training.sampling import (
+    REVERSED,
+    Example,
+    LabelSampler,
+    LabelSettings,
+    Phrasings,
+    SetTypes,
+    load_phrasings,
+)
+
+H = LabelHierarchy(
+    {"politician": ["person"], "city": ["human settlement", "location"], "human settlement": ["location"]},
+    catch_alls=frozenset({"miscellaneous"}), catch_all_covers=frozenset({"person", "location"}),
+)
+SETS = {
+    "coarse": SetTypes({"Peop": "person", "Loc": "location"}, {"Live": "lives in"}),
+    "fine": SetTypes({"Pol": "politician", "City": "city"}, {}),
+    "other": SetTypes({"Misc": "miscellaneous", "Chem": "chemical"}, {"Emp": "employer"}),
+}
+COARSE = Example("coarse", "Ann lives in Rome".split(), [(0, 0, "Peop"), (3, 3, "Loc")], [(0, 1, "Live")])
+FINE = Example("fine", "Ann visited Rome".split(), [(0, 0, "Pol"), (2, 2, "City")], [])
+
+
+def sampler(hierarchy=H, phrasings=None, **settings):
+    return LabelSampler(SETS, LabelSettings(**settings), random.Random(7), synonyms={}, hierarchy=hierarchy,
+                        phrasings=phrasings)  # fmt: skip
+
+
+def test_ancestors_nearest_first_then_catch_alls_and_descendants():
+    assert H.ancestors("city") == ("human settlement", "location", "miscellaneous")
+    assert H.ancestors("politician") == ("person", "miscellaneous")
+    assert H.ancestors("miscellaneous") == ()
+    assert H.ancestors("chemical") == ()  # below no covered root
+    assert H.descendants("location") == {"city", "human settlement"}
+    assert H.descendants("miscellaneous") == set()
+
+
+def test_shipped_hierarchy_loads_without_cycles_and_names_real_parents():
+    h = load_hierarchy()
+    assert "person" in h.ancestors("politician") and "location" in h.ancestors("country")
+    assert "anatomical entity" in h.ancestors("tissue")
+    assert "politician" in h.descendants("person")
+
+
+def test_a_cycle_or_a_malformed_file_is_a_clear_error(tmp_path: Path):
+    bad = tmp_path / "h.json"
+    bad.write_text(json.dumps({"parents": {"a": ["b"], "b": ["a"]}}), encoding="utf-8")
+    with pytest.raises(InputError, match="cycle"):
+        load_hierarchy(bad)
+    bad.write_text(json.dumps({"parents": {"a": "b"}}), encoding="utf-8")
+    with pytest.raises(InputError, match="list of parent prompts"):
+        load_hierarchy(bad)
+
+
+def test_a_fine_label_is_never_a_negative_on_a_coarse_text():
+    s = sampler(ancestor_prob=0.5, label_drop=0.0)
+    seen = Counter()
+    for _ in range(400):
+        prompts, index, _, _ = s.sample(COARSE)
+        seen.update(prompts)
+        assert "politician" not in prompts and "city" not in prompts and "human settlement" not in prompts
+    assert seen["chemical"] > 0  # other global negatives still come
+
+
+def test_without_a_hierarchy_fine_labels_are_negatives_as_before():
+    s = sampler(hierarchy=None, label_drop=0.0)
+    assert any("politician" in s.sample(COARSE)[0] for _ in range(200))
+
+
+def test_ancestors_beside_the_gold_are_negatives_and_the_fine_gold_wins():
+    s = sampler(ancestor_prob=1.0, label_drop=0.0)
+    beside = raised = 0
+    for _ in range(400):
+        prompts, index, _, _ = s.sample(FINE)
+        if "Pol" in index and prompts[index["Pol"]] == "politician" and "person" in prompts:
+            beside += 1
+            assert index["Pol"] != prompts.index("person")
+        if "Pol" in index and prompts[index["Pol"]] == "person":
+            raised += 1
+            assert "politician" not in prompts
+    assert beside > 50 and raised > 50
+
+
+def test_a_dropped_gold_takes_its_nearest_offered_ancestor():
+    s = sampler(ancestor_prob=0.0, label_drop=1.0)  # label_drop 1 keeps one gold at random
+    hits = 0
+    for _ in range(300):
+        prompts, index, _, _ = s.sample(FINE)
+        if "City" in index and prompts[index["City"]] != "city":
+            shown = prompts[index["City"]]
+            offered = [a for a in H.ancestors("city") if a in prompts]
+            assert shown == offered[0]
+            hits += 1
+    assert hits > 0
+
+
+def test_phrasings_replace_relation_prompts_and_reversed_ones_are_marked():
+    table = Phrasings(same={"lives in": ["resident of"]}, reversed={"lives in": ["home of"]})
+    s = sampler(phrasings=table, phrasing_prob=1.0, label_drop=0.0)
+    names = Counter()
+    for _ in range(200):
+        _, _, rel_prompts, rel_index = s.sample(COARSE)
+        assert len(set(rel_prompts)) == len(rel_prompts)
+        for name, col in rel_index.items():
+            names[(name, rel_prompts[col])] += 1
+    assert names[("Live", "resident of")] > 0 and names[(REVERSED + "Live", "home of")] > 0
+    assert ("Live", "home of") not in names and ("Live", "lives in") not in names
+    assert "resident of" in s.known_relation_labels() and "home of" in s.known_labels()
+
+
+def test_a_symmetric_relation_is_never_reversed():
+    sets = {"s": SetTypes({"P": "person"}, {"Sp": "spouse"}, symmetric={"Sp"})}
+    table = Phrasings(same={"spouse": ["married to"]}, reversed={"spouse": ["wife of"]})
+    s = LabelSampler(sets, LabelSettings(phrasing_prob=1.0, label_drop=0.0), random.Random(1), synonyms={},
+                     phrasings=table)  # fmt: skip
+    ex = Example("s", "Ann married Bob".split(), [(0, 0, "P"), (2, 2, "P")], [(0, 1, "Sp")])
+    for _ in range(50):
+        _, _, rel_prompts, rel_index = s.sample(ex)
+        assert set(rel_index) == {"Sp"} and rel_prompts[rel_index["Sp"]] == "married to"
+
+
+def test_shipped_phrasings_parse_and_cover_the_canonical_relations():
+    table = load_phrasings()
+    for prompt in ("works for", "employer", "causes adverse effect", "used for", "founded by"):
+        assert table.same.get(prompt) or table.reversed.get(prompt)
+    assert "employs" in table.reversed["employer"]
+
+
+def test_wordnet_parents_on_real_wordnet_lines(tmp_path: Path):
+    # Three synsets of WordNet 3.0's data.noun layout: writer -> communicator -> person.
+    (tmp_path / "index.noun").write_text(
+        "writer n 1 1 @ 1 0 10794014\ncommunicator n 1 1 @ 1 0 09610660\nperson n 1 1 @ 1 0 00007846\n", encoding="utf-8"
+    )
+    (tmp_path / "data.noun").write_text(
+        "00007846 03 n 01 person 0 000 | a human being\n"
+        "09610660 18 n 01 communicator 0 001 @ 00007846 n 0000 | a person who communicates\n"
+        "10794014 18 n 01 writer 0 001 @ 09610660 n 0000 | writes\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "cntlist.rev").write_text("", encoding="utf-8")
+    found = wordnet_parents(["writer", "person", "novel writer", "spoon"], ["person"], str(tmp_path))
+    assert found == {"writer": ["person"], "novel writer": ["person"]}
+
+
+def test_reversed_phrasing_swaps_the_gold_pair_in_the_loss(tmp_path: Path):
+    """A reversed phrasing's loss on (head, tail) equals the plain prompt's on (tail, head)."""
+    from support.tiny_encoder import tiny_encoder
+    from test_training import _cfg, _tiny_data
+
+    from hybrid_ie.training.trainer import Trainer
+
+    _tiny_data(tmp_path / "data")
+    trainer = Trainer(_cfg(tmp_path, hard_negative_spans=0), encoder=tiny_encoder(seed=0))
+    trainer.model.eval()
+    words = "Ann lives in Rome".split()
+    forward = Example("conll04", words, [(0, 0, "Peop"), (3, 3, "Loc")], [(0, 1, "Live")])
+    swapped = Example("conll04", words, [(0, 0, "Peop"), (3, 3, "Loc")], [(1, 0, "Live")])
+
+    def shown(rel_name):
+        return lambda ex: (["person", "location"], {"Peop": 0, "Loc": 1}, ["home of"], {rel_name: 0}, [])
+
+    losses = {}
+    for key, ex, name in (("rev", forward, REVERSED + "Live"), ("plain_swapped", swapped, "Live"), ("plain", forward, "Live")):
+        trainer.labels.sample_with_projections = shown(name)
+        with torch.no_grad():
+            losses[key] = trainer.loss([ex])[1]["rel"]
+    assert losses["rev"] == pytest.approx(losses["plain_swapped"], rel=1e-6)
+    assert losses["rev"] != pytest.approx(losses["plain"], rel=1e-6)
+
+
+def test_known_labels_name_the_ancestors_training_can_show():
+    s = sampler(ancestor_prob=0.3)
+    assert {"human settlement", "miscellaneous"} <= set(s.known_labels())
+    assert "human settlement" not in sampler(hierarchy=None).known_labels()
+
+
+def test_training_phrasings_stay_apart_from_the_evaluation_phrasings():
+    """Protocol phrasings (eval/relation_wording.json) and the paraphrase check's names
+    (eval/relation_paraphrases.json) are fixed before training and must stay unseen by it."""
+    root = Path(__file__).parents[2] / "eval"
+    unseen = set()
+    for name in ("relation_wording.json", "relation_paraphrases.json"):
+        for key, value in json.loads((root / name).read_text(encoding="utf-8")).items():
+            if not key.startswith("_"):
+                for v in value.values():
+                    unseen.update(x.lower() for x in (v if isinstance(v, list) else [v]))
+    table = load_phrasings()
+    assert {p.lower() for p in table.all_prompts()} & unseen == set()
