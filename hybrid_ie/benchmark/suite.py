@@ -152,9 +152,10 @@ def model_info(model: str | Path | None, encoder: Any) -> dict[str, Any]:
     if isinstance(cfg, dict):
         blob = json.dumps(cfg, sort_keys=True, default=str).encode("utf-8")
         from hybrid_ie.training.averaging import primary_training
+        from hybrid_ie.training.config import flatten_settings
 
         own = cfg.get("training") or {}
-        training = primary_training(own)
+        training = flatten_settings(primary_training(own))
         info.update(
             averaged_from=len(own.get("averaged_from") or []),
             config_sha=hashlib.sha256(blob).hexdigest()[:12],

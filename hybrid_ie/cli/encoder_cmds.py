@@ -16,7 +16,8 @@ Opt = typer.Option
 
 
 def train(
-    config: Annotated[Path | None, Opt("--config", help="JSON file of training settings (TrainConfig keys).")] = None,
+    config: Annotated[Path | None, Opt("--config", help="JSON file of training settings: sections model / data / sampling / optim / run "
+                                      "(hybrid_ie/training/config.py), or their keys flat.")] = None,
     backbone: Annotated[str | None, Opt(help="Backbone path or id (default: packaged all-MiniLM-L6-v2).")] = None,
     init_from: Annotated[str | None, Opt(help="Continue from a trained checkpoint (e.g. models/hybrid-ie-minilm).")] = None,
     datasets: Annotated[
@@ -38,7 +39,7 @@ def train(
 ) -> None:
     """Train the joint encoder on a mixture of data sets; keeps the checkpoint best on the dev
     sets (OUTPUT_DIR/best) and resumes from OUTPUT_DIR/last when run again."""
-    from hybrid_ie.training.trainer import TrainConfig
+    from hybrid_ie.training.config import TrainConfig
     from hybrid_ie.training.trainer import train as run_training
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
@@ -64,9 +65,9 @@ def train(
         if config is not None:
             cfg = TrainConfig.from_file(config, **overrides)
         else:
-            cfg = TrainConfig(**{k: v for k, v in overrides.items() if v is not None})
+            cfg = TrainConfig().updated(**overrides)
         best = run_training(cfg)
-    err_console.print(f"best dev scores: {best}; checkpoint in {Path(cfg.output_dir) / 'best'}")
+    err_console.print(f"best dev scores: {best}; checkpoint in {Path(cfg.run.output_dir) / 'best'}")
 
 
 def calibrate(

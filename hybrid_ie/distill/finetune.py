@@ -5,7 +5,7 @@ Replay: the base checkpoint records how it was trained (``config.json: training`
 `TrainConfig` of its run; else ``train_config.json`` beside it): its sets, exclusions, set
 temperature and weights, label sampling. Distillation trains on the same mixture with the silver
 set added as one more set whose share of the draws is fixed at ``1 - replay``
-(`TrainConfig.set_shares`); the replayed sets share ``replay`` as they did in the base run.
+(the `data.set_shares` training setting); the replayed sets share ``replay`` as they did in the base run.
 ``replay = 0`` trains on the silver set alone (the mixture is not even read).
 
 Negatives (the partial-annotation question): an LLM's labels are incomplete (its recall is
@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +41,8 @@ SILVER_SET = "silver"
 MIXTURE_KEYS = (
     "backbone", "datasets", "exclude_datasets", "set_temperature", "set_weights", "max_words", "relation_roles",
     "measure_sets", "measure_notations", "label_drop", "synonym_prob", "max_entity_labels", "max_relation_labels", "near_miss_share",
-    "synonym_guard", "lexical_guard", "hard_negative_spans", "max_pairs", "freeze_embeddings",
+    "synonym_guard", "lexical_guard", "hard_negative_spans", "max_pairs", "freeze_embeddings", "label_hierarchy",
+    "hierarchy_wordnet", "ancestor_prob", "relation_phrasings", "phrasing_prob",
 )  # fmt: skip
 
 
@@ -60,14 +60,14 @@ def base_training(base: Path) -> dict[str, Any]:
     """The base run's mixture settings: ``config.json: training``, else ``train_config.json``
     ({} when neither says which sets it was trained on)."""
     from hybrid_ie.training.averaging import primary_training
-    from hybrid_ie.training.trainer import TrainConfig
+    from hybrid_ie.training.config import flatten_settings
 
-    known = {f.name for f in fields(TrainConfig)}
     own = json.loads((base / "config.json").read_text(encoding="utf-8")).get("training") or {}
     for source in (primary_training(own),
                    _read_json(base / "train_config.json")):  # fmt: skip
-        if isinstance(source, dict) and "datasets" in source:
-            return {k: v for k, v in source.items() if k in known and k in MIXTURE_KEYS}
+        flat = flatten_settings(source) if isinstance(source, dict) else {}
+        if "datasets" in flat:
+            return {k: v for k, v in flat.items() if k in MIXTURE_KEYS}
     return {}
 
 
@@ -118,7 +118,7 @@ def replay_config(
     data_dir: str | None,
 ) -> Any:
     """The `TrainConfig` of a distillation run (see the module docstring)."""
-    from hybrid_ie.training.trainer import TrainConfig
+    from hybrid_ie.training.config import TrainConfig
 
     if not 0.0 <= replay < 1.0:
         raise InputError(f"replay must be in [0, 1) (the share of steps' examples from the base mixture), got {replay}")
@@ -137,12 +137,12 @@ def replay_config(
     if replay == 0:
         mixture.update(datasets=[], exclude_datasets=[], relation_roles=[], measure_sets=[])
     mixture.pop("backbone", None)
-    return TrainConfig(
+    return TrainConfig.from_dict(dict(
         **mixture, init_from=str(base), output_dir=str(output_dir), data_dir=data_dir, dev_sets=[],
         set_shares={SILVER_SET: 1.0 - replay}, limit=replay_limit, max_steps=steps, eval_every=steps,
         save_every=max(1, min(50, steps)), batch_size=batch_size, lr_backbone=lr_backbone, lr_heads=lr_heads,
         seed=seed, threads=threads, log_every=max(1, min(50, steps)),
-    )  # fmt: skip
+    ), source=f"replay of {base}")  # fmt: skip
 
 
 def finetune(
@@ -161,12 +161,12 @@ def finetune(
     from hybrid_ie.training.mixture import set_types
     from hybrid_ie.training.trainer import Trainer
 
-    examples = silver_examples(silver, negatives, negative_weight, cfg.max_words)
+    examples = silver_examples(silver, negatives, negative_weight, cfg.data.max_words)
     if not examples:
         raise InputError("the silver set is empty: nothing to train on (see the silver statistics)")
     trainer = Trainer(cfg, extra_sets={SILVER_SET: (examples, set_types(schema))})
     done = trainer.resume_state["step"] if trainer.resume_state is not None else 0
-    with tqdm(total=cfg.max_steps, initial=done, desc="train", unit="step", disable=not progress) as bar:
+    with tqdm(total=cfg.optim.max_steps, initial=done, desc="train", unit="step", disable=not progress) as bar:
 
         def step(i: int, total: int, parts: dict[str, float]) -> None:
             bar.set_postfix(ent=f"{parts['ent']:.3f}", rel=f"{parts['rel']:.3f}", refresh=False)

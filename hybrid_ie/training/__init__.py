@@ -1,10 +1,14 @@
 """Training the joint encoder: everything that makes or tunes a checkpoint, none of what serves one.
 
     from hybrid_ie.training import TrainConfig, Trainer
-    Trainer(TrainConfig(datasets=["conll04"], max_steps=200, output_dir="runs/mine")).train()
+    cfg = TrainConfig.from_dict({"data": {"datasets": ["conll04"]}, "optim": {"max_steps": 200},
+                                 "run": {"output_dir": "runs/mine"}})
+    Trainer(cfg).train()
 
-Modules: `trainer` (`TrainConfig`, `Trainer`: the loop, checkpoints, resume), `mixture` (data sets
--> examples, derived sets), `sampling` (which set, which labels each example is shown with),
+Modules: `config` (`TrainConfig` and its sections), `trainer` (`Trainer`: the loop, checkpoints,
+resume), `losses` (targets and weights of the losses), `mixture` (data sets -> examples, derived
+sets), `sampling` (which set, which labels each example is shown with), `hierarchy` (coarse ->
+fine label links for sampling),
 `calibration` (temperatures, thresholds, label centering, relation backoff, chosen on dev),
 `averaging` (model soups), `labellers/` (rule-based labellers: measures, actions, nouns, and
 their data files).
@@ -12,6 +16,7 @@ their data files).
 Depends on `hybrid_ie.encoder` (the inference side) and the core; nothing at inference imports it.
 """
 
-from hybrid_ie.training.trainer import TrainConfig, Trainer
+from hybrid_ie.training.config import TrainConfig
+from hybrid_ie.training.trainer import Trainer
 
 __all__ = ["TrainConfig", "Trainer"]

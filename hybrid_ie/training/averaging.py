@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from hybrid_ie.training.calibration import reset_scaling
 from hybrid_ie.encoder.inference import EncoderLoadError
+from hybrid_ie.training.calibration import reset_scaling
 
 # config keys that must agree for the weights to mean the same thing
 SAME_NETWORK = ("backbone_config", "max_width", "use_shape", "max_length")

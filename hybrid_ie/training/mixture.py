@@ -22,6 +22,8 @@ from pathlib import Path
 from hybrid_ie.chunking import word_spans
 from hybrid_ie.datasets import DataSet, discover_sets
 from hybrid_ie.document import Document
+from hybrid_ie.errors import InputError
+from hybrid_ie.schema import Schema, prompt_key
 from hybrid_ie.training.labellers.actions import (
     ACTION_LABELS,
     ACTION_SET,
@@ -32,12 +34,15 @@ from hybrid_ie.training.labellers.actions import (
     load_links,
     load_wordnet,
 )
-from hybrid_ie.training.labellers.measures import MEASURE_SET, measure_example, measure_labels, with_varied_notation
+from hybrid_ie.training.labellers.measures import (
+    MEASURE_SET,
+    measure_example,
+    measure_labels,
+    with_varied_notation,
+)
 from hybrid_ie.training.labellers.nouns import LINKS_FILE as NOUN_LINKS_FILE
 from hybrid_ie.training.labellers.nouns import NOUN_SET, load_noun_links, load_noun_types, noun_example
 from hybrid_ie.training.sampling import Example, SetTypes, load_synonyms, with_synonyms
-from hybrid_ie.errors import InputError
-from hybrid_ie.schema import Schema, prompt_key
 
 log = logging.getLogger("hybrid_ie.training.mixture")
 SENTENCE_END = {".", "!", "?"}

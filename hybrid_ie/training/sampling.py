@@ -41,6 +41,7 @@ from pathlib import Path
 
 import torch
 
+from hybrid_ie.errors import InputError
 from hybrid_ie.training.hierarchy import LabelHierarchy
 
 SYNONYMS_FILE = Path(__file__).with_name("label_synonyms.json")
@@ -275,6 +276,8 @@ class NearMisses:
 
 @dataclass
 class LabelSettings:
+    """How each example's prompt lists are drawn (the `sampling` section of a training config)."""
+
     label_drop: float = 0.15
     synonym_prob: float = 0.15
     max_entity_labels: int = 25
@@ -282,11 +285,25 @@ class LabelSettings:
     near_miss_share: float = 0.5
     near_miss_k: int = 20
     synonym_guard: float = 0.85
-    lexical_guard: int = 0  # see the module doc; 0: off
-    projection_prob: float = 0.0  # per complete example: show matching global labels as positives
-    max_projected: int = 3  # at most this many projected labels per example
+    lexical_guard: int = 0  # > 0: global negatives another set annotates on this text (>= N times) are left out
+    projection_prob: float = 0.0  # > 0: per complete example, show up to max_projected global labels
+    # as positives on the strings their own sets annotate with them (positive_lexicon)
+    projection_min_count: int = 5
+    projection_min_purity: float = 0.5
+    max_projected: int = 3
+    label_hierarchy: bool | str = False  # entity labels follow "the most specific offered label wins"
+    # (True: label_hierarchy.json, or the path of such a file; hierarchy.py)
+    hierarchy_wordnet: bool = True  # with a hierarchy: prompts it does not list get WordNet parents
     ancestor_prob: float = 0.0  # with a hierarchy: show an ancestor beside a gold / instead of it
+    relation_phrasings: bool | str = False  # relation prompts sometimes in users' words, passive forms
+    # swapped (True: relation_phrasings.json, or the path of such a file)
     phrasing_prob: float = 0.0  # with phrasings: a relation prompt becomes one of its phrasings
+
+    def __post_init__(self) -> None:
+        for name in ("label_drop", "synonym_prob", "near_miss_share", "projection_prob", "ancestor_prob",
+                     "phrasing_prob"):  # fmt: skip
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise InputError(f"{name} must be in [0, 1], got {getattr(self, name)}")
 
 
 class LabelSampler:

@@ -23,7 +23,8 @@ from hybrid_ie.training.labellers.actions import (
 )
 from hybrid_ie.training.mixture import load_mixture
 from hybrid_ie.training.sampling import Example
-from hybrid_ie.training.trainer import TrainConfig, entity_targets
+from hybrid_ie.training.config import TrainConfig
+from hybrid_ie.training.losses import entity_targets
 from hybrid_ie.errors import InputError
 
 WORDNET = str(Path(__file__).parents[1] / "data" / "wordnet")
@@ -100,7 +101,7 @@ def test_mixture_derives_the_actions_set_beside_measures(tmp_path):
         load_mixture(sets, action_sets="verbs", wordnet_dir=WORDNET)
     with pytest.raises(InputError, match="WordNet"):
         load_mixture(sets, action_sets="all", wordnet_dir=str(tmp_path / "nowhere"))
-    assert TrainConfig(action_sets="all").wordnet_dir == "/usr/share/wordnet"
+    assert TrainConfig.from_dict({"action_sets": "all"}).data.wordnet_dir == "/usr/share/wordnet"
 
 
 def test_links_join_each_measure_to_the_nearest_verb_before_it_in_its_clause():

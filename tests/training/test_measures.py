@@ -16,7 +16,7 @@ from hybrid_ie.training.labellers.measures import (
 )
 from hybrid_ie.training.mixture import load_mixture
 from hybrid_ie.training.sampling import Example
-from hybrid_ie.training.trainer import entity_targets
+from hybrid_ie.training.losses import entity_targets
 from hybrid_ie.errors import InputError
 
 

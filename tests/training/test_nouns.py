@@ -22,7 +22,7 @@ from hybrid_ie.training.labellers.nouns import (
     noun_verdicts,
 )
 from hybrid_ie.training.sampling import Example
-from hybrid_ie.training.trainer import TrainConfig
+from hybrid_ie.training.config import TrainConfig
 from hybrid_ie.errors import InputError
 
 WORDNET = str(Path(__file__).parents[1] / "data" / "wordnet")
@@ -134,7 +134,7 @@ def test_mixture_derives_the_nouns_set_without_unmarking_its_sources(tmp_path):
     assert not plain[NOUN_SET][0].relations and plain_types[NOUN_SET].relations == {}
     with pytest.raises(InputError, match="partially annotated"):
         load_mixture(sets, noun_sets=["fewrel-tiny"], wordnet_dir=WORDNET)
-    assert TrainConfig(noun_sets="all", noun_links=True).noun_links is True
+    assert TrainConfig.from_dict({"noun_sets": "all", "noun_links": True}).data.noun_links is True
 
 
 def test_missing_files_are_clear_errors(tmp_path):

@@ -9,15 +9,9 @@ from hybrid_ie.datasets import spert_to_document
 from hybrid_ie.encoder import EncoderLoadError, JointEncoder
 from hybrid_ie.training.mixture import select_sets, to_examples
 from hybrid_ie.training.sampling import Example, SetTypes
-from hybrid_ie.training.trainer import (
-    TrainConfig,
-    Trainer,
-    entity_loss_weights,
-    entity_targets,
-    initial_encoder,
-    partial_pairs,
-    to_example,
-)
+from hybrid_ie.training.config import TrainConfig
+from hybrid_ie.training.losses import entity_loss_weights, entity_targets, partial_pairs
+from hybrid_ie.training.trainer import Trainer, initial_encoder, to_example
 from hybrid_ie.errors import InputError
 
 SENTENCE = {
@@ -72,7 +66,7 @@ def _cfg(tmp_path, data=None, **kw):
         "warmup_ratio": 0.0, "data_dir": str(data or tmp_path / "data"),
     }
     base.update(kw)
-    return TrainConfig(**base)
+    return TrainConfig.from_dict(base)
 
 
 def test_mixture_reads_every_set_with_its_annotation_and_labels(tmp_path):
@@ -140,7 +134,7 @@ def test_foreign_negatives_count_fully_only_on_annotated_spans():
 
 def test_foreign_negative_weight_is_checked():
     with pytest.raises(InputError, match="foreign_negative_weight"):
-        TrainConfig(foreign_negative_weight=1.5)
+        TrainConfig.from_dict({"foreign_negative_weight": 1.5})
 
 
 def test_a_partial_example_trains_without_pushing_unmarked_spans_down(tmp_path):
@@ -214,8 +208,23 @@ def test_config_file_rejects_unknown_keys(tmp_path):
     path.write_text(json.dumps({"max_steps": 1, "learning_rate": 3}))
     with pytest.raises(InputError, match="unknown training settings"):
         TrainConfig.from_file(path)
+    path.write_text(json.dumps({"optim": {"max_steps": 1, "rate": 2}}))
+    with pytest.raises(InputError, match=r"optim\.rate"):
+        TrainConfig.from_file(path)
     path.write_text(json.dumps({"_doc": "comments are allowed", "max_steps": 1}))
-    assert TrainConfig.from_file(path, seed=5).seed == 5
+    assert TrainConfig.from_file(path, seed=5).optim.seed == 5
+
+
+def test_config_sections_and_flat_keys_read_the_same(tmp_path):
+    flat = {"max_steps": 7, "datasets": "all", "label_drop": 0.3, "init_from": "x", "eval_every": 3}
+    nested = {"optim": {"max_steps": 7}, "data": {"datasets": "all"}, "sampling": {"label_drop": 0.3},
+              "model": {"init_from": "x"}, "run": {"eval_every": 3}}
+    a, b = TrainConfig.from_dict(flat), TrainConfig.from_dict(nested)
+    assert a == b and a.optim.max_steps == 7 and a.sampling.label_drop == 0.3
+    assert TrainConfig.from_dict(a.to_dict()) == a  # what a run writes reads back
+    assert a.flat()["max_steps"] == 7 and "optim" not in a.flat()
+    with pytest.raises(InputError, match="label_drop"):
+        TrainConfig.from_dict({"label_drop": 2.0})
 
 
 def test_init_from_continues_a_trained_checkpoint_without_its_calibration(tmp_path):
@@ -223,9 +232,9 @@ def test_init_from_continues_a_trained_checkpoint_without_its_calibration(tmp_pa
     enc.config.entity_temperature, enc.config.threshold = 2.5, 0.3
     enc.config.calibration = {"entity": {"ece_after": 0.01}}
     enc.save_pretrained(tmp_path / "ckpt")
-    cfg = TrainConfig(init_from=str(tmp_path / "ckpt"), max_width=12, use_shape=True, threads=0)
+    cfg = TrainConfig.from_dict({"init_from": str(tmp_path / "ckpt"), "max_width": 12, "use_shape": True, "threads": 0})
     start = initial_encoder(cfg)
-    assert (cfg.max_width, cfg.use_shape) == (5, False)  # the checkpoint's architecture wins
+    assert (cfg.model.max_width, cfg.model.use_shape) == (5, False)  # the checkpoint's architecture wins
     c = start.config
     assert (c.entity_temperature, c.entity_shift, c.threshold, c.relation_threshold, c.calibration) == (
         1.0, 0.0, 0.5, 0.5, {})
@@ -235,7 +244,7 @@ def test_init_from_continues_a_trained_checkpoint_without_its_calibration(tmp_pa
 
 def test_init_from_a_missing_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(EncoderLoadError, match="not-there"):
-        initial_encoder(TrainConfig(init_from=str(tmp_path / "not-there")))
+        initial_encoder(TrainConfig.from_dict({"init_from": str(tmp_path / "not-there")}))
 
 
 def test_relation_roles_turn_relation_arguments_into_typed_entities():

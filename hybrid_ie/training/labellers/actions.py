@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from hybrid_ie.errors import InputError
 from hybrid_ie.training.labellers.measures import MeasureKind, find_measures, load_kinds
 from hybrid_ie.training.sampling import Example
-from hybrid_ie.errors import InputError
 
 ACTION_SET = "actions"
 LINKED_SET = "actions+links"

@@ -20,8 +20,8 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
-from hybrid_ie.training.sampling import Example
 from hybrid_ie.errors import InputError
+from hybrid_ie.training.sampling import Example
 
 PATTERNS_FILE = Path(__file__).with_name("measure_patterns.json")
 MEASURE_SET = "measures"

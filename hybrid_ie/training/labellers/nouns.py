@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from hybrid_ie.errors import InputError
 from hybrid_ie.training.labellers.actions import (
     ACTION_LABELS,
     CLAUSE_MARKS,
@@ -52,7 +53,6 @@ from hybrid_ie.training.labellers.actions import (
 )
 from hybrid_ie.training.labellers.measures import find_measures, load_kinds
 from hybrid_ie.training.sampling import Example
-from hybrid_ie.errors import InputError
 
 NOUN_SET = "nouns"
 LABELS_FILE = Path(__file__).with_name("noun_labels.json")
