@@ -298,10 +298,12 @@ class LabelSettings:
     relation_phrasings: bool | str = False  # relation prompts sometimes in users' words, passive forms
     # swapped (True: relation_phrasings.json, or the path of such a file)
     phrasing_prob: float = 0.0  # with phrasings: a relation prompt becomes one of its phrasings
+    lowercase_prob: float = 0.0  # an example's words are lower-cased (short typed queries, social text):
+    # the word-shape embedding otherwise teaches the encoder to lean on capitals
 
     def __post_init__(self) -> None:
         for name in ("label_drop", "synonym_prob", "near_miss_share", "projection_prob", "ancestor_prob",
-                     "phrasing_prob"):  # fmt: skip
+                     "phrasing_prob", "lowercase_prob"):  # fmt: skip
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise InputError(f"{name} must be in [0, 1], got {getattr(self, name)}")
 

@@ -176,6 +176,8 @@ class Trainer:
             ent_prompts, ent_index, rel_prompts, rel_index, projected = self.labels.sample_with_projections(ex)
             if projected:  # appended: relation heads and tails still index the original entities
                 ex = replace(ex, entities=[*ex.entities, *projected])
+            if cfg.sampling.lowercase_prob and self.rng.random() < cfg.sampling.lowercase_prob:
+                ex = replace(ex, words=[w.lower() for w in ex.words])  # as users type queries
             shown.append(ex)
             encoded.append(self.encoder.inputs.encode(ex.words, ent_prompts, rel_prompts))
             targets.append((ent_index, rel_index))

@@ -200,3 +200,20 @@ def test_training_phrasings_stay_apart_from_the_evaluation_phrasings():
                     unseen.update(x.lower() for x in (v if isinstance(v, list) else [v]))
     table = load_phrasings()
     assert {p.lower() for p in table.all_prompts()} & unseen == set()
+
+
+def test_lowercase_prob_lowers_the_words_a_step_sees(tmp_path: Path):
+    from support.tiny_encoder import tiny_encoder
+    from test_training import _cfg, _tiny_data
+
+    from hybrid_ie.training.trainer import Trainer
+
+    _tiny_data(tmp_path / "data")
+    trainer = Trainer(_cfg(tmp_path, lowercase_prob=1.0), encoder=tiny_encoder(seed=0))
+    seen = []
+    encode = trainer.encoder.inputs.encode
+    trainer.encoder.inputs.encode = lambda words, *a: seen.append(list(words)) or encode(words, *a)
+    ex = Example("conll04", "Ann lives in Rome".split(), [(0, 0, "Peop")], [])
+    trainer.loss([ex])
+    assert seen == [["ann", "lives", "in", "rome"]]
+    assert ex.words == ["Ann", "lives", "in", "Rome"]  # the stored example is untouched
