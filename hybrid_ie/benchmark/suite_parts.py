@@ -6,7 +6,9 @@
   in the mapping file);
 - **relation wording**: a set's relations asked with user phrasings instead of its own names
   (`wording_schema`), the phrasings checked against the checkpoint's known labels
-  (`known_overlap`), and where relation backoff sends each (`backoff_table`);
+  (`known_overlap`), and where relation backoff sends each (`backoff_table`); with `repo_schema`
+  the set is also run with the repository's schema for it (`DataSet.schema()`, the labels
+  `hybrid-ie benchmark --dataset` uses), for in-domain no-regression checks;
 - **user suite**: every set of a separate data dir (hand-written domains), scored pooled.
 
 Every run goes through `predict_and_score`, the same path as a suite's plain sets.
@@ -365,6 +367,7 @@ def run_relation_wording(
             "phrasings": table,
             "known_overlap": overlap,
             "known_labels_checked": known is not None,
+            "backoff_strength": backoff_strength(ctx.encoder),
             "backoff": backoff_table(ctx.encoder, [t.prompt for t in ds.types_schema.relation_types] + every),
             "runs": [],
         }
@@ -385,6 +388,11 @@ def run_relation_wording(
         metrics[f"{name}.canonical.entities"] = f1(canonical, "entities")
         metrics[f"{name}.canonical.relations"] = base
         metrics[f"{name}.wording_ratio"] = sum(wordings) / len(wordings) / base if base else None
+        if entry.get("repo_schema"):
+            run, _ = ctx.run(name, "schema", gold, ds.schema(), tasks, nested)
+            item["runs"].append(run)
+            metrics[f"{name}.schema.entities"] = f1(run, "entities")
+            metrics[f"{name}.schema.relations"] = f1(run, "relations")
     return out, metrics, flags
 
 
@@ -444,6 +452,7 @@ def part_metric_names(data: dict[str, Any]) -> set[str]:
     for s in (data.get("relation_wording") or {}).get("sets", ()):
         s = s["name"] if isinstance(s, dict) else s
         names |= {f"{s}.canonical.entities", f"{s}.canonical.relations", f"{s}.wording_ratio"}
+        names |= {f"{s}.schema.entities", f"{s}.schema.relations"}
         names |= {f"{s}.wording{k}.{t}" for k in (1, 2, 3) for t in ("entities", "relations")}
     if data.get("user_suite"):
         names |= {"user_suite.entities", "user_suite.relations", "user_suite.entities_boundary"}

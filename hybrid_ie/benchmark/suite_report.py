@@ -152,20 +152,24 @@ def wording_lines(items: list[dict[str, Any]]) -> list[str]:
         overlap = ", ".join(item["known_overlap"]) or (
             "none" if item["known_labels_checked"] else "not checked"
         )
+        schema = runs.get("schema")
         rows.append(
             [item["name"], "–" if canonical is None else _f1(canonical, "relations"),
              " / ".join(_f1(r, "relations") for r in wordings) or "–",
-             "–" if ratio is None else f"{ratio:.2f}", overlap]
+             "–" if ratio is None else f"{ratio:.2f}", overlap,
+             "–" if schema is None else f"{_f1(schema, 'entities')} / {_f1(schema, 'relations')}"]
         )  # fmt: skip
         where = {p: f"{item['name']} {k} (own name)" for k, p in item.get("own_names", {}).items()}
         where.update({p: f"{item['name']} {k}" for k, v in item["phrasings"].items() for p in v})
         backoff += _backoff_rows(item["backoff"], where)
-    out = [
-        _table(
-            ("set", "rel F1 own names", "rel F1 wording 1 / 2", "ratio", "phrasings among known labels"), rows
-        ),
-        "",
-    ]
+    header = ("set", "rel F1 own names", "rel F1 wording 1 / 2", "ratio", "phrasings among known labels",
+              "repo schema ent / rel F1")  # fmt: skip
+    out = [_table(header, rows), ""]
+    strengths = sorted(
+        {item["backoff_strength"] for item in items if item.get("backoff_strength") is not None}
+    )
+    if strengths:
+        out += [f"relation backoff strength of the checkpoint: {', '.join(map(str, strengths))}", ""]
     if backoff:
         out += [
             (

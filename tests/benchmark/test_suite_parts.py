@@ -196,7 +196,7 @@ def v2_suite(root) -> Suite:
             "label_competition": {"mapping": str(root / "mapping.json"), "sets": ["people"]},
             "relation_wording": {
                 "phrasings": str(root / "wording.json"),
-                "sets": [{"name": "conll04", "nested": True}],
+                "sets": [{"name": "conll04", "nested": True, "repo_schema": True}],
             },
             "user_suite": {"data": str(root / "user")},
             "bar": [
@@ -234,7 +234,7 @@ def test_run_suite_with_parts(v2_data, tmp_path):
     assert m["conll04.wording_ratio"] == 1.0
     wording = report["parts"]["relation_wording"][0]
     assert wording["known_overlap"] == ["resident of"]
-    assert [r["run"] for r in wording["runs"]] == ["canonical", "wording1", "wording2"]
+    assert [r["run"] for r in wording["runs"]] == ["canonical", "wording1", "wording2", "schema"]
     assert all(r["nested"] for r in wording["runs"])
     assert {b["prompt"]: b["target"] for b in wording["backoff"]}["staff member at"] == "is member of"
     asked = [c[2] for c in encoder.calls if c[0] == "conll04"]
@@ -242,7 +242,10 @@ def test_run_suite_with_parts(v2_data, tmp_path):
         ["works for", "lives in"],
         ["has a job at", "resident of"],
         ["staff member at", "resident of"],
+        ["works for", "killed", "organization based in", "lives in", "located in"],  # schemas/conll04.json
     ]
+    assert m["conll04.schema.entities"] == m["conll04.schema.relations"] == 1.0
+    assert [r["run"] for r in report["parts"]["relation_wording"][0]["runs"]][-1] == "schema"
     # user suite: every domain, pooled
     assert m["user_suite.entities"] == 1.0 and m["user_suite.relations"] == 1.0
     assert [r["name"] for r in report["parts"]["user_suite"]["runs"]] == [
