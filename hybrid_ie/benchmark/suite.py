@@ -9,8 +9,10 @@ A suite is data, not code: `suites.json` beside this module (or a JSON file of o
 the sets (folders of the data dir, read through `hybrid_ie.datasets`), the tasks scored on each
 (`entities`, `relations`), the decoding (`nested`), the macro average and the bar. Each set is
 read with the labels of its own `types.json` (`DataSet.types_schema`: verbose names as prompts,
-type keys as output labels) and scored strict micro F1 (`hybrid_ie.metrics.score`). The protocol
-of the `zero-shot` suite is written down in eval/ZERO_SHOT.md.
+type keys as output labels) and scored strict micro F1 (`hybrid_ie.metrics.score`). A suite may
+add parts that run sets with other labels (`suite_parts`: label competition, relation wording, a
+user suite read from its own data dir). The protocols of the `zero-shot` and `zero-shot-v2`
+suites are written down in eval/ZERO_SHOT.md.
 
 `run_suite` returns the report dictionary; `suite_report.write_suite_report` writes report.md and
 report.json. Predictions go to `<output_dir>/preds/<set>.jsonl` when an output folder is given.
@@ -29,10 +31,15 @@ from pathlib import Path
 from typing import Any
 
 from hybrid_ie.benchmark.identity import encoder_identity, git, git_commit, load_average
+from hybrid_ie.benchmark.suite_parts import (
+    PART_KEYS,
+    Context,
+    part_metric_names,
+    predict_and_score,
+    run_parts,
+)
 from hybrid_ie.datasets import SPLITS, DataSet, discover_sets
-from hybrid_ie.document import write_jsonl
 from hybrid_ie.errors import InputError
-from hybrid_ie.metrics import score
 from hybrid_ie.paths import REPO_ROOT, data_dir
 from hybrid_ie.schema import Schema
 
@@ -60,6 +67,9 @@ class Suite:
     macro_level: str = "entities"
     macro_sets: tuple[str, ...] = ()
     bar: tuple[tuple[str, float], ...] = ()  # (metric, minimum)
+    bar_max: tuple[tuple[str, float], ...] = ()  # (metric, maximum)
+    bar_order: tuple[str, ...] = ()  # the bar's metrics as the definition lists them
+    parts: dict[str, Any] = dataclasses.field(default_factory=dict)  # suite_parts.PART_KEYS -> definition
 
     @classmethod
     def from_dict(cls, name: str, data: dict[str, Any], *, source: str = "<dict>") -> Suite:
@@ -67,7 +77,9 @@ class Suite:
         try:
             sets = tuple(SuiteSet(str(s["name"]), tuple(s.get("tasks", ("entities",)))) for s in data["sets"])
             macro = data.get("macro") or {}
-            bar = tuple((str(b["metric"]), float(b["min"])) for b in data.get("bar", ()))
+            bar = tuple((str(b["metric"]), float(b["min"])) for b in data.get("bar", ()) if "max" not in b)
+            bar_max = tuple((str(b["metric"]), float(b["max"])) for b in data.get("bar", ()) if "max" in b)
+            parts = {k: dict(data[k]) for k in PART_KEYS if data.get(k)}
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"{where}: malformed definition ({exc!r})") from exc
         names = [s.name for s in sets]
@@ -88,11 +100,14 @@ class Suite:
             macro_level=str(macro.get("level", "entities")),
             macro_sets=tuple(macro.get("sets", ())),
             bar=bar,
+            bar_max=bar_max,
+            bar_order=tuple(str(b["metric"]) for b in data.get("bar", ())),
+            parts=parts,
         )
         if suite.macro_level not in TASKS or not set(suite.macro_sets) <= set(names):
             raise InputError(f"{where}: 'macro' must average a task over sets of the suite")
-        known = {"macro"} | {f"{s.name}.{t}" for s in sets for t in s.tasks}
-        unknown = [m for m, _ in bar if m not in known]
+        known = {"macro"} | {f"{s.name}.{t}" for s in sets for t in s.tasks} | part_metric_names(parts)
+        unknown = [m for m, _ in bar + bar_max if m not in known]
         if unknown:
             raise InputError(f"{where}: bar metric(s) {unknown} not measured; known: {sorted(known)}")
         return suite
@@ -220,47 +235,32 @@ def evaluate_set(
     gold = dataset.load(split)
     if limit is not None:
         gold = gold[:limit]
-    schema = set_schema(dataset, entry.tasks)
-    started = time.perf_counter()
-    preds = encoder.predict(
-        [d.text for d in gold],
-        schema,
-        ids=[d.id for d in gold],
-        batch_size=batch_size,
+    result, _ = predict_and_score(
+        encoder,
+        gold,
+        set_schema(dataset, entry.tasks),
+        tasks=entry.tasks,
         nested=nested,
+        batch_size=batch_size,
+        preds_path=preds_path,
         progress=progress,
     )
-    seconds = time.perf_counter() - started
-    if preds_path is not None:
-        write_jsonl(preds, preds_path)
-    scores = score(gold, preds, symmetric=schema.symmetric_relations).to_dict()
-    if "relations" not in entry.tasks:
-        scores.pop("relations", None)
-        scores.get("per_label", {}).pop("relations", None)
-        scores.get("macro", {}).pop("relations", None)
-    return {
-        "name": dataset.name,
-        "split": split,
-        "annotation": dataset.annotation,
-        "tasks": list(entry.tasks),
-        "sentences": len(gold),
-        "gold": {
-            "entities": sum(len(d.entities) for d in gold),
-            "relations": sum(len(d.relations) for d in gold),
-        },
-        "labels": {"entities": len(schema.entity_types), "relations": len(schema.relation_types)},
-        "schema": schema.to_dict(),
-        "predict_s": seconds,
-        "sentences_per_s": len(gold) / seconds if seconds > 0 else None,
-        "preds": None if preds_path is None else f"{PREDS_DIR}/{preds_path.name}",
-        "scores": scores,
-    }
+    del result["nested"]
+    return {"name": dataset.name, "split": split, "annotation": dataset.annotation, **result}
 
 
-def summarise(suite: Suite, results: list[dict[str, Any]], *, complete: bool) -> dict[str, Any]:
+def summarise(
+    suite: Suite,
+    results: list[dict[str, Any]],
+    *,
+    complete: bool,
+    extra: dict[str, Any] | None = None,
+    flags: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """The headline numbers: strict F1 per set and task, the macro average and the bar check.
     `complete` says whether the run is the full protocol (test split, no limit, nothing skipped);
-    only then does the bar check decide anything (`bar_passed`)."""
+    only then does the bar check decide anything (`bar_passed`). `extra`: the parts' metrics;
+    `flags`: metric -> why its bar line fails whatever its value."""
     metrics: dict[str, float | None] = {}
     for r in results:
         for task in r["tasks"]:
@@ -274,17 +274,18 @@ def summarise(suite: Suite, results: list[dict[str, Any]], *, complete: bool) ->
         "missing": [s for s in suite.macro_sets if s not in used],
         "f1": macro_f1,
     }
+    metrics.update(extra or {})
     bar = []
-    for metric, minimum in suite.bar:
-        value = metrics.get(metric)
-        bar.append(
-            {
-                "metric": metric,
-                "min": minimum,
-                "value": value,
-                "ok": None if value is None else value >= minimum,
-            }
-        )
+    for side, lines in (("min", suite.bar), ("max", suite.bar_max)):
+        for metric, limit in lines:
+            value = metrics.get(metric)
+            ok = None if value is None else (value >= limit if side == "min" else value <= limit)
+            line = {"metric": metric, side: limit, "value": value, "ok": ok}
+            if metric in (flags or {}):
+                line.update(ok=False, note=flags[metric])
+            bar.append(line)
+    order = {m: i for i, m in enumerate(suite.bar_order)}
+    bar.sort(key=lambda b: order.get(b["metric"], len(order)))
     passed = all(b["ok"] for b in bar) if complete and not macro["missing"] else None
     return {
         "metrics": metrics,
@@ -313,7 +314,8 @@ def run_suite(
     `model`: a checkpoint folder (None: the shipped one) or an encoder object with `predict` (the
     training loop passes its model). `limit` keeps the first N sentences of each set; `threads`
     sets torch's CPU threads for the call (restored afterwards); `output_dir` receives the
-    predictions (`preds/<set>.jsonl`), nothing is written without it."""
+    predictions (`preds/<set>.jsonl`; a part's runs `preds/<set>.<run>.jsonl`), nothing is written
+    without it. The suite's parts (`Suite.parts`) run after its sets, on the same split."""
     import torch
 
     spec = load_suite(suite)
@@ -356,6 +358,11 @@ def run_suite(
                     progress=progress,
                 )
             )
+        parts, part_metrics, flags = {}, {}, {}
+        if spec.parts:
+            _say(f"parts: {', '.join(spec.parts)}", progress)
+            context = Context(encoder, split, limit, base, batch_size, preds_dir, progress)
+            parts, part_metrics, flags = run_parts(spec.parts, context)
         wall = time.perf_counter() - wall
         used_threads = torch.get_num_threads()
     finally:
@@ -379,7 +386,8 @@ def run_suite(
         "load_average": {"start": load_before, "end": load_average()},
         "sets": results,
         "skipped": skipped,
-        **summarise(spec, results, complete=complete),
+        "parts": parts,
+        **summarise(spec, results, complete=complete, extra=part_metrics, flags=flags),
     }
 
 

@@ -46,6 +46,7 @@ def run_suite_command(ctx: typer.Context) -> None:
     from hybrid_ie.benchmark.suite_report import (
         bar_lines,
         macro_line,
+        part_lines,
         skipped_lines,
         suite_rows,
         write_suite_report,
@@ -77,8 +78,8 @@ def run_suite_command(ctx: typer.Context) -> None:
     out = Console()
     title = f"suite {report['suite']} ({report['split']}): {report['model']['identity']}"
     out.print(compact_table(title, CONSOLE_HEADER, suite_rows(report), left=2))
-    for line in [*skipped_lines(report), macro_line(report)]:
-        out.print(line, highlight=False)
+    for line in [*skipped_lines(report), macro_line(report), *part_lines(report)]:
+        out.print(line, highlight=False, markup=False)
     for line in bar_lines(report):
         out.print(line, highlight=False)
     err_console.print(f"wrote {', '.join(str(x) for x in written.values())} and {p['output']}/preds/")
