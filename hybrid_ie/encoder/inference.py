@@ -34,6 +34,7 @@ from hybrid_ie.encoder.checkpoints import (
 from hybrid_ie.encoder.decoding import PairCandidate, SpanCandidate, decode_entities
 from hybrid_ie.encoder.inputs import ENT_TOKEN, REL_TOKEN, InputBuilder, SequenceTooLong, collate
 from hybrid_ie.encoder.model import EncoderConfig, JointEncoderModel, center_label_logits
+from hybrid_ie.encoder.storage import pack, unpack
 from hybrid_ie.encoder.windowed import SpanEncoder, Thresholds, Window
 from hybrid_ie.schema import Schema, prompt_key
 
@@ -103,7 +104,7 @@ class JointEncoder(SpanEncoder):
         config = EncoderConfig.from_dict(data)
         tokenizer = AutoTokenizer.from_pretrained(str(path))
         model = JointEncoderModel(config)
-        state = {k: v.float() for k, v in load_file(str(path / WEIGHTS_NAME)).items()}
+        state = unpack(load_file(str(path / WEIGHTS_NAME)))  # fp32, whatever the storage
         missing, unexpected = model.load_state_dict(state, strict=False)
         if missing or unexpected:
             raise EncoderLoadError(
@@ -124,14 +125,14 @@ class JointEncoder(SpanEncoder):
         self.quantization = mode
         return self
 
-    def save_pretrained(self, directory: str | os.PathLike, *, half: bool = False) -> Path:
-        """Write config.json, model.safetensors (fp16 when `half`) and the tokenizer files."""
+    def save_pretrained(self, directory: str | os.PathLike, *, half: bool = False, storage: str | None = None) -> Path:
+        """Write config.json, model.safetensors and the tokenizer files. Weights in `storage`
+        (`hybrid_ie.encoder.storage`: fp32, fp16, int8); default fp16 when `half`, else fp32."""
         if self.quantization != "none":
             raise EncoderLoadError(f"an encoder quantised to {self.quantization} cannot be saved; save the fp32 one")
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
-        dtype = torch.float16 if half else torch.float32
-        state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in self.model.state_dict().items()}
+        state = pack(self.model.state_dict(), storage or ("fp16" if half else "fp32"))
         save_file(state, str(out / WEIGHTS_NAME), metadata={"format": "pt"})
         config = portable_config(self.config.to_dict())  # no machine paths in a checkpoint
         (out / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
