@@ -13,8 +13,9 @@ up in this order:
 A name found in neither is left to the caller (`JointEncoder.from_pretrained` tries the Hugging
 Face hub). The default checkpoint found nowhere is a one-line error naming the weights package.
 
-A checkpoint's config records no machine paths: the backbone by its weights package or hub id,
-other absolute paths relative to the checkout when under it, else not at all (`portable_config`).
+A checkpoint's config names its backbone without a machine path (`portable_backbone`, applied by
+`save_pretrained`); a checkpoint about to ship also has the absolute paths of its training record
+made portable (`portable_config`; the shipped checkpoint's test checks there are none).
 """
 
 from __future__ import annotations
@@ -114,9 +115,10 @@ def portable_backbone(backbone: str) -> str:
 
 
 def portable_config(data: dict[str, Any]) -> dict[str, Any]:
-    """`data` (a checkpoint's config dict) with no machine paths: the backbone by
-    `portable_backbone`; any other absolute path relative to the checkout when under it, else
-    None (a machine's own folders are not part of a checkpoint)."""
+    """`data` (a checkpoint's config dict) with no machine paths, for a checkpoint about to ship:
+    the backbone by `portable_backbone`; any other absolute path (in the training record: data
+    and WordNet folders, averaged runs) relative to the checkout when under it, else None (a
+    machine's own folders are not part of a shipped checkpoint)."""
     out = {k: _portable_value(v) for k, v in data.items()}
     if isinstance(data.get("backbone"), str):
         out["backbone"] = portable_backbone(data["backbone"])

