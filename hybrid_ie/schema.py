@@ -1,8 +1,9 @@
 """Extraction schemas: entity types and relation types with their constraints.
 
 A schema file (the shipped ones are package data: `hybrid_ie/schemas/<name>.json`) is validated
-against `hybrid_ie/schemas/schema.schema.json` with `jsonschema`; a bad file fails with the file name and the offending field. Cross-references
-(relation head/tail types must be declared entity types, names unique) are checked too.
+against `hybrid_ie/schemas/schema.schema.json` with `jsonschema`; a bad file fails with the file
+name and the offending field. Cross-references (relation head/tail types must be declared entity
+types, names unique) are checked too.
 """
 
 from __future__ import annotations
