@@ -8,7 +8,7 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
 LOCAL_MODEL ?= qwen2.5-coder-0.5b
 OUT := demo-output
 
-.PHONY: setup local demo test test-all lint clean
+.PHONY: setup local demo test test-all lint wheels clean
 
 ## setup: .venv with torch 2.13.0 (CPU wheel) first, then the project with its dev, docs, spacy and ray extras
 setup: $(VENV)/.installed
@@ -37,8 +37,15 @@ demo: $(VENV)/.local
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q
 
+## wheels: dist/ with the code wheel (hybrid-ie) and the default checkpoint's weights package
+## (hybrid-ie-minilm-zs, its files taken from models/hybrid-ie-minilm-zs at build time)
+wheels: $(VENV)/.installed
+	rm -rf dist build packages/hybrid-ie-minilm-zs/build  # a stale build/lib would ship removed files
+	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation -w dist . ./packages/hybrid-ie-minilm-zs
+	@ls dist
+
 lint: $(VENV)/.installed
 	$(BIN)/ruff check hybrid_ie tests eval
 
 clean:
-	rm -rf $(OUT) .pytest_cache
+	rm -rf $(OUT) .pytest_cache dist build packages/hybrid-ie-minilm-zs/build

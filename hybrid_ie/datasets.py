@@ -21,7 +21,7 @@ from hybrid_ie.errors import InputError
 from hybrid_ie.paths import SCHEMAS_DIR, data_dir
 from hybrid_ie.schema import Schema, load_schema
 
-DATASETS = ("conll04", "scierc", "ade")  # the sets with a hand-written schema in schemas/
+DATASETS = ("conll04", "scierc", "ade")  # the sets with a hand-written schema in hybrid_ie/schemas/
 SPLITS = ("train", "dev", "test")
 ANNOTATION_FILE = Path(__file__).with_name("datasets.json")
 ANNOTATIONS = ("complete", "partial")
@@ -237,9 +237,9 @@ class DataSet:
         )
 
     def schema(self, *, prefer_repo: bool = True) -> Schema:
-        """The repo's hand-written schema (`schemas/<name>.json`) when there is one and
-        `prefer_repo`, else the schema built from `types.json`."""
-        if prefer_repo and (SCHEMAS_DIR / f"{self.name}.json").exists():
+        """The hand-written shipped schema (`hybrid_ie/schemas/<name>.json`) when there is one
+        and `prefer_repo`, else the schema built from `types.json`."""
+        if prefer_repo and (SCHEMAS_DIR / f"{self.name}.json").is_file():
             return load_schema(self.name)
         return self.types_schema
 

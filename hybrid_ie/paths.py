@@ -1,18 +1,26 @@
-"""Where the project's resources live: schemas/, prompts/, models/, the data and cache folders.
+"""Where the project's resources live: the package data (schemas/, prompts/), models/, the data
+and cache folders.
 
-The package is installed editable from the repository, so resources are found next to it. Each
-location can be overridden with an environment variable, which is how users point the toolkit at
-their own data or a shared cache.
+Schemas and prompts are package data inside `hybrid_ie` (one copy, edited in place, shipped in
+the wheel) and are read through `importlib.resources`, so an installed wheel finds them as an
+editable checkout does. Checkpoints are found by `hybrid_ie.encoder.checkpoints` (an installed
+weights package, else `models/` of a development checkout). Each folder outside the package can
+be overridden with an environment variable, which is how users point the toolkit at their own
+data or a shared cache.
 """
 
 from __future__ import annotations
 
 import os
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
+PACKAGE_DATA: Traversable = files("hybrid_ie")
+SCHEMAS_DIR: Traversable = PACKAGE_DATA / "schemas"
+PROMPTS_DIR: Traversable = PACKAGE_DATA / "prompts"
+# The development checkout (the folder above the package); `HYBRID_IE_HOME` overrides it.
 REPO_ROOT = Path(os.environ.get("HYBRID_IE_HOME", Path(__file__).resolve().parents[1]))
-SCHEMAS_DIR = REPO_ROOT / "schemas"
-PROMPTS_DIR = REPO_ROOT / "prompts"
 MODELS_DIR = REPO_ROOT / "models"
 
 

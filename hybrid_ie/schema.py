@@ -1,8 +1,9 @@
 """Extraction schemas: entity types and relation types with their constraints.
 
-A schema file (`schemas/<name>.json`) is validated against `schemas/schema.schema.json` with
-`jsonschema`; a bad file fails with the file name and the offending field. Cross-references
-(relation head/tail types must be declared entity types, names unique) are checked too.
+A schema file (the shipped ones are package data: `hybrid_ie/schemas/<name>.json`) is validated
+against `hybrid_ie/schemas/schema.schema.json` with `jsonschema`; a bad file fails with the file
+name and the offending field. Cross-references (relation head/tail types must be declared entity
+types, names unique) are checked too.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import lru_cache
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -213,7 +215,9 @@ def _validate(data: Any, source: str) -> None:
 
 
 def available_schemas() -> list[str]:
-    return sorted(p.stem for p in SCHEMAS_DIR.glob("*.json") if p.name != META_SCHEMA_FILE.name)
+    """The names of the shipped schemas (package data)."""
+    names = (p.name for p in SCHEMAS_DIR.iterdir() if p.is_file())
+    return sorted(n.removesuffix(".json") for n in names if n.endswith(".json") and n != META_SCHEMA_FILE.name)
 
 
 def load_schema(name_or_path: str | Path | Schema) -> Schema:
@@ -221,10 +225,10 @@ def load_schema(name_or_path: str | Path | Schema) -> Schema:
     if isinstance(name_or_path, Schema):
         return name_or_path
     text = str(name_or_path)
-    path = Path(text)
+    path: Path | Traversable = Path(text)
     if not (path.suffix == ".json" or path.exists()):
         path = SCHEMAS_DIR / f"{text}.json"
-        if not path.exists():
+        if not path.is_file():
             raise SchemaError(f"unknown schema {text!r}; available: {', '.join(available_schemas())}")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

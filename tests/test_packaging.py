@@ -19,3 +19,21 @@ def test_package_data_globs_cover_every_data_file():
     # setuptools globs: "*" does not cross a folder, so "*/*.json" is one level down
     missed = [f for f in data if not any(fnmatch(f, g) and f.count("/") == g.count("/") for g in globs)]
     assert missed == []
+
+
+def test_weights_package_is_the_default_checkpoint_with_all_its_files():
+    """packages/hybrid-ie-minilm-zs: named and announced as the default checkpoint, and every file
+    its build copies from models/ is there (the wheel itself is built by .ci/install-test)."""
+    import ast
+
+    from hybrid_ie.encoder.checkpoints import CONFIG_NAME, DEFAULT_CHECKPOINT, ENTRY_POINT_GROUP, WEIGHTS_NAME
+
+    folder = ROOT / "packages" / DEFAULT_CHECKPOINT
+    project = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["name"] == DEFAULT_CHECKPOINT
+    assert project["entry-points"][ENTRY_POINT_GROUP] == {DEFAULT_CHECKPOINT: "hybrid_ie_minilm_zs:get_model_path"}
+    setup = ast.parse((folder / "setup.py").read_text(encoding="utf-8"))
+    files = next(ast.literal_eval(node.value) for node in setup.body
+                 if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "FILES")  # fmt: skip
+    assert {CONFIG_NAME, WEIGHTS_NAME, "README.md", "tokenizer.json"} <= set(files)
+    assert all((ROOT / "models" / DEFAULT_CHECKPOINT / name).is_file() for name in files)

@@ -7,7 +7,9 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+from collections.abc import Iterator
 from dataclasses import asdict, is_dataclass
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +54,12 @@ def encoder_identity(model: str | None, encoder: Any) -> str:
     one in the same folder is not)."""
     if encoder is not None:
         return type(encoder).__name__
-    from hybrid_ie.encoder.inference import DEFAULT_MODEL_DIR
+    from hybrid_ie.encoder.checkpoints import DEFAULT_CHECKPOINT, EncoderLoadError, resolve
 
-    folder = Path(model) if model else DEFAULT_MODEL_DIR
+    try:
+        folder = resolve(model) or Path(str(model))
+    except EncoderLoadError:  # no default checkpoint: a run that needs it fails when it loads it
+        folder = Path(DEFAULT_CHECKPOINT)
     digest = hashlib.sha256()
     for path in sorted(folder.glob("*")) if folder.is_dir() else []:
         if path.is_file():
@@ -85,10 +90,18 @@ def prompts_digest() -> str:
     from hybrid_ie.paths import PROMPTS_DIR
 
     digest = hashlib.sha256()
-    for path in sorted(PROMPTS_DIR.rglob("*")) if PROMPTS_DIR.is_dir() else []:
-        if path.is_file():
-            digest.update(path.relative_to(PROMPTS_DIR).as_posix().encode() + b"\0" + path.read_bytes())
+    for name, entry in sorted(_package_files(PROMPTS_DIR) if PROMPTS_DIR.is_dir() else [], key=lambda x: x[0]):
+        digest.update(name.encode() + b"\0" + entry.read_bytes())
     return digest.hexdigest()[:12]
+
+
+def _package_files(folder: Traversable, prefix: str = "") -> Iterator[tuple[str, Traversable]]:
+    """The files under a package-data folder, each with its path below it ("examples/ade.json")."""
+    for entry in folder.iterdir():
+        if entry.is_dir():
+            yield from _package_files(entry, f"{prefix}{entry.name}/")
+        else:
+            yield prefix + entry.name, entry
 
 
 def run_fingerprint(

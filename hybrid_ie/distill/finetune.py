@@ -47,10 +47,11 @@ MIXTURE_KEYS = (
 
 
 def resolve_base(base: str | Path | None) -> Path:
-    """The base checkpoint folder (default: the shipped `models/hybrid-ie-minilm-zs`)."""
-    from hybrid_ie.encoder.inference import DEFAULT_MODEL_DIR
+    """The base checkpoint folder: a folder or a checkpoint name (default: the default checkpoint),
+    found as `JointEncoder.from_pretrained` finds it."""
+    from hybrid_ie.encoder.checkpoints import resolve
 
-    path = Path(base) if base is not None else DEFAULT_MODEL_DIR
+    path = resolve(base) or Path(str(base))
     if not (path / "config.json").exists():
         raise InputError(f"--base {path}: not an encoder checkpoint folder (no config.json)")
     return path

