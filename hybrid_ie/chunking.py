@@ -16,6 +16,7 @@ WORD_RE = re.compile(r"\w+(?:[-'’.]\w+)*|[^\w\s]", re.UNICODE)
 SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
 # "Mr.", "Dr.", "Inc.", "U.S.", "J." end in a period without ending a sentence.
 ABBREVIATION_LOOKBACK = 64  # characters; longer than any abbreviation the pattern matches
+MAX_CHUNK_WORDS = 400  # the longest chunk (`chunk_text`) in words
 ABBREVIATION_RE = re.compile(r"(?:\b[A-Z][a-z]{0,3}|\b[A-Za-z](?:\.[A-Za-z])+|\b(?:etc|vs|e\.g|i\.e|approx|No))\.$")
 
 
@@ -90,4 +91,18 @@ def word_windows(text: str, max_words: int, stride: int | None = None) -> list[C
         if last == len(spans) - 1:
             break
         first += stride
+    return chunks
+
+
+def chunk_text(text: str, max_words: int = MAX_CHUNK_WORDS) -> list[Chunk]:
+    """The pipeline's chunks: sentences of `text`, each cut into consecutive windows of at most
+    `max_words` words (indices in order)."""
+    chunks: list[Chunk] = []
+    for sentence in split_sentences(text):
+        if len(word_spans(sentence.text)) <= max_words:
+            chunks.append(Chunk(sentence.start, sentence.end, sentence.text, len(chunks)))
+            continue
+        for piece in word_windows(sentence.text, max_words, stride=max_words):
+            start = sentence.start + piece.start
+            chunks.append(Chunk(start, start + len(piece.text), piece.text, len(chunks)))
     return chunks

@@ -29,6 +29,7 @@ from hybrid_ie.encoder.windowed import SpanEncoder, Thresholds, Window
 from hybrid_ie.errors import HybridIEError
 from hybrid_ie.paths import MODELS_DIR
 from hybrid_ie.schema import Schema, prompt_key
+from hybrid_ie.status import loading
 
 # The broad-type zero-shot checkpoint (issue 10; model card in the folder). The earlier in-domain one
 # (conll04 + scierc + ade only) stays loadable as models/hybrid-ie-minilm.
@@ -89,8 +90,10 @@ class JointEncoder(SpanEncoder):
         cls, path_or_id: str | os.PathLike | None = None, device: str = "auto", quantize: str = "none"
     ) -> JointEncoder:
         """Load config.json + model.safetensors + tokenizer from a folder (default: the shipped
-        checkpoint in `models/`). A name that is not a local folder is fetched with
-        `huggingface_hub.snapshot_download`, which fails offline with a clear error.
+        checkpoint in `models/`), with a status line on stderr while it loads (`hybrid_ie.status`;
+        `hybrid_ie.encoder.cache.cached_encoder` keeps loaded ones per process). A name that is
+        not a local folder is fetched with `huggingface_hub.snapshot_download`, which fails
+        offline with a clear error.
         `quantize="int8"`: int8 inference on CPU (see `quantize`)."""
         from hybrid_ie.encoder.quantize import check_mode
 
@@ -110,15 +113,17 @@ class JointEncoder(SpanEncoder):
         except json.JSONDecodeError as exc:
             raise EncoderLoadError(f"{path / CONFIG_NAME}: not valid JSON ({exc.msg})") from exc
         config = EncoderConfig.from_dict(data)
-        tokenizer = AutoTokenizer.from_pretrained(str(path))
-        model = JointEncoderModel(config)
-        state = {k: v.float() for k, v in load_file(str(path / WEIGHTS_NAME)).items()}
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        if missing or unexpected:
-            raise EncoderLoadError(
-                f"{path}: weights do not match the config (missing {missing[:5]}, unexpected {unexpected[:5]})"
-            )
-        return cls(model, tokenizer, config, device=device).quantize(quantize)
+        target = pick_device(device)
+        with loading(f"encoder {path.name} ({target}{', int8' if quantize == 'int8' else ''})"):
+            tokenizer = AutoTokenizer.from_pretrained(str(path))
+            model = JointEncoderModel(config)
+            state = {k: v.float() for k, v in load_file(str(path / WEIGHTS_NAME)).items()}
+            missing, unexpected = model.load_state_dict(state, strict=False)
+            if missing or unexpected:
+                raise EncoderLoadError(
+                    f"{path}: weights do not match the config (missing {missing[:5]}, unexpected {unexpected[:5]})"
+                )
+            return cls(model, tokenizer, config, device=target).quantize(quantize)
 
     def quantize(self, mode: str) -> JointEncoder:
         """`"int8"`: replace the network's Linear layers by int8 ones for CPU inference

@@ -20,6 +20,7 @@ import torch
 
 from hybrid_ie.chunking import word_spans, word_windows
 from hybrid_ie.document import Document, Relation, make_entity
+from hybrid_ie.encoder.api import FieldAPI
 from hybrid_ie.encoder.decoding import (
     PairCandidate,
     SpanCandidate,
@@ -68,8 +69,9 @@ class Thresholds:
         return min(self.floor, self.relation)
 
 
-class SpanEncoder:
-    """Base of the encoder backends: the shared `predict`; subclasses set `backend`, `device`,
+class SpanEncoder(FieldAPI):
+    """Base of the encoder backends: the shared `predict` (and over it the field's API,
+    `hybrid_ie.encoder.api`: `predict_entities`, `predict_relations`, `batch_predict`); subclasses set `backend`, `device`,
     `threshold`, `relation_threshold`, `max_window_words`, `max_tokens` and implement `_fit`,
     `_score`."""
 
