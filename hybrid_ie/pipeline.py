@@ -183,6 +183,9 @@ class Extractor:
         }  # fmt: skip
         # Entered around every LLM request: the Ray engine bounds the requests of a whole cluster here.
         self.llm_gate: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext
+        # Progress: called with how many chunks were finished (read by the encoder; in llm mode,
+        # answered by the LLM), as they finish (`hybrid-ie extract`'s bar).
+        self.on_chunks: Callable[[int], None] | None = None
 
     # -- lazily created tiers ------------------------------------------------------------------
     @property
@@ -266,6 +269,7 @@ class Extractor:
             relation_threshold=cut.relation,
             nested=self.nested,
             batch_size=self.encoder_batch_size,
+            progress=self.on_chunks or False,
         )
 
     def _encode(self, docs: list[_DocWork], cut: _Cut) -> None:
@@ -312,6 +316,7 @@ class Extractor:
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 for c, answer in zip(escalated, pool.map(self._ask, escalated), strict=True):
                     c.llm = answer
+                    self._answered()
         else:
             spent = 0
             for c in escalated:
@@ -320,6 +325,7 @@ class Extractor:
                     continue
                 c.llm = self._ask(c)
                 spent += c.llm.usage.prompt_tokens + c.llm.usage.completion_tokens
+                self._answered()
         for c in escalated:
             if c.llm is None:
                 continue
@@ -327,6 +333,10 @@ class Extractor:
                 c.result = self._merge(c)
             elif self.mode == "llm":
                 c.result = Document(id=f"{docs[c.doc].input.id}#{c.chunk.index}", text=c.chunk.text)
+
+    def _answered(self) -> None:
+        if self.mode == "llm" and self.on_chunks is not None:  # the chunk is finished
+            self.on_chunks(1)
 
     def _ask(self, c: _ChunkWork) -> Any:
         with self.llm_gate():
