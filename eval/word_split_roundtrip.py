@@ -13,7 +13,8 @@ entity / relation F1 on
 
 Patterns: `whitespace-punct` (the splitter before clitics were split off: a word is letters with
 inner apostrophes, hyphens or dots), `clitics` (possessive and contraction clitics apart),
-`clitics+hyphens` (also hyphen parts apart), `current` (`hybrid_ie.chunking.WORD_RE` as it is).
+`clitics+hyphens` (also hyphen parts apart), `clitics+hyphen-lower` (a hyphen before a lower-case
+letter splits: "Berlin-based", "drug-induced"; "IL-2", "Winston-Salem" stay one word), `current` (`hybrid_ie.chunking.WORD_RE` as it is).
 
     python eval/word_split_roundtrip.py --sets conll04,ade --split test
 """
@@ -38,6 +39,7 @@ PATTERNS = {
     "whitespace-punct": re.compile(r"\w+(?:[-'’.]\w+)*|[^\w\s]", re.UNICODE),
     "clitics": re.compile(rf"\w+(?:(?:[-.]|{_CLITIC})\w+)*|[^\w\s]", re.UNICODE),
     "clitics+hyphens": re.compile(rf"\w+(?:(?:\.|{_CLITIC})\w+)*|[^\w\s]", re.UNICODE),
+    "clitics+hyphen-lower": re.compile(rf"\w+(?:(?:\.|-(?![a-z])|{_CLITIC})\w+)*|[^\w\s]", re.UNICODE),
     "current": chunking.WORD_RE,
 }
 NO_SPACE_BEFORE = {"'", ".", ",", ";", ":", "!", "?", ")", "]", "}", "%", "'s", "'S", "n't", "'re", "'ve", "'ll", "'d", "'m"}
