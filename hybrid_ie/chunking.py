@@ -9,14 +9,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# A word is a run of letters/digits with inner hyphens, dots or apostrophes ("state-run", "U.S",
-# "3.5", "O'Neil"), or any single other non-space character. An apostrophe that starts a clitic
-# at the end of a word ('s 'd 'm 're 've 'll: "Google's", "I'm") ends the word, so the clitic is
-# apart ("Google" "'" "s") exactly as in the training data, whose SpERT tokens ("Google 's") are
-# joined by spaces and split by this same pattern. Whitespace always separates words, so spans
-# of space-joined corpora are unions of these words, and offsets are the text's own.
+# A word is a run of letters/digits with inner dots, apostrophes or hyphens ("U.S", "3.5",
+# "O'Neil", "IL-2", "Winston-Salem"), or any single other non-space character; offsets are always
+# the text's own. Two joins are refused, so that raw text splits the way the training data is
+# tokenised (SpERT tokens joined by spaces, split by this same pattern):
+# - an apostrophe that starts a clitic at the end of a word ('s 'd 'm 're 've 'll: "Google's",
+#   "I'm") ends the word: "Google" "'" "s", as the tokens "Google 's" give;
+# - a hyphen before a lower-case letter ("Berlin-based", "methotrexate-induced") is a word of its
+#   own, as in the biomedical sets' tokens ("methotrexate - induced").
 CLITIC_APOSTROPHE = r"['’](?!(?:[sSdDmM]|re|RE|ve|VE|ll|LL)\b)"  # an inner apostrophe, not a clitic's
-WORD_RE = re.compile(rf"\w+(?:(?:[-.]|{CLITIC_APOSTROPHE})\w+)*|[^\w\s]", re.UNICODE)
+WORD_RE = re.compile(rf"\w+(?:(?:\.|-(?![a-z])|{CLITIC_APOSTROPHE})\w+)*|[^\w\s]", re.UNICODE)
 SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
 # "Mr.", "Dr.", "Inc.", "U.S.", "J." end in a period without ending a sentence.
 ABBREVIATION_LOOKBACK = 64  # characters; longer than any abbreviation the pattern matches
