@@ -207,14 +207,11 @@ class Extractor:
         return self._llm
 
     # -- public API ----------------------------------------------------------------------------
-    def extract(
-        self, text: str, id: str | None = None, *, threshold: float | None = None,
-        relation_threshold: float | None = None,
-    ) -> Document:  # fmt: skip
-        """Extract one text. `threshold` / `relation_threshold`: the encoder's cut-offs for this
-        call (None: the Extractor's)."""
-        items = [{"id": id or "doc-0", "text": text}]
-        return next(self.extract_many(items, threshold=threshold, relation_threshold=relation_threshold))
+    def extract(self, text: str, id: str | None = None, *, threshold: float | None = None,
+                relation_threshold: float | None = None) -> Document:  # fmt: skip
+        """Extract one text (`threshold` / `relation_threshold`: this call's, as in `extract_many`)."""
+        return next(self.extract_many([{"id": id or "doc-0", "text": text}], threshold=threshold,
+                                      relation_threshold=relation_threshold))  # fmt: skip
 
     def extract_many(
         self, items: Iterable[str | dict | Document], batch_size: int = 16, *, threshold: float | None = None,
@@ -334,8 +331,8 @@ class Extractor:
             elif self.mode == "llm":
                 c.result = Document(id=f"{docs[c.doc].input.id}#{c.chunk.index}", text=c.chunk.text)
 
-    def _answered(self) -> None:
-        if self.mode == "llm" and self.on_chunks is not None:  # the chunk is finished
+    def _answered(self) -> None:  # in llm mode an answered chunk is finished
+        if self.mode == "llm" and self.on_chunks is not None:
             self.on_chunks(1)
 
     def _ask(self, c: _ChunkWork) -> Any:
