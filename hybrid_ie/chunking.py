@@ -9,13 +9,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# A word is a run of letters/digits with inner apostrophes, hyphens or dots ("O'Neil", "U.S",
-# "3.5", "state-run"), or any single other non-space character. Whitespace always separates
-# words, so spans of space-joined corpora (SpERT) are unions of these words.
-WORD_RE = re.compile(r"\w+(?:[-'’.]\w+)*|[^\w\s]", re.UNICODE)
+# A word is a run of letters/digits with inner dots, apostrophes or hyphens ("U.S", "3.5",
+# "O'Neil", "IL-2", "Winston-Salem"), or any single other non-space character; offsets are always
+# the text's own. Two joins are refused, so that raw text splits the way the training data is
+# tokenised (SpERT tokens joined by spaces, split by this same pattern):
+# - an apostrophe that starts a clitic at the end of a word ('s 'd 'm 're 've 'll: "Google's",
+#   "I'm") ends the word: "Google" "'" "s", as the tokens "Google 's" give;
+# - a hyphen before a lower-case letter ("Berlin-based", "methotrexate-induced") is a word of its
+#   own, as in the biomedical sets' tokens ("methotrexate - induced").
+CLITIC_APOSTROPHE = r"['’](?!(?:[sSdDmM]|re|RE|ve|VE|ll|LL)\b)"  # an inner apostrophe, not a clitic's
+WORD_RE = re.compile(rf"\w+(?:(?:\.|-(?![a-z])|{CLITIC_APOSTROPHE})\w+)*|[^\w\s]", re.UNICODE)
 SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
 # "Mr.", "Dr.", "Inc.", "U.S.", "J." end in a period without ending a sentence.
 ABBREVIATION_LOOKBACK = 64  # characters; longer than any abbreviation the pattern matches
+MAX_CHUNK_WORDS = 400  # the longest chunk (`chunk_text`) in words
 ABBREVIATION_RE = re.compile(r"(?:\b[A-Z][a-z]{0,3}|\b[A-Za-z](?:\.[A-Za-z])+|\b(?:etc|vs|e\.g|i\.e|approx|No))\.$")
 
 
@@ -90,4 +97,18 @@ def word_windows(text: str, max_words: int, stride: int | None = None) -> list[C
         if last == len(spans) - 1:
             break
         first += stride
+    return chunks
+
+
+def chunk_text(text: str, max_words: int = MAX_CHUNK_WORDS) -> list[Chunk]:
+    """The pipeline's chunks: sentences of `text`, each cut into consecutive windows of at most
+    `max_words` words (indices in order)."""
+    chunks: list[Chunk] = []
+    for sentence in split_sentences(text):
+        if len(word_spans(sentence.text)) <= max_words:
+            chunks.append(Chunk(sentence.start, sentence.end, sentence.text, len(chunks)))
+            continue
+        for piece in word_windows(sentence.text, max_words, stride=max_words):
+            start = sentence.start + piece.start
+            chunks.append(Chunk(start, start + len(piece.text), piece.text, len(chunks)))
     return chunks

@@ -22,7 +22,8 @@ of the batch (see `router.apply_budget`).
 
 Each output Document has entity ids T1.. by position, and in ``meta``:
 
-- ``"pipeline"``: mode, reconcile strategy, schema name, number of chunks;
+- ``"pipeline"``: mode, reconcile strategy, schema name, the schema's labels (`schema_labels`:
+  entities, relations, symmetric relations), number of chunks;
 - ``"route"`` (hybrid and llm modes): one entry per chunk: its span, ``escalated``, the reasons,
   the uncertainty, and ``skipped`` ("budget" / "token_budget") when it wanted the LLM but got none;
 - ``"llm"``: calls, status (``ok`` / ``llm_failed`` / ``not_called``), summed usage (tokens,
@@ -44,7 +45,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from hybrid_ie.chunking import Chunk, split_sentences, word_spans, word_windows
+from hybrid_ie.chunking import MAX_CHUNK_WORDS, Chunk, chunk_text
 from hybrid_ie.document import Document, Entity, Relation, make_entity
 from hybrid_ie.errors import InputError
 from hybrid_ie.reconcile import (
@@ -66,24 +67,18 @@ from hybrid_ie.router import (
     escalation_task,
     route_chunk,
 )
-from hybrid_ie.schema import Schema, load_schema
+from hybrid_ie.schema import SchemaLike, load_schema, schema_labels
 
 MODES = ("encoder", "llm", "hybrid")
-MAX_CHUNK_WORDS = 400
 LLM_MODE_REASON = "mode_llm"
 
 
-def chunk_text(text: str, max_words: int = MAX_CHUNK_WORDS) -> list[Chunk]:
-    """Sentences of `text`, each cut into consecutive windows of at most `max_words` words."""
-    chunks: list[Chunk] = []
-    for sentence in split_sentences(text):
-        if len(word_spans(sentence.text)) <= max_words:
-            chunks.append(Chunk(sentence.start, sentence.end, sentence.text, len(chunks)))
-            continue
-        for piece in word_windows(sentence.text, max_words, stride=max_words):
-            start = sentence.start + piece.start
-            chunks.append(Chunk(start, start + len(piece.text), piece.text, len(chunks)))
-    return chunks
+@dataclass(frozen=True)
+class _Cut:
+    """The encoder's cut-offs of one call (None: the checkpoint's calibrated ones)."""
+
+    entity: float | None
+    relation: float | None
 
 
 @dataclass
@@ -128,7 +123,8 @@ def _as_inputs(items: Iterable[str | dict | Document]) -> Iterator[_Input]:
 class Extractor:
     """Extract a schema's entities and relations from texts with the encoder, the LLM or both.
 
-    schema: a Schema, a schema name (``conll04``) or a path to a schema file.
+    schema: anything `load_schema` takes: a Schema, a schema name (``conll04``), a path to a
+        schema file, a list of entity labels, a dict label -> description.
     encoder: a `JointEncoder`, a checkpoint folder, or None for the shipped checkpoint (loaded
         on first use, never in ``llm`` mode).
     llm: an `LLMClient`, an `LLMConfig`, or None for `LLMClient(LLMConfig.load())` (created on
@@ -141,7 +137,7 @@ class Extractor:
 
     def __init__(
         self,
-        schema: str | os.PathLike | Schema = "conll04",
+        schema: SchemaLike = "conll04",
         encoder: Any = None,
         llm: Any = None,
         policy: RoutingPolicy | None = None,
@@ -187,6 +183,9 @@ class Extractor:
         }  # fmt: skip
         # Entered around every LLM request: the Ray engine bounds the requests of a whole cluster here.
         self.llm_gate: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext
+        # Progress: called with how many chunks were finished (read by the encoder; in llm mode,
+        # answered by the LLM), as they finish (`hybrid-ie extract`'s bar).
+        self.on_chunks: Callable[[int], None] | None = None
 
     # -- lazily created tiers ------------------------------------------------------------------
     @property
@@ -208,22 +207,31 @@ class Extractor:
         return self._llm
 
     # -- public API ----------------------------------------------------------------------------
-    def extract(self, text: str, id: str | None = None) -> Document:
-        """Extract one text."""
-        return next(self.extract_many([{"id": id or "doc-0", "text": text}]))
+    def extract(self, text: str, id: str | None = None, *, threshold: float | None = None,
+                relation_threshold: float | None = None) -> Document:  # fmt: skip
+        """Extract one text (`threshold` / `relation_threshold`: this call's, as in `extract_many`)."""
+        return next(self.extract_many([{"id": id or "doc-0", "text": text}], threshold=threshold,
+                                      relation_threshold=relation_threshold))  # fmt: skip
 
-    def extract_many(self, items: Iterable[str | dict | Document], batch_size: int = 16) -> Iterator[Document]:
+    def extract_many(
+        self, items: Iterable[str | dict | Document], batch_size: int = 16, *, threshold: float | None = None,
+        relation_threshold: float | None = None,
+    ) -> Iterator[Document]:  # fmt: skip
         """Stream one Document per input (str, ``{"id", "text"}`` or Document), in input order.
 
         The routing budget runs over the whole stream: at most ``policy.budget`` of all chunks
         seen so far reach the LLM, first-ranked first within each batch (`RoutingPolicy.rank`).
+        `threshold` / `relation_threshold`: the encoder's cut-offs for this call (None: the
+        Extractor's).
         """
         if batch_size < 1:
             raise InputError(f"batch_size must be at least 1, got {batch_size}")
+        cut = _Cut(self.threshold if threshold is None else threshold,
+                   self.relation_threshold if relation_threshold is None else relation_threshold)  # fmt: skip
         state = BudgetState()
         inputs = _as_inputs(items)
         while batch := list(itertools.islice(inputs, batch_size)):
-            yield from self._process(batch, state)
+            yield from self._process(batch, state, cut)
 
     def process_batch(self, items: Sequence[dict | Document], state: BudgetState | None = None) -> list[Document]:
         """One pipeline batch (``{"id", "text"}`` dicts or Documents): chunk, encode, route with
@@ -233,12 +241,12 @@ class Extractor:
         return self._process(list(_as_inputs(items)), state if state is not None else BudgetState())
 
     # -- one batch -----------------------------------------------------------------------------
-    def _process(self, batch: Sequence[_Input], state: BudgetState) -> list[Document]:
+    def _process(self, batch: Sequence[_Input], state: BudgetState, cut: _Cut | None = None) -> list[Document]:
         docs = [_DocWork(item) for item in batch]
         for d, work in enumerate(docs):
             work.chunks = [_ChunkWork(d, c) for c in chunk_text(work.input.text, self.max_chunk_words)]
         if self.mode != "llm":
-            self._encode(docs)
+            self._encode(docs, cut or _Cut(self.threshold, self.relation_threshold))
         chunks = [c for work in docs if work.error is None for c in work.chunks]
         if self.mode == "hybrid":
             self._route(chunks, state)
@@ -249,18 +257,19 @@ class Extractor:
             self._call_llm(docs, chunks)
         return [self._assemble(work) for work in docs]
 
-    def _predict(self, chunks: Sequence[_ChunkWork], doc_ids: Sequence[str]) -> list[Document]:
+    def _predict(self, chunks: Sequence[_ChunkWork], doc_ids: Sequence[str], cut: _Cut) -> list[Document]:
         return self.encoder.predict(
             [c.chunk.text for c in chunks],
             self.schema,
             ids=[f"{doc_ids[c.doc]}#{c.chunk.index}" for c in chunks],
-            threshold=self.threshold,
-            relation_threshold=self.relation_threshold,
+            threshold=cut.entity,
+            relation_threshold=cut.relation,
             nested=self.nested,
             batch_size=self.encoder_batch_size,
+            progress=self.on_chunks or False,
         )
 
-    def _encode(self, docs: list[_DocWork]) -> None:
+    def _encode(self, docs: list[_DocWork], cut: _Cut) -> None:
         """Run the encoder over every chunk of the batch; if that fails, document by document,
         so one bad text marks only its own document as failed."""
         ids = [w.input.id for w in docs]
@@ -269,7 +278,7 @@ class Extractor:
             return
         _ = self.encoder  # loaded outside the try: a missing checkpoint is the user's error
         try:
-            results = self._predict(chunks, ids)
+            results = self._predict(chunks, ids, cut)
         except Exception:  # noqa: BLE001 - retried document by document below
             results = None
         if results is not None:
@@ -280,7 +289,7 @@ class Extractor:
             if not work.chunks:
                 continue
             try:
-                for c, result in zip(work.chunks, self._predict(work.chunks, ids), strict=True):
+                for c, result in zip(work.chunks, self._predict(work.chunks, ids, cut), strict=True):
                     c.result = result
             except Exception as exc:  # noqa: BLE001 - recorded on the document, the job goes on
                 work.error = f"encoder_failed: {type(exc).__name__}: {exc}"
@@ -304,6 +313,7 @@ class Extractor:
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 for c, answer in zip(escalated, pool.map(self._ask, escalated), strict=True):
                     c.llm = answer
+                    self._answered()
         else:
             spent = 0
             for c in escalated:
@@ -312,6 +322,7 @@ class Extractor:
                     continue
                 c.llm = self._ask(c)
                 spent += c.llm.usage.prompt_tokens + c.llm.usage.completion_tokens
+                self._answered()
         for c in escalated:
             if c.llm is None:
                 continue
@@ -319,6 +330,10 @@ class Extractor:
                 c.result = self._merge(c)
             elif self.mode == "llm":
                 c.result = Document(id=f"{docs[c.doc].input.id}#{c.chunk.index}", text=c.chunk.text)
+
+    def _answered(self) -> None:  # in llm mode an answered chunk is finished
+        if self.mode == "llm" and self.on_chunks is not None:
+            self.on_chunks(1)
 
     def _ask(self, c: _ChunkWork) -> Any:
         with self.llm_gate():
@@ -394,6 +409,7 @@ class Extractor:
                 "reconcile": self.strategy if self.mode == "hybrid" else None,
                 "escalation": self.policy.escalation if self.mode == "hybrid" else None,
                 "schema": self.schema.name,
+                "labels": schema_labels(self.schema),
                 "chunks": len(work.chunks),
             }
         }
@@ -464,12 +480,19 @@ def llm_summary(results: Sequence[Any]) -> dict[str, Any]:
 
 def extract(
     texts: str | Iterable[str | dict | Document],
-    schema: str | os.PathLike | Schema = "conll04",
+    schema: SchemaLike = "conll04",
     mode: str = "hybrid",
     **options: Any,
 ) -> Document | list[Document]:
     """One call: `extract("text")` -> Document; `extract([texts])` -> list of Documents.
-    `options` go to `Extractor` (encoder, llm, policy, reconcile, threshold, ...)."""
+    `options` go to `Extractor` (encoder, llm, policy, reconcile, threshold, ...). The encoder
+    of a checkpoint folder (or of the shipped one) is loaded once per process and quantisation
+    (`hybrid_ie.encoder.cache`), so later calls start at once."""
+    encoder = options.get("encoder")
+    if mode in ("encoder", "hybrid") and (encoder is None or isinstance(encoder, (str, os.PathLike))):
+        from hybrid_ie.encoder.cache import cached_encoder
+
+        options["encoder"] = cached_encoder(encoder, quantize=options.get("quantize", "none"))
     extractor = Extractor(schema=schema, mode=mode, **options)
     if isinstance(texts, str):
         return extractor.extract(texts)

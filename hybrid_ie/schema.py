@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection
+import os
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 import jsonschema
 
@@ -173,17 +174,39 @@ class Schema:
 
     @classmethod
     def from_labels(
-        cls, entity_labels: list[str], relation_labels: list[str] | None = None, name: str = "adhoc"
+        cls,
+        entity_labels: Sequence[str] | Mapping[str, str],
+        relation_labels: Sequence[str] | Mapping[str, str] | None = None,
+        name: str = "adhoc",
     ) -> Schema:
-        """A schema from bare label lists (zero-shot use): no descriptions, no constraints."""
+        """A schema from bare labels (zero-shot use), no constraints: a list of labels, or a
+        dict label -> description (the description is what the LLM reads; the encoder reads the
+        label)."""
         return cls.from_dict(
             {
                 "name": name,
-                "entity_types": [{"name": x, "description": x} for x in entity_labels],
-                "relation_types": [{"name": x, "description": x} for x in relation_labels or []],
+                "entity_types": label_types(entity_labels, "entity"),
+                "relation_types": label_types(relation_labels or [], "relation"),
             },
             source="<labels>",
         )
+
+
+def label_types(labels: Sequence[str] | Mapping[str, str], kind: str) -> list[dict[str, str]]:
+    """Schema-file type entries (name, description) of a list of labels or a dict label ->
+    description; `kind` ("entity" / "relation") names them in errors."""
+    if isinstance(labels, str):
+        raise SchemaError(f"{kind} labels: expected a list of labels or a dict label -> description, got the "
+                          f"string {labels!r}")  # fmt: skip
+    pairs = labels.items() if isinstance(labels, Mapping) else ((x, x) for x in labels)
+    types = []
+    for label, description in pairs:
+        if not isinstance(label, str) or not label.strip():
+            raise SchemaError(f"{kind} labels: every label must be a non-empty string, got {label!r}")
+        if not isinstance(description, str) or not description.strip():
+            raise SchemaError(f"{kind} label {label!r}: the description must be a non-empty string")
+        types.append({"name": label, "description": description})
+    return types
 
 
 @lru_cache(maxsize=1)
@@ -220,16 +243,63 @@ def available_schemas() -> list[str]:
     return sorted(n.removesuffix(".json") for n in names if n.endswith(".json") and n != META_SCHEMA_FILE.name)
 
 
-def load_schema(name_or_path: str | Path | Schema) -> Schema:
-    """Load a schema by name (`conll04`, `default`, ...) or by path to a JSON file."""
+def schema_labels(schema: Schema) -> dict[str, list[str]]:
+    """The labels of a schema as a Document's meta records them (``meta["pipeline"]["labels"]``):
+    ``{"entities", "relations", "symmetric"}``; `from_recorded_labels` reads them back."""
+    return {"entities": schema.entity_labels, "relations": schema.relation_labels,
+            "symmetric": [t.name for t in schema.relation_types if t.symmetric]}  # fmt: skip
+
+
+def from_recorded_labels(labels: dict[str, Any], name: str = "adhoc") -> Schema:
+    """A schema (no descriptions, no type constraints) from `schema_labels`' record."""
+    symmetric = set(labels.get("symmetric") or ())
+    return Schema.from_dict(
+        {
+            "name": name,
+            "entity_types": label_types(list(labels.get("entities") or []), "entity"),
+            "relation_types": [{**t, "symmetric": t["name"] in symmetric}
+                               for t in label_types(list(labels.get("relations") or []), "relation")],
+        },
+        source="<labels recorded in the documents>",
+    )  # fmt: skip
+
+
+SchemaLike = Union["Schema", str, os.PathLike, Sequence[str], Mapping[str, Any]]
+LABEL_KEYS = frozenset({"entities", "relations"})
+
+
+def load_schema(name_or_path: SchemaLike) -> Schema:
+    """The schema of any form the API takes: a Schema; a shipped schema's name (`conll04`,
+    `default`, ...) or a path to a schema JSON file; a list of entity labels; a dict label ->
+    description; ``{"entities": labels, "relations": labels}`` (each a list or a dict); or a
+    schema file's content as a dict (with ``entity_types``)."""
     if isinstance(name_or_path, Schema):
         return name_or_path
+    if isinstance(name_or_path, Mapping):
+        if "entity_types" in name_or_path:
+            return Schema.from_dict(dict(name_or_path))
+        if name_or_path and set(name_or_path) <= LABEL_KEYS:
+            if "entities" not in name_or_path:
+                raise SchemaError("a {'entities', 'relations'} schema needs 'entities' (a list or dict of labels)")
+            return Schema.from_labels(name_or_path["entities"], name_or_path.get("relations"))
+        if not name_or_path:
+            raise SchemaError("an empty dict is no schema: give at least one entity label")
+        return Schema.from_labels(name_or_path)
+    if isinstance(name_or_path, Sequence) and not isinstance(name_or_path, str):
+        if not name_or_path:
+            raise SchemaError("an empty label list is no schema: give at least one entity label")
+        return Schema.from_labels(list(name_or_path))
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise SchemaError(
+            f"a schema must be a Schema, a name, a file, a list of labels or a dict, got {type(name_or_path).__name__}"
+        )
     text = str(name_or_path)
     path: Path | Traversable = Path(text)
     if not (path.suffix == ".json" or path.exists()):
         path = SCHEMAS_DIR / f"{text}.json"
         if not path.is_file():
-            raise SchemaError(f"unknown schema {text!r}; available: {', '.join(available_schemas())}")
+            raise SchemaError(f"unknown schema {text!r}; available: {', '.join(available_schemas())} (or pass a "
+                              "list of labels)")  # fmt: skip
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:

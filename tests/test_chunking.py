@@ -105,3 +105,33 @@ def test_window_edge_cases():
         word_windows("a b", 0)
     with pytest.raises(ValueError, match="stride must not exceed max_words"):
         word_windows("a b c", 2, stride=3)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("Google's CEO", ["Google", "'", "s", "CEO"]),  # possessive clitic apart, as in the training data
+        ("Lyle Brandt’s firm", ["Lyle", "Brandt", "’", "s", "firm"]),
+        ("I'm sure they'd agree we've won", ["I", "'", "m", "sure", "they", "'", "d", "agree", "we", "'", "ve", "won"]),
+        ("O'Neil's rock'n'roll", ["O'Neil", "'", "s", "rock'n'roll"]),  # inner apostrophes stay
+        ("He left on Tuesday.", ["He", "left", "on", "Tuesday", "."]),
+        ("U.S. 3.5% of IL-2", ["U.S", ".", "3.5", "%", "of", "IL-2"]),
+        ("Berlin-based Winston-Salem", ["Berlin", "-", "based", "Winston-Salem"]),  # hyphen before lower case
+        ("methotrexate-induced", ["methotrexate", "-", "induced"]),
+    ],
+)
+def test_raw_text_is_split_as_the_training_data_is_tokenised(text, words):
+    assert [text[s:e] for s, e in word_spans(text)] == words
+
+
+@SETTINGS
+@given(st.lists(st.sampled_from(["Google", "'s", "Brandt", "’s", "O'Neil", "I", "'m", "U.S.", "Tuesday", ".", ",",
+                                 "they", "'d", "'re", "3.5"]), max_size=12))  # fmt: skip
+def test_natural_text_splits_like_its_space_joined_tokens(tokens):
+    """A possessive written as one word ("Google's") gives the same words as the space-joined
+    SpERT tokens ("Google 's") that training reads."""
+    joined = " ".join(tokens)
+    glued = ""
+    for tok in tokens:
+        glued += tok if tok[:1] in "'’" and glued and glued[-1].isalnum() else (" " + tok if glued else tok)
+    assert [joined[s:e] for s, e in word_spans(joined)] == [glued[s:e] for s, e in word_spans(glued)]

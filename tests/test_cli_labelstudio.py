@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from hybrid_ie.cli import app
 from hybrid_ie.document import read_jsonl
+from hybrid_ie.integrations.labelstudio import region_ids
 
 TEXTS = [
     "Ann Smith works for Acme Corp in Boston.",
@@ -46,9 +47,10 @@ def test_extract_export_review_import_eval_and_train(tmp_path, checkpoint, monke
     assert [t["data"]["doc_id"] for t in tasks] == ["d0", "d1", "d2"]
     assert tasks[0]["predictions"][0]["model_version"] == "hybrid-ie encoder | encoder joint:ckpt"
     for task, d in zip(tasks, docs, strict=True):
+        entity_of = {region: entity_id for entity_id, region in region_ids(d).items()}
         for item in task["predictions"][0]["result"]:
             if item["type"] == "labels":
-                entity = d.entity(item["id"])
+                entity = d.entity(entity_of[item["id"]])
                 assert (entity.text, entity.label) == (item["value"]["text"], item["value"]["labels"][0])
     root = ET.fromstring(config.read_text(encoding="utf-8"))
     assert [lab.get("value") for lab in root.find("Labels")] == ["Peop", "Org", "Loc", "Other"]
@@ -108,3 +110,43 @@ def test_import_errors_are_one_line_naming_the_task(tmp_path):
     bad.write_text("[{", encoding="utf-8")
     result = CliRunner().invoke(app, ["import", "labelstudio", str(bad), "-o", str(tmp_path / "r.jsonl")])
     assert result.exit_code == 2 and "not valid JSON" in result.output
+
+
+def test_export_without_schema_lists_every_label_of_the_schema_used_and_region_ids_do_not_repeat(
+    tmp_path, checkpoint
+):
+    """A custom schema file: the export (no --schema) still offers all its labels, also the ones
+    nothing was predicted for, and no two regions of the project share an id (CLI in a subprocess)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    schema = {"name": "clinic", "entity_types": [{"name": n, "description": n} for n in ("person", "place", "drug")],
+              "relation_types": [{"name": "lives_in", "description": "lives in"}]}  # fmt: skip
+    (tmp_path / "clinic.json").write_text(json.dumps(schema), encoding="utf-8")
+    corpus = tmp_path / "in.jsonl"
+    corpus.write_text("".join(json.dumps({"id": f"d{i}", "text": t}) + "\n" for i, t in enumerate(TEXTS)), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "HYBRID_IE_QUIET": "1"}
+
+    def cli(*args):
+        done = subprocess.run([sys.executable, "-m", "hybrid_ie.cli", *map(str, args)], check=False, cwd=tmp_path,
+                              env=env,
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done
+
+    cli("extract", corpus, "--mode", "encoder", "--model", checkpoint, "--schema", "clinic.json", "--threshold", "0.5",
+        "-o", "out.jsonl", "--no-progress")  # fmt: skip
+    (tmp_path / "out.summary.json").unlink()  # the documents alone say which schema made them
+    predicted = {e.label for d in read_jsonl(tmp_path / "out.jsonl") for e in d.entities}
+    assert predicted and predicted != {"person", "place", "drug"}  # the test needs a label nothing was predicted for
+    cli("export", "labelstudio", "out.jsonl", "-o", "tasks.json", "--config-out", "config.xml")
+    root = ET.fromstring((tmp_path / "config.xml").read_text(encoding="utf-8"))
+    assert [lab.get("value") for lab in root.find("Labels")] == ["person", "place", "drug"]
+    assert [r.get("value") for r in root.find("Relations")] == ["lives_in"]
+    tasks = json.loads((tmp_path / "tasks.json").read_text(encoding="utf-8"))
+    ids = [r["id"] for t in tasks for r in t["predictions"][0]["result"] if r["type"] == "labels"]
+    assert len(ids) > len(tasks) and len(set(ids)) == len(ids)
+    cli("export", "labelstudio", "out.jsonl", "-o", "again.json")
+    assert json.loads((tmp_path / "again.json").read_text(encoding="utf-8")) == tasks

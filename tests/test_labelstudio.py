@@ -19,6 +19,8 @@ from hybrid_ie.integrations.labelstudio import (
     import_tasks,
     label_config,
     model_version,
+    recorded_schema,
+    region_ids,
 )
 from hybrid_ie.schema import Schema
 
@@ -97,11 +99,12 @@ def test_export_writes_label_studio_tasks_with_predictions():
     assert prediction["model_version"] == "hybrid-ie hybrid | encoder joint:best | llm local:qwen"
     assert prediction["score"] == 0.55  # the least sure item
     ent = prediction["result"][0]
-    assert ent == {"id": "T1", "from_name": "label", "to_name": "text", "type": "labels", "score": 0.91,
+    regions = region_ids(corpus()[0])
+    assert ent == {"id": regions["T1"], "from_name": "label", "to_name": "text", "type": "labels", "score": 0.91,
                    "value": {"start": 0, "end": 9, "text": "Ann Smith", "labels": ["person"]}}  # fmt: skip
     rel = prediction["result"][3]
-    assert rel == {"from_id": "T1", "to_id": "T2", "type": "relation", "direction": "right", "labels": ["works_for"],
-                   "score": 0.7}  # fmt: skip
+    assert rel == {"from_id": regions["T1"], "to_id": regions["T2"], "type": "relation", "direction": "right",
+                   "labels": ["works_for"], "score": 0.7}  # fmt: skip
     emoji = tasks[1]["predictions"][0]["result"]
     assert [r["value"]["start"] for r in emoji[:3]] == [0, 19, 34]  # UTF-16: each emoji counts twice
     assert emoji[3]["direction"] == "bi"  # married_to is symmetric
@@ -144,10 +147,12 @@ def test_a_reviewed_export_comes_back_with_exactly_the_reviewers_changes():
     docs = corpus()
     tasks = through_json(export_tasks(docs, SCHEMA)[0])
 
+    regions = region_ids(docs[0])
+
     def edit(result):
         by_id = {r.get("id"): r for r in result}
-        by_id["T2"]["value"].update(start=20, end=24, text="Acme")  # span moved: "Acme Corp" -> "Acme"
-        by_id["T3"]["value"]["labels"] = ["org"]  # label changed: Boston loc -> org
+        by_id[regions["T2"]]["value"].update(start=20, end=24, text="Acme")  # span moved: "Acme Corp" -> "Acme"
+        by_id[regions["T3"]]["value"]["labels"] = ["org"]  # label changed: Boston loc -> org
         result[:] = [r for r in result if not (r["type"] == "relation" and r["labels"] == ["based_in"])]  # removed
         result.append({"id": "Xk3pQ9_aZ1", "from_name": "label", "to_name": "text", "type": "labels", "origin": "manual",
                        "value": {"start": 33, "end": 39, "text": "Boston", "labels": ["loc"]}})  # fmt: skip
@@ -264,3 +269,37 @@ def test_reviewed_documents_become_a_training_set(tmp_path):
     loaded = ds.load("train")
     assert [(e.text, e.label) for e in loaded[0].entities] == [("Ann Smith", "person"), ("Acme Corp", "org"), ("Boston", "loc")]
     assert [len(d.entities) for d in loaded] == [3, 3, 0, 4] and loaded[1].text.startswith("Bob 🎉 Lee")
+
+
+def test_region_ids_are_unique_across_tasks_and_stable_across_re_exports():
+    docs = corpus()
+    tasks, _ = export_tasks(docs, SCHEMA)
+    ids = [r["id"] for t in tasks for r in t["predictions"][0]["result"] if r["type"] == "labels"]
+    assert len(ids) == len(set(ids)) == sum(len(d.entities) for d in docs)
+    again, _ = export_tasks(corpus(), SCHEMA)
+    assert again == tasks
+    # Re-extracted with one more entity in front: every old entity keeps its region id.
+    first = docs[0]
+    grown = doc("d1", first.text, [("Ann", "person", 0.3, "encoder"), ("Acme Corp", "org", 0.8, "both"),
+                                   ("Boston", "loc", 0.66, "llm")])  # fmt: skip
+    old = {(r["value"]["start"], r["value"]["end"], r["value"]["labels"][0]): r["id"]
+           for r in tasks[0]["predictions"][0]["result"] if r["type"] == "labels"}  # fmt: skip
+    new = {(r["value"]["start"], r["value"]["end"], r["value"]["labels"][0]): r["id"]
+           for r in export_tasks([grown], SCHEMA)[0][0]["predictions"][0]["result"] if r["type"] == "labels"}  # fmt: skip
+    assert all(new[key] == old[key] for key in new.keys() & old.keys()) and len(new.keys() & old.keys()) == 2
+    (back,), _ = import_tasks(through_json(tasks[:1]), SCHEMA)
+    assert shape(back)[2:] == shape(first)[2:]  # relations still point at the right entities
+
+
+def test_the_recorded_schema_gives_every_label_to_the_config():
+    labels = {"entities": ["person", "org", "loc"], "relations": ["works_for", "married_to"], "symmetric": ["married_to"]}
+    only_person = doc("x", "Ann Smith spoke.", [("Ann Smith", "person", 0.9, "encoder")],
+                      meta={"pipeline": {"mode": "encoder", "schema": "clinical-notes", "labels": labels}})  # fmt: skip
+    schema = recorded_schema([only_person])
+    assert schema.entity_labels == ["person", "org", "loc"] and schema.symmetric_relations == {"married_to"}
+    root = ET.fromstring(label_config(schema, [only_person]))
+    assert [x.get("value") for x in root.iter("Label")] == ["person", "org", "loc"]
+    assert [x.get("value") for x in root.iter("Relation")] == ["works_for", "married_to"]
+    shipped = doc("y", "Ann Smith spoke.", [], meta={"pipeline": {"schema": "conll04"}})
+    assert recorded_schema([shipped]).name == "conll04"  # a name alone: the shipped schema
+    assert recorded_schema([doc("z", "No meta.", [])]) is None

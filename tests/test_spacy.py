@@ -243,3 +243,58 @@ def test_factory_entry_point_and_extra_are_declared(hs, tmp_path):
                          check=False)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "HybridIEComponent ['hybrid_ie']"
+
+
+def test_a_saved_pipeline_carries_its_schema_file_and_loads_from_another_folder(hs, encoder, tmp_path, monkeypatch):
+    """The schema is given as a path relative to the working folder; the saved pipeline holds the
+    schema's content, so it loads from another folder (and after the file is gone)."""
+    import json
+
+    import spacy
+
+    home, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    home.mkdir()
+    elsewhere.mkdir()
+    schema = {"name": "clinical", "entity_types": [{"name": "drug", "description": "a medication"},
+                                                   {"name": "disease", "description": "an illness"}],
+              "relation_types": [{"name": "treats", "description": "drug treats disease"}]}  # fmt: skip
+    (home / "clinical.json").write_text(json.dumps(schema), encoding="utf-8")
+    checkpoint = encoder.save_pretrained(tmp_path / "ckpt")
+    monkeypatch.chdir(home)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("hybrid_ie", config={"schema": "clinical.json", "mode": "encoder", "model": str(checkpoint)})
+    expected = nlp("Aspirin treats headache in Boston.")
+    nlp.to_disk(tmp_path / "pipeline")
+    (home / "clinical.json").unlink()
+    monkeypatch.chdir(elsewhere)
+    loaded = spacy.load(tmp_path / "pipeline")
+    assert loaded.get_pipe("hybrid_ie").extractor.schema.to_dict() == hs.build_extractor(schema).schema.to_dict()
+    doc = loaded("Aspirin treats headache in Boston.")
+    assert [(s.start_char, s.end_char, s.label_) for s in doc.spans["hybrid_ie"]] == [
+        (s.start_char, s.end_char, s.label_) for s in expected.spans["hybrid_ie"]
+    ]
+
+
+def test_labels_or_the_schema_itself_in_the_config(hs, encoder, tmp_path):
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("hybrid_ie", config={"schema": ["person", "city"], "mode": "encoder"})
+    assert nlp.get_pipe("hybrid_ie").extractor.schema.entity_labels == ["person", "city"]
+    nlp.to_disk(tmp_path / "p")
+    assert spacy.load(tmp_path / "p").get_pipe("hybrid_ie").extractor.schema.entity_labels == ["person", "city"]
+    inline = {"name": "x", "entity_types": [{"name": "drug", "description": "a drug"}], "relation_types": []}
+    nlp2 = spacy.blank("en")
+    nlp2.add_pipe("hybrid_ie", config={"schema": inline, "mode": "encoder"})
+    assert nlp2.get_pipe("hybrid_ie").extractor.schema.name == "x"
+
+
+def test_a_missing_schema_is_raised_on_use_not_hidden(hs):
+    import spacy
+
+    from hybrid_ie.errors import SchemaError
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("hybrid_ie", config={"schema": "no-such-schema.json", "mode": "encoder"})
+    with pytest.raises(SchemaError, match="no-such-schema.json"):
+        nlp("A text.")

@@ -33,18 +33,20 @@ def _job_settings(source: Path) -> dict:
 
 
 def _schema_for(name: str | None, docs: list, settings: dict):
-    """--schema, else the schema the documents were extracted with when it can be loaded."""
+    """--schema, else the schema the documents were extracted with (the labels their meta
+    records, `labelstudio.recorded_schema`), else the job's schema when it can be loaded."""
     from hybrid_ie.errors import SchemaError
+    from hybrid_ie.integrations.labelstudio import recorded_schema
     from hybrid_ie.schema import load_schema
 
     if name:
         return load_schema(name)
-    used = settings.get("schema") or next(
-        ((d.meta.get("pipeline") or {}).get("schema") for d in docs if (d.meta.get("pipeline") or {}).get("schema")), None
-    )
-    if used:
+    recorded = recorded_schema(docs)
+    if recorded is not None:
+        return recorded
+    if settings.get("schema"):
         try:
-            return load_schema(used)
+            return load_schema(settings["schema"])
         except SchemaError:
             return None
     return None

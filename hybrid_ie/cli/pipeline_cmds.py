@@ -7,24 +7,52 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.text import Text
 
 from hybrid_ie.cli.common import err_console, user_errors
 
 
+class _Rate(ProgressColumn):
+    """Recent chunks (documents with --engine ray) per second."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:.1f}/s" if speed else "-/s")
+
+
 def _progress_bar(enabled: bool) -> Progress:
+    """The bar of `extract`: chunks (documents with --engine ray) done out of all, their rate,
+    documents done, escalation, LLM tokens, failures."""
     return Progress(
         TextColumn("[bold]extract[/]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:.2f} docs/s"),
+        BarColumn(bar_width=20),
+        TextColumn("{task.completed:.0f}/{task.total:.0f} {task.fields[unit]}"),
+        _Rate(),
+        TextColumn("docs {task.fields[docs]}/{task.fields[total_docs]}"),
         TextColumn("escalated {task.fields[escalation]:.0%}"),
-        TextColumn("LLM tokens {task.fields[tokens]:,}"),
+        TextColumn("tokens {task.fields[tokens]:,}"),
         TextColumn("failed {task.fields[failures]}"),
         TimeElapsedColumn(),
         console=err_console,
         disable=not enabled,
     )
+
+
+def _pending_chunks(texts: list, output: Path, resume: bool, max_words: int) -> int:
+    """Chunks of the inputs this run will extract (on resume, not those of finished documents)."""
+    from hybrid_ie.batch import finished_documents
+    from hybrid_ie.chunking import chunk_text
+
+    done = {str(obj.get("id")) for obj in finished_documents(output)} if resume else set()
+    return sum(len(chunk_text(t.text, max_words)) for t in texts if t.id not in done and t.error is None)
 
 
 def extract(
@@ -87,7 +115,9 @@ def extract(
     ] = "error",
     limit: Annotated[int | None, typer.Option("--limit", help="Only the first N input documents.")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Documents per pipeline batch.")] = 16,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")] = True,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr: chunks done and their rate.")
+    ] = True,
     engine: Annotated[str, typer.Option("--engine", help="local (this process) | ray (a Ray cluster; the ray extra).")]
     = "local",
     workers: Annotated[int | None, typer.Option("--workers", help="Ray: encoder actors (default 2).")] = None,
@@ -179,18 +209,18 @@ def extract(
             "limit": limit,
             "batch_size": batch_size,
         }
+        by_chunks = engine == "local"  # Ray workers run the Extractor elsewhere: documents there
+        total = _pending_chunks(texts, output, resume, extractor.max_chunk_words) if by_chunks else len(texts)
         with _progress_bar(progress) as bar:
-            task = bar.add_task("extract", total=len(texts), rate=0.0, escalation=0.0, tokens=0, failures=0)
+            task = bar.add_task("extract", total=total, unit="chunks" if by_chunks else "docs", docs=0,
+                                total_docs=len(texts), escalation=0.0, tokens=0, failures=0)  # fmt: skip
+            if by_chunks:
+                extractor.on_chunks = lambda n: bar.advance(task, n)
 
             def advance(_doc, summary) -> None:
-                bar.update(
-                    task,
-                    completed=summary.skipped_as_done + summary.processed_this_run,
-                    rate=summary.docs_per_s,
-                    escalation=summary.escalation_rate,
-                    tokens=summary.llm_tokens,
-                    failures=summary.failures,
-                )
+                done = summary.skipped_as_done + summary.processed_this_run
+                bar.update(task, docs=done, escalation=summary.escalation_rate, tokens=summary.llm_tokens,
+                           failures=summary.failures, **({} if by_chunks else {"completed": done}))  # fmt: skip
 
             summary = extract_dataset(
                 texts,

@@ -36,6 +36,7 @@ from hybrid_ie.encoder.model import EncoderConfig, JointEncoderModel, center_lab
 from hybrid_ie.encoder.storage import pack, unpack
 from hybrid_ie.encoder.windowed import SpanEncoder, Thresholds, Window
 from hybrid_ie.schema import Schema, prompt_key
+from hybrid_ie.status import loading
 
 
 def pick_device(device: str | torch.device = "auto") -> torch.device:
@@ -87,7 +88,9 @@ class JointEncoder(SpanEncoder):
         (default: the default checkpoint), found in the order of `hybrid_ie.encoder.checkpoints`:
         explicit path, installed weights package, `models/` of a development checkout. A name
         found nowhere is fetched with `huggingface_hub.snapshot_download`, which fails offline
-        with a clear error. Weights stored in fp16 are upcast to fp32.
+        with a clear error. Weights stored in fp16 are upcast to fp32. A status line shows on
+        stderr while it loads (`hybrid_ie.status`; `hybrid_ie.encoder.cache.cached_encoder` keeps
+        loaded ones per process).
         `quantize="int8"`: int8 inference on CPU (see `quantize`)."""
         from hybrid_ie.encoder.quantize import check_mode
 
@@ -101,15 +104,17 @@ class JointEncoder(SpanEncoder):
         except json.JSONDecodeError as exc:
             raise EncoderLoadError(f"{path / CONFIG_NAME}: not valid JSON ({exc.msg})") from exc
         config = EncoderConfig.from_dict(data)
-        tokenizer = AutoTokenizer.from_pretrained(str(path))
-        model = JointEncoderModel(config)
-        state = unpack(load_file(str(path / WEIGHTS_NAME)))  # fp32, whatever the storage
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        if missing or unexpected:
-            raise EncoderLoadError(
-                f"{path}: weights do not match the config (missing {missing[:5]}, unexpected {unexpected[:5]})"
-            )
-        return cls(model, tokenizer, config, device=device).quantize(quantize)
+        target = pick_device(device)
+        with loading(f"encoder {path.name} ({target}{', int8' if quantize == 'int8' else ''})"):
+            tokenizer = AutoTokenizer.from_pretrained(str(path))
+            model = JointEncoderModel(config)
+            state = unpack(load_file(str(path / WEIGHTS_NAME)))  # fp32, whatever the storage
+            missing, unexpected = model.load_state_dict(state, strict=False)
+            if missing or unexpected:
+                raise EncoderLoadError(
+                    f"{path}: weights do not match the config (missing {missing[:5]}, unexpected {unexpected[:5]})"
+                )
+            return cls(model, tokenizer, config, device=target).quantize(quantize)
 
     def quantize(self, mode: str) -> JointEncoder:
         """`"int8"`: replace the network's Linear layers by int8 ones for CPU inference

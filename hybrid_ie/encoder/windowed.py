@@ -11,7 +11,8 @@ all: ids, thresholds, merging the windows of a text (same span -> highest score)
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -20,6 +21,7 @@ import torch
 
 from hybrid_ie.chunking import word_spans, word_windows
 from hybrid_ie.document import Document, Relation, make_entity
+from hybrid_ie.encoder.api import FieldAPI
 from hybrid_ie.encoder.decoding import (
     PairCandidate,
     SpanCandidate,
@@ -68,8 +70,9 @@ class Thresholds:
         return min(self.floor, self.relation)
 
 
-class SpanEncoder:
-    """Base of the encoder backends: the shared `predict`; subclasses set `backend`, `device`,
+class SpanEncoder(FieldAPI):
+    """Base of the encoder backends: the shared `predict` (and over it the field's API,
+    `hybrid_ie.encoder.api`: `predict_entities`, `predict_relations`, `batch_predict`); subclasses set `backend`, `device`,
     `threshold`, `relation_threshold`, `max_window_words`, `max_tokens` and implement `_fit`,
     `_score`."""
 
@@ -110,7 +113,7 @@ class SpanEncoder:
         nested: bool = False,
         batch_size: int = 16,
         candidate_floor: float = 0.1,
-        progress: bool = False,
+        progress: bool | Callable[[int], None] = False,
     ) -> list[Document]:
         """Extract the schema's entities and relations from each text.
 
@@ -119,6 +122,8 @@ class SpanEncoder:
         scored in [candidate_floor, threshold) or dropped by overlap decoding, and the window
         count. Without `threshold`, entity types whose prompt has its own threshold in the
         checkpoint (`label_thresholds`) use it; an explicit `threshold` applies to every type.
+        `progress`: True for a tqdm bar over the batches; a callable is called with the number
+        of texts each batch finished (every text once, after its last window).
         """
         texts = list(texts)
         if ids is None:
@@ -141,6 +146,8 @@ class SpanEncoder:
         windows = [
             w for i, text in enumerate(texts) for w in self._windows(i, text, ent_prompts, rel_prompts)
         ]
+        if callable(progress):
+            progress = _texts_done(windows, len(texts), progress)
         self._score(windows, schema, ent_prompts, rel_prompts, cut, batch_size, progress)
         per_text: list[list[Window]] = [[] for _ in texts]
         for w in windows:
@@ -185,7 +192,7 @@ class SpanEncoder:
         rel_prompts: list[str],
         cut: Thresholds,
         batch_size: int,
-        progress: bool,
+        progress: bool | Callable[[list], None],
     ) -> None:
         raise NotImplementedError
 
@@ -201,19 +208,48 @@ class SpanEncoder:
 
     @staticmethod
     def _batches(
-        items: list, batch_size: int, progress: bool, desc: str, lengths: Sequence[int] | None = None
-    ) -> list:
+        items: list, batch_size: int, progress: bool | Callable[[list], None], desc: str,
+        lengths: Sequence[int] | None = None,
+    ) -> Iterable[list]:  # fmt: skip
         """Consecutive batches of at most `batch_size` items; with `lengths` (one per item, items
         sorted by it) see `length_batches`."""
         if lengths is None:
             batches = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
         else:
             batches = [[items[i] for i in b] for b in length_batches(lengths, batch_size)]
+        if callable(progress):
+            return _reporting(batches, progress)
         if progress:
             from tqdm import tqdm
 
             return tqdm(batches, desc=desc, unit="batch")
         return batches
+
+
+def _reporting(batches: list, report: Callable[[list], None]) -> Iterator[list]:
+    """The batches, each passed to `report` once the caller has processed it."""
+    for batch in batches:
+        yield batch
+        report(batch)
+
+
+def _texts_done(windows: list[Window], n_texts: int, report: Callable[[int], None]) -> Callable[[list], None]:
+    """A batch reporter (items: windows or their indices) that tells `report` how many texts
+    the batch finished; texts without a word to score are reported at once."""
+    left = Counter(w.text_index for w in windows if w.words)
+    if n_texts - len(left):
+        report(n_texts - len(left))
+
+    def done(batch: list) -> None:
+        finished = 0
+        for item in batch:
+            window = item if isinstance(item, Window) else windows[item]
+            left[window.text_index] -= 1
+            finished += left[window.text_index] == 0
+        if finished:
+            report(finished)
+
+    return done
 
 
 PRECISIONS = {"auto": None, "fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}

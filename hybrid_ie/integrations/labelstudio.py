@@ -3,6 +3,7 @@
     from hybrid_ie.integrations.labelstudio import export_tasks, import_tasks, label_config
     tasks, warnings = export_tasks(docs, schema)          # a JSON list to import into Label Studio
     config = label_config(schema, docs)                   # the project's labelling config (XML)
+    schema = recorded_schema(docs)                        # the one the documents were made with
     docs, warnings = import_tasks(json.load(open("export.json")), schema)
 
 Only the core (Document, Schema) is used: no Label Studio server or SDK. The shapes are Label
@@ -11,7 +12,9 @@ Studio's JSON task format (as label-studio-sdk reads and writes it):
 - a task is ``{"data": {"text": ..., "doc_id": ...}, "predictions": [{"model_version", "score",
   "result": [...]}]}`` (``data.source`` keeps a document file's source, e.g. its page map);
 - an entity is a ``labels`` result: ``{"id", "from_name": "label", "to_name": "text", "type":
-  "labels", "value": {"start", "end", "text", "labels": [label]}, "score"}``;
+  "labels", "value": {"start", "end", "text", "labels": [label]}, "score"}``; its region id is
+  a hash of the document id, the span and the label (`region_ids`): unique across tasks, the
+  same in every export of that entity;
 - a relation is a ``relation`` result: ``{"from_id", "to_id", "type": "relation", "direction":
   "right", "labels": [label], "score"}`` (``bi`` for a relation the schema declares symmetric).
 
@@ -30,13 +33,14 @@ raises InputError naming the task (and the region).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
 from hybrid_ie.document import Document, Entity, Relation
-from hybrid_ie.errors import InputError
-from hybrid_ie.schema import Schema
+from hybrid_ie.errors import InputError, SchemaError
+from hybrid_ie.schema import Schema, from_recorded_labels, load_schema, schema_labels
 
 FROM_NAME = "label"
 TO_NAME = "text"
@@ -90,15 +94,35 @@ def model_version(doc: Document, settings: dict[str, Any] | None = None) -> str:
     return " | ".join(parts)
 
 
+def region_ids(doc: Document) -> dict[str, str]:
+    """Entity id -> Label Studio region id: 10 hex digits of a hash of the document id, the span
+    and the label, so ids differ between tasks and an entity keeps its id when the document is
+    exported again (even re-extracted, with other entities around it). Unique within the task."""
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for ent in doc.entities:
+        key = f"{doc.id}\x00{ent.start}\x00{ent.end}\x00{ent.label}"
+        region = hashlib.sha1(key.encode("utf-8")).hexdigest()[:10]
+        n = 0
+        while region in taken:  # the same span and label twice in one document
+            n += 1
+            region = hashlib.sha1(f"{key}\x00{n}".encode()).hexdigest()[:10]
+        taken.add(region)
+        out[ent.id] = region
+    return out
+
+
 def to_task(doc: Document, *, version: str | None = None, symmetric: Iterable[str] = ()) -> dict[str, Any]:
-    """One Document as a Label Studio task whose single prediction holds its entities and relations."""
+    """One Document as a Label Studio task whose single prediction holds its entities and relations
+    (region ids: `region_ids`)."""
     table = _utf16_table(doc.text)
     symmetric = set(symmetric)
+    regions = region_ids(doc)
     result: list[dict[str, Any]] = []
     scores: list[float] = []
     for ent in doc.entities:
         item: dict[str, Any] = {
-            "id": ent.id, "from_name": FROM_NAME, "to_name": TO_NAME, "type": "labels",
+            "id": regions[ent.id], "from_name": FROM_NAME, "to_name": TO_NAME, "type": "labels",
             "value": {"start": _to_js(table, ent.start), "end": _to_js(table, ent.end), "text": ent.text,
                       "labels": [ent.label]},
         }  # fmt: skip
@@ -108,7 +132,8 @@ def to_task(doc: Document, *, version: str | None = None, symmetric: Iterable[st
         result.append(item)
     for rel in doc.relations:
         direction = "bi" if rel.label in symmetric else "right"
-        item = {"from_id": rel.head, "to_id": rel.tail, "type": "relation", "direction": direction, "labels": [rel.label]}
+        item = {"from_id": regions[rel.head], "to_id": regions[rel.tail], "type": "relation", "direction": direction,
+                "labels": [rel.label]}  # fmt: skip
         if rel.score is not None:
             item["score"] = rel.score
             scores.append(rel.score)
@@ -138,6 +163,36 @@ def export_tasks(
             continue
         tasks.append(to_task(doc, version=version or model_version(doc, settings), symmetric=symmetric))
     return tasks, warnings
+
+
+def recorded_schema(docs: Iterable[Document]) -> Schema | None:
+    """The schema the documents were extracted with, from their meta: the labels each records
+    (``meta["pipeline"]["labels"]``, all of them, in first-seen order), as the shipped schema of
+    the recorded name when that has exactly these labels (its descriptions become hints), else
+    as bare labels. Documents that record only a name: that schema when it loads. None without
+    a record."""
+    names: list[str] = []
+    merged: dict[str, list[str]] = {"entities": [], "relations": [], "symmetric": []}
+    for doc in docs:
+        pipeline = (doc.meta or {}).get("pipeline") or {}
+        if isinstance(pipeline.get("schema"), str):
+            names.append(pipeline["schema"])
+        labels = pipeline.get("labels")
+        if isinstance(labels, dict):
+            for key, values in merged.items():
+                values += [x for x in labels.get(key) or [] if isinstance(x, str) and x not in values]
+    name = names[0] if names and len(set(names)) == 1 else None
+    shipped = None
+    if name is not None:
+        try:
+            shipped = load_schema(name)
+        except SchemaError:
+            shipped = None
+    if not merged["entities"]:
+        return shipped
+    if shipped is not None and schema_labels(shipped) == merged:
+        return shipped
+    return from_recorded_labels(merged, name=name or "recorded")
 
 
 def label_config(schema: Schema | None, docs: Sequence[Document] = ()) -> str:

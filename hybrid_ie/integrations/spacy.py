@@ -14,7 +14,8 @@ Needs the optional extra: `pip install hybrid-ie[spacy]`. The factory is found t
 `spacy_factories` entry point of the installed package, and `import hybrid_ie.integrations.spacy`
 registers it too.
 
-Config (all optional): ``schema`` (a shipped schema name or a schema file; default ``conll04``),
+Config (all optional): ``schema`` (a shipped schema name, a schema file, a list of entity labels,
+or the schema itself as a dict, any form `hybrid_ie.load_schema` takes; default ``conll04``),
 ``mode`` (``encoder`` / ``llm`` / ``hybrid``; default ``encoder``), ``model`` (an encoder
 checkpoint folder; None = the shipped one, loaded on the first document), ``threshold`` and
 ``relation_threshold`` (None = the checkpoint's calibrated ones), ``llm_config`` (a TOML/JSON LLM
@@ -47,16 +48,25 @@ names them; ``attrs["expanded"]`` counts the spans that grew to token boundaries
 entities of one label expand to the same tokens, one span stands for both: the extension values
 are those of the higher-scoring one, and relations of either point to it.
 
+Saving: `nlp.to_disk` writes the component's resolved schema (its content, not the name or file it
+came from) to ``<pipeline>/<component>/schema.json``, and `spacy.load` reads it back from there,
+so a saved pipeline loads from any folder and on a machine without the original schema file. A
+schema the factory cannot find while `spacy.load` builds the pipeline is taken from that file;
+used without one, the component raises the original "schema not found" error.
+
 The extension values live in ``doc.user_data`` as plain data (no Span objects), so Docs still
 pickle and go through `DocBin(store_user_data=True)` and ``nlp.pipe(n_process=...)``.
 """
 
+import json
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Dict, List, Union  # noqa: UP035 - spaCy's config validation reads these
 
 from hybrid_ie.document import Document
+from hybrid_ie.errors import SchemaError
 
 INSTALL_HINT = "the spaCy component needs the optional extra: pip install hybrid-ie[spacy]"
 
@@ -68,6 +78,7 @@ except ImportError as exc:  # a one-line error naming the extra
     raise ImportError(INSTALL_HINT) from exc
 
 FACTORY = "hybrid_ie"
+SCHEMA_FILE = "schema.json"  # in the component's folder of a saved pipeline
 DATA_KEY = "hybrid_ie"  # doc.user_data[DATA_KEY]: what the extension getters read
 DEFAULT_CONFIG: dict[str, Any] = {
     "schema": "conll04",
@@ -200,7 +211,11 @@ def annotate(doc: Doc, document: Document, *, spans_key: str = "hybrid_ie", set_
 
 
 class HybridIEComponent:
-    """Runs a `hybrid_ie.Extractor` over Docs; see the module docstring for what it writes."""
+    """Runs a `hybrid_ie.Extractor` over Docs; see the module docstring for what it writes.
+
+    `settings`: the `build_extractor` arguments other than the schema, so `from_disk` can
+    rebuild the Extractor around the saved schema. `schema_error`: why the factory could not
+    build it (raised on use unless `from_disk` supplies the schema)."""
 
     def __init__(
         self,
@@ -211,13 +226,28 @@ class HybridIEComponent:
         batch_size: int = 16,
         spans_key: str = "hybrid_ie",
         set_ents: bool = True,
+        settings: dict[str, Any] | None = None,
+        schema_error: SchemaError | None = None,
     ) -> None:
         register_extensions()
         self.name = name
-        self.extractor = extractor
+        self._extractor = extractor
         self.batch_size = batch_size
         self.spans_key = spans_key
         self.set_ents = set_ents
+        self.settings = dict(settings or {})
+        self.schema_error = schema_error
+
+    @property
+    def extractor(self) -> Any:
+        if self._extractor is None and self.schema_error is not None:
+            raise self.schema_error
+        return self._extractor
+
+    @extractor.setter
+    def extractor(self, value: Any) -> None:
+        self._extractor = value
+        self.schema_error = None
 
     def __call__(self, doc: Doc) -> Doc:
         return self.set_annotations(doc, self.extractor.extract(doc.text))
@@ -238,16 +268,39 @@ class HybridIEComponent:
     def set_annotations(self, doc: Doc, document: Document) -> Doc:
         return annotate(doc, document, spans_key=self.spans_key, set_ents=self.set_ents)
 
+    # -- serialisation: the schema travels with the pipeline -------------------------------------
+    def to_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> None:
+        """Write the Extractor's schema (its content) to `path`/schema.json."""
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        data = self.extractor.schema.to_dict()
+        (folder / SCHEMA_FILE).write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> "HybridIEComponent":
+        """Use the schema saved in `path`/schema.json (when there is one): the Extractor is built
+        around it from the config's settings, or an existing one takes it."""
+        file = Path(path) / SCHEMA_FILE
+        if file.exists():
+            from hybrid_ie.schema import Schema
+
+            schema = Schema.from_dict(json.loads(file.read_text(encoding="utf-8")), source=str(file))
+            if self._extractor is None:
+                self.extractor = build_extractor(schema, **self.settings)
+            else:
+                self._extractor.schema = self._extractor.options["schema"] = schema
+        return self
+
 
 def build_extractor(
-    schema: str = "conll04",
+    schema: Any = "conll04",
     mode: str = "encoder",
     model: str | None = None,
     threshold: float | None = None,
     relation_threshold: float | None = None,
     llm_config: str | None = None,
 ) -> Any:
-    """The Extractor behind a component config (nothing is loaded until the first document)."""
+    """The Extractor behind a component config (nothing is loaded until the first document).
+    `schema`: anything `hybrid_ie.load_schema` takes."""
     from hybrid_ie.pipeline import Extractor
 
     llm = None
@@ -264,7 +317,7 @@ def build_extractor(
 def make_component(
     nlp: Language,
     name: str,
-    schema: str,
+    schema: Union[str, List[str], Dict[str, Any]],  # noqa: UP006, UP007
     mode: str,
     model: str | None,
     threshold: float | None,
@@ -274,12 +327,18 @@ def make_component(
     spans_key: str,
     set_ents: bool,
 ) -> HybridIEComponent:
-    """The `hybrid_ie` factory (also the `spacy_factories` entry point)."""
-    extractor = build_extractor(schema, mode, model, threshold, relation_threshold, llm_config)
-    return HybridIEComponent(
-        nlp, name, extractor=extractor, batch_size=batch_size, spans_key=spans_key, set_ents=set_ents
-    )
+    """The `hybrid_ie` factory (also the `spacy_factories` entry point). A schema it cannot find
+    is not fatal here: `spacy.load` supplies the saved one through `from_disk`."""
+    settings = {"mode": mode, "model": model, "threshold": threshold, "relation_threshold": relation_threshold,
+                "llm_config": llm_config}  # fmt: skip
+    extractor, error = None, None
+    try:
+        extractor = build_extractor(schema, **settings)
+    except SchemaError as exc:
+        error = exc
+    return HybridIEComponent(nlp, name, extractor=extractor, batch_size=batch_size, spans_key=spans_key,
+                             set_ents=set_ents, settings=settings, schema_error=error)  # fmt: skip
 
 
-__all__ = ["FACTORY", "HybridIEComponent", "SpanRelation", "annotate", "build_extractor", "make_component",
+__all__ = ["FACTORY", "SCHEMA_FILE", "HybridIEComponent", "SpanRelation", "annotate", "build_extractor", "make_component",
            "register_extensions"]  # fmt: skip

