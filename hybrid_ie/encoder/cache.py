@@ -13,7 +13,8 @@ import os
 import threading
 from pathlib import Path
 
-from hybrid_ie.encoder.inference import DEFAULT_MODEL_DIR, WEIGHTS_NAME, JointEncoder, pick_device
+from hybrid_ie.encoder.checkpoints import resolve
+from hybrid_ie.encoder.inference import WEIGHTS_NAME, JointEncoder, pick_device
 from hybrid_ie.encoder.quantize import check_mode
 
 _CACHE: dict[tuple, JointEncoder] = {}
@@ -22,8 +23,8 @@ _LOCK = threading.Lock()
 
 def cache_key(checkpoint: str | os.PathLike | None, quantize: str = "none", device: str = "auto") -> tuple:
     """What identifies a loaded encoder: checkpoint (path, weights size and mtime), quantisation, device."""
-    path = Path(checkpoint).expanduser() if checkpoint is not None else DEFAULT_MODEL_DIR
-    if path.is_dir():
+    path = resolve(checkpoint)  # a folder, a checkpoint name found locally, or None (a hub id)
+    if path is not None and path.is_dir():
         weights = path / WEIGHTS_NAME
         stat = weights.stat() if weights.exists() else None
         where: tuple = (str(path.resolve()), stat.st_size if stat else None, stat.st_mtime_ns if stat else None)
