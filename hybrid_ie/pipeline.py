@@ -176,8 +176,6 @@ class Extractor:
         self._encoder = encoder
         self._llm = llm
         self._unknown: list[str] = []  # the schema types the encoder is unfamiliar with (router)
-        if llm is not None and not hasattr(llm, "extract"):
-            _refuse_oracle(llm)
         # What rebuilds this extractor elsewhere (the Ray engine's workers); see `hybrid_ie.engines`.
         self.options: dict[str, Any] = {
             "schema": self.schema, "encoder": encoder, "llm": llm, "policy": self.policy, "mode": mode,
@@ -203,7 +201,6 @@ class Extractor:
             from hybrid_ie.llm import LLMClient, LLMConfig
 
             config = self._llm if self._llm is not None else LLMConfig.load()
-            _refuse_oracle(config)
             self._llm = LLMClient(config)
         return self._llm
 
@@ -431,13 +428,6 @@ def llm_workers(llm: Any) -> int:
     if config is None or getattr(config, "backend", None) != "openai":
         return 1
     return max(1, int(getattr(config, "max_concurrency", 1)))
-
-
-def _refuse_oracle(config: Any) -> None:
-    """An LLM configuration naming the benchmark's gold-reading oracle is refused (a clear error)."""
-    from hybrid_ie.llm.config import refuse_oracle
-
-    refuse_oracle(config)
 
 
 def llm_summary(results: Sequence[Any]) -> dict[str, Any]:

@@ -174,6 +174,9 @@ def benchmark(
     with user_errors():
         if dataset is None:
             raise InputError("give --dataset (one data set, all modes) or --suite (e.g. zero-shot)")
+        from hybrid_ie.benchmark.plots import require_pyplot
+
+        require_pyplot()  # the report's figures: a missing `bench` extra stops the run before it starts
         if data is not None:
             raise InputError("--data applies only with --suite")
         if threads is not None:

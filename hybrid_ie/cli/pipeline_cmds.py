@@ -116,10 +116,7 @@ def extract(
 
     with user_errors():
         if llm is not None:
-            from hybrid_ie.llm.config import ORACLE_REFUSAL, is_oracle_name
-
-            detail = ORACLE_REFUSAL if is_oracle_name(llm) else "set extract's LLM with --llm-config or HYBRID_IE_LLM_*"
-            raise InputError(f"--llm {llm}: {detail}")
+            raise InputError(f"--llm {llm}: an option of benchmark; set extract's LLM with --llm-config or HYBRID_IE_LLM_*")
         ray_options = {"workers": workers, "llm_concurrency": llm_concurrency, "address": address,
                        "num_cpus": num_cpus, "shard_size": shard_size, "output_format": output_format}  # fmt: skip
         ray_options = {k: v for k, v in ray_options.items() if v is not None}

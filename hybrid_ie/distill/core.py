@@ -108,10 +108,8 @@ class Distiller:
     def llm(self) -> Any:
         if self._llm is None or not hasattr(self._llm, "extract"):
             from hybrid_ie.llm import LLMClient, LLMConfig
-            from hybrid_ie.llm.config import refuse_oracle
 
             config = self._llm if self._llm is not None else LLMConfig.load(self.config.llm_config)
-            refuse_oracle(config)
             self._llm = LLMClient(config)
         return self._llm
 

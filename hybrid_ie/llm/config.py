@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hybrid_ie.errors import HybridIEError
 from hybrid_ie.llm.usage import Price
@@ -26,17 +26,6 @@ from hybrid_ie.paths import cache_dir
 ENV_PREFIX = "HYBRID_IE_LLM_"
 CONFIG_ENV = ENV_PREFIX + "CONFIG"
 DEFAULT_LOCAL_MODEL = "qwen2.5-coder-0.5b"  # chosen by measurement: eval/RESULTS.md, "LLM tier"
-ORACLE_BACKEND = "oracle"
-ORACLE_REFUSAL = (
-    "the oracle LLM answers from the gold annotations: it is an evaluation tool, available only "
-    "through `hybrid-ie benchmark --llm oracle[:P]`, never for extraction"
-)
-
-
-def is_oracle_name(name: str | None) -> bool:
-    """True for `oracle` and `oracle:P` (the benchmark's gold-reading LLMs)."""
-    return bool(name) and str(name).strip().lower().split(":", 1)[0] == ORACLE_BACKEND
-
 
 class ConfigError(HybridIEError):
     """The LLM configuration (file, environment or arguments) is invalid."""
@@ -80,18 +69,6 @@ class LLMConfig(BaseModel):
     cache_path: Path | None = None
     prices: dict[str, Price] = Field(default_factory=dict, description="USD per 1M tokens by model")
 
-    @field_validator("backend", mode="before")
-    @classmethod
-    def _no_oracle_backend(cls, value: Any) -> Any:
-        if isinstance(value, str) and is_oracle_name(value):
-            raise ValueError(ORACLE_REFUSAL)
-        return value
-
-    @property
-    def is_oracle(self) -> bool:
-        """The model is one of the benchmark's oracles (`oracle`, `oracle:P`)."""
-        return is_oracle_name(self.model)
-
     @property
     def resolved_cache_path(self) -> Path:
         return self.cache_path or cache_dir() / "llm-cache.sqlite"
@@ -129,12 +106,6 @@ class LLMConfig(BaseModel):
                 f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in exc.errors()
             )
             raise ConfigError(f"invalid LLM configuration ({source}): {problems}") from exc
-
-
-def refuse_oracle(config: Any) -> None:
-    """Raise ConfigError for an oracle configuration (extraction must never read the gold)."""
-    if getattr(config, "is_oracle", False):
-        raise ConfigError(f"LLM model {config.model!r}: {ORACLE_REFUSAL}")
 
 
 def _read_file(path: Path) -> dict[str, Any]:
