@@ -47,14 +47,7 @@ from typing import Any
 from hybrid_ie.chunking import Chunk, split_sentences, word_spans, word_windows
 from hybrid_ie.document import Document, Entity, Relation, make_entity
 from hybrid_ie.errors import InputError
-from hybrid_ie.reconcile import (
-    DEFAULT_STRATEGY,
-    LLM_SCORE,
-    check_strategy,
-    normalize,
-    only_candidates,
-    reconcile,
-)
+from hybrid_ie.reconcile import DEFAULT_STRATEGY, LLM_SCORE, check_strategy, normalize
 from hybrid_ie.router import (
     SKIPPED_TOKENS,
     BudgetState,
@@ -63,10 +56,10 @@ from hybrid_ie.router import (
     Signal,
     apply_budget,
     encoder_unknown_labels,
-    escalation_task,
     route_chunk,
 )
 from hybrid_ie.schema import Schema, load_schema
+from hybrid_ie.tiers import EncoderTier, LLMAnswer, LLMTier
 
 MODES = ("encoder", "llm", "hybrid")
 MAX_CHUNK_WORDS = 400
@@ -100,7 +93,7 @@ class _ChunkWork:
     chunk: Chunk
     result: Document | None = None
     decision: RouteDecision | None = None
-    llm: Any = None  # the LLMResult when the LLM was called
+    llm: LLMAnswer | None = None  # when the LLM was called
 
 
 @dataclass
@@ -129,10 +122,10 @@ class Extractor:
     """Extract a schema's entities and relations from texts with the encoder, the LLM or both.
 
     schema: a Schema, a schema name (``conll04``) or a path to a schema file.
-    encoder: a `JointEncoder`, a checkpoint folder, or None for the shipped checkpoint (loaded
-        on first use, never in ``llm`` mode).
-    llm: an `LLMClient`, an `LLMConfig`, or None for `LLMClient(LLMConfig.load())` (created on
-        first use, never in ``encoder`` mode).
+    encoder: an `EncoderTier` (a `JointEncoder`), a checkpoint folder, or None for the shipped
+        checkpoint (loaded on first use, never in ``llm`` mode).
+    llm: an `LLMTier` (an `LLMClient`), an `LLMConfig`, or None for `LLMClient(LLMConfig.load())`
+        (created on first use, never in ``encoder`` mode).
     policy: the `RoutingPolicy` (hybrid mode); default `RoutingPolicy()`.
     reconcile: the merge strategy for escalated chunks (`hybrid_ie.reconcile.STRATEGIES`).
     threshold, relation_threshold, nested: passed to the encoder (None = its calibrated defaults).
@@ -142,8 +135,8 @@ class Extractor:
     def __init__(
         self,
         schema: str | os.PathLike | Schema = "conll04",
-        encoder: Any = None,
-        llm: Any = None,
+        encoder: EncoderTier | str | os.PathLike | None = None,
+        llm: LLMTier | Any = None,
         policy: RoutingPolicy | None = None,
         mode: str = "hybrid",
         reconcile: str = DEFAULT_STRATEGY,
@@ -188,7 +181,7 @@ class Extractor:
 
     # -- lazily created tiers ------------------------------------------------------------------
     @property
-    def encoder(self) -> Any:
+    def encoder(self) -> EncoderTier:
         if self._encoder is None or isinstance(self._encoder, (str, os.PathLike)):
             from hybrid_ie.encoder import JointEncoder
 
@@ -196,8 +189,8 @@ class Extractor:
         return self._encoder
 
     @property
-    def llm(self) -> Any:
-        if self._llm is None or not hasattr(self._llm, "extract"):
+    def llm(self) -> LLMTier:
+        if not isinstance(self._llm, LLMTier):
             from hybrid_ie.llm import LLMClient, LLMConfig
 
             config = self._llm if self._llm is not None else LLMConfig.load()
@@ -317,11 +310,11 @@ class Extractor:
             elif self.mode == "llm":
                 c.result = Document(id=f"{docs[c.doc].input.id}#{c.chunk.index}", text=c.chunk.text)
 
-    def _ask(self, c: _ChunkWork) -> Any:
+    def _ask(self, c: _ChunkWork) -> LLMAnswer:
         with self.llm_gate():
             if self.mode == "llm":
                 return self.llm.extract(c.chunk.text, self.schema)
-            task, schema = escalation_task(self.policy, c.decision.reasons, self.schema, self._unknown)
+            task, schema = self.policy.escalation.task(c.decision.reasons, self.schema, self._unknown)
             if task == "extract":
                 return self.llm.extract(c.chunk.text, schema)
             return self.llm.verify(c.chunk.text, self.schema, c.result)
@@ -332,19 +325,16 @@ class Extractor:
         )
         if self.mode == "llm":
             return normalize(llm_doc, self.schema, nested=self.nested, default_score=self.llm_score)
-        strategy = self.strategy
-        if self.policy.escalation == "extract-unfamiliar" and c.llm.task == "extract":
-            strategy = "union"  # the LLM read the chunk for what the encoder cannot find: its items add
-        elif self.policy.escalation == "verify-no-add" and c.llm.task == "verify":
-            from hybrid_ie.llm.answers import verify_candidates
+        return self.policy.escalation.merge(
+            c.result, llm_doc, c.llm.task, self.schema, self.strategy,
+            shown=lambda: self._shown(c.result), nested=self.nested, llm_score=self.llm_score,
+        )  # fmt: skip
 
-            shown = verify_candidates(c.result, self.llm.config.max_candidates)  # what the prompt listed
-            spans = {(e.start, e.end) for e in shown.entities}
-            ents = shown.entities
-            pairs = {((ents[r.head].start, ents[r.head].end), (ents[r.tail].start, ents[r.tail].end))
-                     for r in shown.relations}  # fmt: skip
-            llm_doc = only_candidates(llm_doc, spans, pairs)
-        return reconcile(c.result, llm_doc, self.schema, strategy, nested=self.nested, llm_score=self.llm_score)
+    def _shown(self, candidates: Document) -> Document:
+        """The candidates a verify prompt lists for this encoder answer (the LLM tier's choice)."""
+        from hybrid_ie.llm.answers import verify_candidates
+
+        return verify_candidates(candidates, self.llm.config.max_candidates)
 
     # -- one document --------------------------------------------------------------------------
     def _assemble(self, work: _DocWork) -> Document:
@@ -389,7 +379,7 @@ class Extractor:
             "pipeline": {
                 "mode": self.mode,
                 "reconcile": self.strategy if self.mode == "hybrid" else None,
-                "escalation": self.policy.escalation if self.mode == "hybrid" else None,
+                "escalation": self.policy.escalation.name if self.mode == "hybrid" else None,
                 "schema": self.schema.name,
                 "chunks": len(work.chunks),
             }
@@ -421,7 +411,7 @@ class Extractor:
         return None
 
 
-def llm_workers(llm: Any) -> int:
+def llm_workers(llm: LLMTier) -> int:
     """How many LLM calls may run at once: an openai-backend client's `max_concurrency`, else 1
     (the in-process local model runs one call at a time)."""
     config = getattr(llm, "config", None)
@@ -430,7 +420,7 @@ def llm_workers(llm: Any) -> int:
     return max(1, int(getattr(config, "max_concurrency", 1)))
 
 
-def llm_summary(results: Sequence[Any]) -> dict[str, Any]:
+def llm_summary(results: Sequence[LLMAnswer]) -> dict[str, Any]:
     """Per-document LLM accounting: calls, status, summed usage and grounding, errors."""
     if not results:
         return {"calls": 0, "status": "not_called"}

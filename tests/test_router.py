@@ -219,5 +219,5 @@ def test_default_rank_is_by_number_of_signals_then_uncertainty():
 def test_bad_policy_values_are_clear_errors():
     with pytest.raises(InputError, match="budget"):
         RoutingPolicy(budget=1.5)
-    with pytest.raises(InputError, match="llm_task"):
-        RoutingPolicy(llm_task="guess")
+    with pytest.raises(InputError, match="escalation"):
+        RoutingPolicy(escalation="guess")

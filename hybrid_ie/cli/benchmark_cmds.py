@@ -148,8 +148,9 @@ def benchmark(
     reconcile: Annotated[
         str | None, typer.Option("--reconcile", help="llm_corrects | union | vote (default: the pipeline's).")
     ] = None,
-    llm_task: Annotated[
-        str | None, typer.Option("--llm-task", help="Hybrid: verify | extract (default: the policy's, verify).")
+    escalation: Annotated[
+        str | None, typer.Option("--escalation", help="Hybrid: verify | extract | extract-unfamiliar | verify-no-add "
+                                 "(default: the policy's, verify).")
     ] = None,
     llm_score: Annotated[
         float | None,
@@ -213,7 +214,7 @@ def benchmark(
             llms=llms,
             capture=capture,
             reconcile=reconcile,
-            llm_task=llm_task,
+            escalation=escalation,
             rank=rank,
             llm_score=llm_score,
         )

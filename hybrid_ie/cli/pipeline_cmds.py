@@ -55,9 +55,9 @@ def extract(
     max_llm_tokens: Annotated[
         int | None, typer.Option("--max-llm-tokens", help="Hybrid: LLM token cap per batch.")
     ] = None,
-    llm_task: Annotated[str, typer.Option("--llm-task", help="Hybrid: verify | extract.")] = "verify",
     escalation: Annotated[
-        str, typer.Option("--escalation", help="Hybrid: verify | extract-unfamiliar | verify-no-add (router.py).")
+        str, typer.Option("--escalation", help="Hybrid: what the LLM is asked, how its answer merges: verify | "
+                          "extract | extract-unfamiliar | verify-no-add (router.py).")
     ] = "verify",
     silver_out: Annotated[
         Path | None, typer.Option("--silver-out", help="Hybrid: write the escalated chunks' answers as a silver set "
@@ -137,8 +137,7 @@ def extract(
             if limit < 0:
                 raise InputError(f"--limit must be >= 0, got {limit}")
             texts = texts[:limit]
-        overrides = {"escalate_all": escalate_all, "max_llm_tokens": max_llm_tokens, "llm_task": llm_task,
-                     "escalation": escalation}
+        overrides = {"escalate_all": escalate_all, "max_llm_tokens": max_llm_tokens, "escalation": escalation}
         if budget is not None:
             overrides["budget"] = budget
         policy = RoutingPolicy(**overrides)
@@ -168,7 +167,6 @@ def extract(
             "llm_model": f"{llm.backend}:{llm.model}" if llm is not None else None,
             "budget": policy.budget if mode == "hybrid" else None,
             "escalate_all": escalate_all,
-            "llm_task": llm_task if mode == "hybrid" else None,
             "escalation": escalation if mode == "hybrid" else None,
             "reconcile": extractor.strategy if mode == "hybrid" else None,
             "llm_score": extractor.llm_score if mode != "encoder" else None,
