@@ -10,10 +10,8 @@ A config file is TOML or JSON holding the fields at top level or under an `llm` 
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,6 +27,7 @@ from pydantic_settings import (
 from hybrid_ie.errors import HybridIEError
 from hybrid_ie.llm.usage import Price
 from hybrid_ie.paths import cache_dir
+from hybrid_ie.settings_files import read_settings
 
 ENV_PREFIX = "HYBRID_IE_LLM_"
 CONFIG_ENV = ENV_PREFIX + "CONFIG"
@@ -90,7 +89,7 @@ class LLMConfig(BaseModel):
         (`HYBRID_IE_LLM_<FIELD>`), then `overrides` (arguments whose value is None are ignored);
         pydantic-settings merges them in that order."""
         path = path or os.environ.get(CONFIG_ENV) or None
-        file_values = _read_file(Path(path)) if path else {}
+        file_values = read_settings(path, "LLM config", table="llm", error=ConfigError) if path else {}
         source = str(path) if path else "defaults"
         if {ENV_PREFIX + name.upper() for name in cls.model_fields} & {name.upper() for name in os.environ}:
             source += " + environment"
@@ -132,22 +131,3 @@ def _settings_over(file_values: dict[str, Any]) -> type[_FromEnvironment]:
             return init_settings, env_settings, InitSettingsSource(settings_cls, file_values)
 
     return Settings
-
-
-def _read_file(path: Path) -> dict[str, Any]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read LLM config ({exc.strerror or exc})") from exc
-    try:
-        if path.suffix.lower() == ".json":
-            data = json.loads(raw)
-        else:
-            data = tomllib.loads(raw.decode("utf-8"))
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'TOML'} ({exc})") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a table/object of settings")
-    if isinstance(data.get("llm"), dict):
-        data = data["llm"]
-    return data
