@@ -26,11 +26,11 @@ A chunk's *uncertainty* is the largest uncertainty of its signals (0 with none).
 least one signal *wants* to escalate; `apply_budget` then lets the highest-ranked ones through.
 The rank (``RoutingPolicy.rank``) is by default ``"signals"``: the chunk with more signals first
 (each uncertain entity, relation or overlap counts), then the more uncertain one; ``"uncertainty"``
-ranks by the largest uncertainty first, then the number of signals (the rule before issue 14).
-Measured by error capture (`hybrid_ie.benchmark.capture`; eval/RESULTS.md, "Router error
-capture"): on the dev splits, at budget 0.2 the chunks ranked by signals hold 2.04x (conll04) and
-1.94x (scierc) the share of encoder errors that random chunks hold, against 1.51x and 1.42x by
-uncertainty. Over a run at most
+ranks by the largest uncertainty first, then the number of signals (the former default). The
+default is the rank whose escalated chunks hold the larger share of the encoder's errors (error
+capture: `hybrid_ie.benchmark.capture`, `eval/router_capture.sh`): on the dev splits, at budget
+0.2 the chunks ranked by signals hold 2.04x (conll04) and 1.94x (scierc) the share of encoder
+errors that random chunks hold, against 1.51x and 1.42x by uncertainty. Over a run at most
 ``floor(budget * chunks seen)`` chunks escalate, and each batch gets the slots its own chunks add
 (``floor(budget * (seen + n)) - floor(budget * seen)``), so a batch never borrows unused slots of
 an earlier one. A token cap (``max_llm_tokens`` per batch) is enforced by the pipeline while it

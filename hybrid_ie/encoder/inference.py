@@ -30,7 +30,7 @@ from hybrid_ie.errors import HybridIEError
 from hybrid_ie.paths import MODELS_DIR
 from hybrid_ie.schema import Schema, prompt_key
 
-# The broad-type zero-shot checkpoint (issue 10; model card in the folder). The earlier in-domain one
+# The default: the broad-type zero-shot checkpoint (model card in the folder). The earlier in-domain one
 # (conll04 + scierc + ade only) stays loadable as models/hybrid-ie-minilm.
 DEFAULT_MODEL_DIR = MODELS_DIR / "hybrid-ie-minilm-zs"
 CONFIG_NAME = "config.json"

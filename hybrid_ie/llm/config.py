@@ -31,7 +31,8 @@ from hybrid_ie.settings_files import read_settings
 
 ENV_PREFIX = "HYBRID_IE_LLM_"
 CONFIG_ENV = ENV_PREFIX + "CONFIG"
-DEFAULT_LOCAL_MODEL = "qwen2.5-coder-0.5b"  # chosen by measurement: eval/RESULTS.md, "LLM tier"
+# the smallest local model whose hybrid F1 matches the larger one's (eval/bench_llm.py measures)
+DEFAULT_LOCAL_MODEL = "qwen2.5-coder-0.5b"
 
 class ConfigError(HybridIEError):
     """The LLM configuration (file, environment or arguments) is invalid."""
