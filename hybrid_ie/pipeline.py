@@ -37,6 +37,7 @@ the other documents of its batch are unaffected.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -149,6 +150,9 @@ class Extractor:
         llm_score: float = LLM_SCORE,
         quantize: str = "none",
     ) -> None:
+        # What rebuilds this extractor elsewhere (the Ray engine's workers; `hybrid_ie.engines`): the
+        # constructor's arguments as given, with the schema, policy and strategy resolved below.
+        self.options: dict[str, Any] = {k: v for k, v in locals().items() if k != "self"}
         if mode not in MODES:
             raise InputError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         self.schema = load_schema(schema)
@@ -169,13 +173,7 @@ class Extractor:
         self._encoder = encoder
         self._llm = llm
         self._unknown: list[str] = []  # the schema types the encoder is unfamiliar with (router)
-        # What rebuilds this extractor elsewhere (the Ray engine's workers); see `hybrid_ie.engines`.
-        self.options: dict[str, Any] = {
-            "schema": self.schema, "encoder": encoder, "llm": llm, "policy": self.policy, "mode": mode,
-            "reconcile": self.strategy, "threshold": threshold, "relation_threshold": relation_threshold,
-            "nested": nested, "encoder_batch_size": encoder_batch_size, "max_chunk_words": max_chunk_words,
-            "llm_score": llm_score, "quantize": quantize,
-        }  # fmt: skip
+        self.options.update(schema=self.schema, policy=self.policy, reconcile=self.strategy)
         # Entered around every LLM request: the Ray engine bounds the requests of a whole cluster here.
         self.llm_gate: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext
 
@@ -411,6 +409,14 @@ class Extractor:
         return None
 
 
+def extractor_defaults() -> dict[str, Any]:
+    """The `Extractor` options that have a default, and the default: read from its signature, the
+    one place they are written (the CLI and the spaCy component leave an option they are not
+    given to it)."""
+    params = inspect.signature(Extractor.__init__).parameters.values()
+    return {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
+
+
 def llm_workers(llm: LLMTier) -> int:
     """How many LLM calls may run at once: an openai-backend client's `max_concurrency`, else 1
     (the in-process local model runs one call at a time)."""
@@ -456,4 +462,5 @@ def extract(
     return list(extractor.extract_many(texts))
 
 
-__all__ = ["MAX_CHUNK_WORDS", "MODES", "Extractor", "chunk_text", "extract", "llm_summary", "llm_workers"]
+__all__ = ["MAX_CHUNK_WORDS", "MODES", "Extractor", "chunk_text", "extract", "extractor_defaults", "llm_summary",
+           "llm_workers"]
