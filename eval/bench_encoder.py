@@ -34,9 +34,9 @@ import torch
 from hybrid_ie.datasets import load_dataset
 from hybrid_ie.document import Document
 from hybrid_ie.encoder import JointEncoder
-from hybrid_ie.training.calibration import collect, reset_scaling, summarise
 from hybrid_ie.metrics import score
 from hybrid_ie.schema import Schema, load_schema
+from hybrid_ie.training.calibration import collect, reset_scaling, summarise
 
 # Paraphrased prompts for the conll04 types that training never showed (checked at run time).
 UNSEEN_PROMPTS = {

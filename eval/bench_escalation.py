@@ -12,7 +12,7 @@ relation F1, LLM calls, LLM tokens, seconds per sentence and the machine's load 
 re-run costs nothing); `--llm oracle[:P]` the gold-reading loopback oracle (plumbing checks only:
 it reads the gold).
 
-RULE FOR CHOOSING THE DEFAULT (fixed before any run, issue 11): with the real default local LLM
+RULE FOR CHOOSING THE DEFAULT (fixed before any run): with the real default local LLM
 at budget 0.2 on conll04 dev and wnut17 dev (the first 100 sentences of each), score each variant
 by the mean over the two sets of its strict F1 (wnut17: entity F1; conll04: the mean of entity
 and relation F1). The default becomes the variant with the highest score, but "verify" (today's

@@ -1,7 +1,7 @@
 """Choose the reconcile strategy by measurement: encoder-only vs hybrid with each strategy.
 
     python eval/bench_reconcile.py --dataset conll04 --split dev --budget 0.2 [--limit N]
-        [--model PATH] [--llm-config FILE] [--llm-task verify|extract] [--strategies a,b,c]
+        [--model PATH] [--llm-config FILE] [--escalation verify|extract] [--strategies a,b,c]
         [--llm-scores 0.8,0.6]
 
 The encoder runs once (its outputs are replayed for every run); the router picks the same chunks for every strategy (same policy, same
@@ -25,7 +25,7 @@ from hybrid_ie.datasets import load_dataset
 from hybrid_ie.metrics import score
 from hybrid_ie.pipeline import Extractor
 from hybrid_ie.reconcile import DEFAULT_STRATEGY, LLM_SCORE, STRATEGIES
-from hybrid_ie.router import RoutingPolicy
+from hybrid_ie.router import ESCALATIONS, RoutingPolicy
 from hybrid_ie.schema import load_schema
 
 
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=0.2)
     parser.add_argument("--model", default=None, help="encoder checkpoint (default: the shipped one)")
     parser.add_argument("--llm-config", default=None)
-    parser.add_argument("--llm-task", default="verify", choices=("verify", "extract"))
+    parser.add_argument("--escalation", default="verify", choices=ESCALATIONS)
     parser.add_argument("--strategies", default=",".join(STRATEGIES))
     parser.add_argument("--llm-scores", default=str(LLM_SCORE), help="comma-separated LLM item confidences")
     parser.add_argument("--batch-size", type=int, default=16)
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     symmetric = schema.symmetric_relations
     encoder = ReplayEncoder(JointEncoder.from_pretrained(args.model))
     llm = ReplayLLM(LLMClient(LLMConfig.load(args.llm_config)))
-    policy = RoutingPolicy(budget=args.budget, llm_task=args.llm_task)
+    policy = RoutingPolicy(budget=args.budget, escalation=args.escalation)
     texts = [{"id": d.id, "text": d.text} for d in gold]
 
     def run(mode: str, strategy: str, llm_score: float = LLM_SCORE) -> dict:
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     for llm_score in (float(x) for x in args.llm_scores.split(",")):
         for strategy in args.strategies.split(","):
             rows.append(run("hybrid", strategy.strip(), llm_score))
-    print(f"{args.dataset} {args.split} (n={len(gold)}), budget {args.budget}, llm task {args.llm_task}, "
+    print(f"{args.dataset} {args.split} (n={len(gold)}), budget {args.budget}, escalation {args.escalation}, "
           f"real LLM calls {llm.real_calls} in {llm.seconds:.0f} s")  # fmt: skip
     print(f"{'mode':8} {'strategy':13} {'llm sc.':>7} {'ent F1':>7} {'rel F1':>7} {'escal.':>7} {'failed':>6} {'tokens':>8}")
     for r in rows:

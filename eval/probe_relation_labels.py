@@ -5,7 +5,7 @@ other labels must not. This probe takes the gold pairs of a data set's split (go
 entity errors do not enter), scores each against the set's own relation labels plus any extra
 labels given, and prints, per (gold relation, head type, tail type) group: for each label the
 median probability and the share of pairs at or above the threshold, and the label the head
-ranks first. With an unseen label set (issue 10's `wlp`) it shows whether a label is not
+ranks first. With an unseen label set (the zero-shot protocol's `wlp`) it shows whether a label is not
 understood at all (every pair near 0) or understood but outranked by a neighbour.
 
     python eval/probe_relation_labels.py models/hybrid-ie-minilm-zs --set wlp --split dev \

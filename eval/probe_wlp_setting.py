@@ -1,4 +1,4 @@
-"""Headroom probe for wlp relations (issue 10): how far would the encoder's wlp entities carry if
+"""Headroom probe for wlp relations: how far would the encoder's wlp entities carry if
 the relation head named an action's settings as wlp does?
 
 Reads a zero-shot suite prediction file for wlp, adds a "Setting" relation from each predicted

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Router quality apart from the LLM (issue 14): error capture (router vs random vs ideal) and the
+# Router quality apart from the LLM: error capture (router vs random vs ideal) and the
 # hybrid with oracle LLMs that read the gold (oracle, oracle:0.1, oracle:0.3), on conll04 and
 # scierc test. One thread, no real LLM; about 3 minutes on a shared 2-core CPU.
 #
@@ -28,7 +28,7 @@ bench --dataset conll04 "${common[@]}" --capture --llm oracle,oracle:0.1,oracle:
 # 3. ... and with reconcile llm_corrects (the LLM's answer replaces the chunk's)
 bench --dataset conll04 "${common[@]}" --capture --llm oracle,oracle:0.1,oracle:0.3 --reconcile llm_corrects \
   -o "$OUT/router-capture-conll04-llm_corrects"
-# 4. capture with the rank before issue 14 (most uncertain chunk first), for comparison
+# 4. capture with the former rank (most uncertain chunk first), for comparison
 bench --dataset conll04 "${common[@]}" --capture --rank uncertainty -o "$OUT/router-capture-conll04-rank-uncertainty"
 # 5. scierc (nested decoding, as its other reports): capture and oracle / oracle:0.1, both reconcile settings
 bench --dataset scierc "${common[@]}" --nested --capture --llm oracle,oracle:0.1 -o "$OUT/router-capture-scierc"

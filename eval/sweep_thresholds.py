@@ -2,8 +2,8 @@
 
     python eval/sweep_thresholds.py CHECKPOINT SET SPLIT
 
-Used to tell forgetting from a threshold change after distillation (eval/RESULTS.md,
-"Distillation"): if no threshold pair recovers the base's score, the weights changed.
+Tells forgetting from a threshold change after distillation: if no threshold pair recovers the
+base's score, the weights changed.
 """
 
 from __future__ import annotations

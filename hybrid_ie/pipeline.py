@@ -38,6 +38,7 @@ the other documents of its batch are unaffected.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -48,14 +49,7 @@ from typing import Any
 from hybrid_ie.chunking import MAX_CHUNK_WORDS, Chunk, chunk_text
 from hybrid_ie.document import Document, Entity, Relation, make_entity
 from hybrid_ie.errors import InputError
-from hybrid_ie.reconcile import (
-    DEFAULT_STRATEGY,
-    LLM_SCORE,
-    check_strategy,
-    normalize,
-    only_candidates,
-    reconcile,
-)
+from hybrid_ie.reconcile import DEFAULT_STRATEGY, LLM_SCORE, check_strategy, normalize
 from hybrid_ie.router import (
     SKIPPED_TOKENS,
     BudgetState,
@@ -64,10 +58,10 @@ from hybrid_ie.router import (
     Signal,
     apply_budget,
     encoder_unknown_labels,
-    escalation_task,
     route_chunk,
 )
 from hybrid_ie.schema import SchemaLike, load_schema, schema_labels
+from hybrid_ie.tiers import EncoderTier, LLMAnswer, LLMTier
 
 MODES = ("encoder", "llm", "hybrid")
 LLM_MODE_REASON = "mode_llm"
@@ -95,7 +89,7 @@ class _ChunkWork:
     chunk: Chunk
     result: Document | None = None
     decision: RouteDecision | None = None
-    llm: Any = None  # the LLMResult when the LLM was called
+    llm: LLMAnswer | None = None  # when the LLM was called
 
 
 @dataclass
@@ -125,10 +119,10 @@ class Extractor:
 
     schema: anything `load_schema` takes: a Schema, a schema name (``conll04``), a path to a
         schema file, a list of entity labels, a dict label -> description.
-    encoder: a `JointEncoder`, a checkpoint folder, or None for the shipped checkpoint (loaded
-        on first use, never in ``llm`` mode).
-    llm: an `LLMClient`, an `LLMConfig`, or None for `LLMClient(LLMConfig.load())` (created on
-        first use, never in ``encoder`` mode).
+    encoder: an `EncoderTier` (a `JointEncoder`), a checkpoint folder, or None for the shipped
+        checkpoint (loaded on first use, never in ``llm`` mode).
+    llm: an `LLMTier` (an `LLMClient`), an `LLMConfig`, or None for `LLMClient(LLMConfig.load())`
+        (created on first use, never in ``encoder`` mode).
     policy: the `RoutingPolicy` (hybrid mode); default `RoutingPolicy()`.
     reconcile: the merge strategy for escalated chunks (`hybrid_ie.reconcile.STRATEGIES`).
     threshold, relation_threshold, nested: passed to the encoder (None = its calibrated defaults).
@@ -138,8 +132,8 @@ class Extractor:
     def __init__(
         self,
         schema: SchemaLike = "conll04",
-        encoder: Any = None,
-        llm: Any = None,
+        encoder: EncoderTier | str | os.PathLike | None = None,
+        llm: LLMTier | Any = None,
         policy: RoutingPolicy | None = None,
         mode: str = "hybrid",
         reconcile: str = DEFAULT_STRATEGY,
@@ -152,6 +146,9 @@ class Extractor:
         llm_score: float = LLM_SCORE,
         quantize: str = "none",
     ) -> None:
+        # What rebuilds this extractor elsewhere (the Ray engine's workers; `hybrid_ie.engines`): the
+        # constructor's arguments as given, with the schema, policy and strategy resolved below.
+        self.options: dict[str, Any] = {k: v for k, v in locals().items() if k != "self"}
         if mode not in MODES:
             raise InputError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         self.schema = load_schema(schema)
@@ -172,15 +169,7 @@ class Extractor:
         self._encoder = encoder
         self._llm = llm
         self._unknown: list[str] = []  # the schema types the encoder is unfamiliar with (router)
-        if llm is not None and not hasattr(llm, "extract"):
-            _refuse_oracle(llm)
-        # What rebuilds this extractor elsewhere (the Ray engine's workers); see `hybrid_ie.engines`.
-        self.options: dict[str, Any] = {
-            "schema": self.schema, "encoder": encoder, "llm": llm, "policy": self.policy, "mode": mode,
-            "reconcile": self.strategy, "threshold": threshold, "relation_threshold": relation_threshold,
-            "nested": nested, "encoder_batch_size": encoder_batch_size, "max_chunk_words": max_chunk_words,
-            "llm_score": llm_score, "quantize": quantize,
-        }  # fmt: skip
+        self.options.update(schema=self.schema, policy=self.policy, reconcile=self.strategy)
         # Entered around every LLM request: the Ray engine bounds the requests of a whole cluster here.
         self.llm_gate: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext
         # Progress: called with how many chunks were finished (read by the encoder; in llm mode,
@@ -189,7 +178,7 @@ class Extractor:
 
     # -- lazily created tiers ------------------------------------------------------------------
     @property
-    def encoder(self) -> Any:
+    def encoder(self) -> EncoderTier:
         if self._encoder is None or isinstance(self._encoder, (str, os.PathLike)):
             from hybrid_ie.encoder import JointEncoder
 
@@ -197,12 +186,11 @@ class Extractor:
         return self._encoder
 
     @property
-    def llm(self) -> Any:
-        if self._llm is None or not hasattr(self._llm, "extract"):
+    def llm(self) -> LLMTier:
+        if not isinstance(self._llm, LLMTier):
             from hybrid_ie.llm import LLMClient, LLMConfig
 
             config = self._llm if self._llm is not None else LLMConfig.load()
-            _refuse_oracle(config)
             self._llm = LLMClient(config)
         return self._llm
 
@@ -335,11 +323,11 @@ class Extractor:
         if self.mode == "llm" and self.on_chunks is not None:
             self.on_chunks(1)
 
-    def _ask(self, c: _ChunkWork) -> Any:
+    def _ask(self, c: _ChunkWork) -> LLMAnswer:
         with self.llm_gate():
             if self.mode == "llm":
                 return self.llm.extract(c.chunk.text, self.schema)
-            task, schema = escalation_task(self.policy, c.decision.reasons, self.schema, self._unknown)
+            task, schema = self.policy.escalation.task(c.decision.reasons, self.schema, self._unknown)
             if task == "extract":
                 return self.llm.extract(c.chunk.text, schema)
             return self.llm.verify(c.chunk.text, self.schema, c.result)
@@ -350,19 +338,16 @@ class Extractor:
         )
         if self.mode == "llm":
             return normalize(llm_doc, self.schema, nested=self.nested, default_score=self.llm_score)
-        strategy = self.strategy
-        if self.policy.escalation == "extract-unfamiliar" and c.llm.task == "extract":
-            strategy = "union"  # the LLM read the chunk for what the encoder cannot find: its items add
-        elif self.policy.escalation == "verify-no-add" and c.llm.task == "verify":
-            from hybrid_ie.llm.answers import verify_candidates
+        return self.policy.escalation.merge(
+            c.result, llm_doc, c.llm.task, self.schema, self.strategy,
+            shown=lambda: self._shown(c.result), nested=self.nested, llm_score=self.llm_score,
+        )  # fmt: skip
 
-            shown = verify_candidates(c.result, self.llm.config.max_candidates)  # what the prompt listed
-            spans = {(e.start, e.end) for e in shown.entities}
-            ents = shown.entities
-            pairs = {((ents[r.head].start, ents[r.head].end), (ents[r.tail].start, ents[r.tail].end))
-                     for r in shown.relations}  # fmt: skip
-            llm_doc = only_candidates(llm_doc, spans, pairs)
-        return reconcile(c.result, llm_doc, self.schema, strategy, nested=self.nested, llm_score=self.llm_score)
+    def _shown(self, candidates: Document) -> Document:
+        """The candidates a verify prompt lists for this encoder answer (the LLM tier's choice)."""
+        from hybrid_ie.llm.answers import verify_candidates
+
+        return verify_candidates(candidates, self.llm.config.max_candidates)
 
     # -- one document --------------------------------------------------------------------------
     def _assemble(self, work: _DocWork) -> Document:
@@ -407,7 +392,7 @@ class Extractor:
             "pipeline": {
                 "mode": self.mode,
                 "reconcile": self.strategy if self.mode == "hybrid" else None,
-                "escalation": self.policy.escalation if self.mode == "hybrid" else None,
+                "escalation": self.policy.escalation.name if self.mode == "hybrid" else None,
                 "schema": self.schema.name,
                 "labels": schema_labels(self.schema),
                 "chunks": len(work.chunks),
@@ -440,7 +425,15 @@ class Extractor:
         return None
 
 
-def llm_workers(llm: Any) -> int:
+def extractor_defaults() -> dict[str, Any]:
+    """The `Extractor` options that have a default, and the default: read from its signature, the
+    one place they are written (the CLI and the spaCy component leave an option they are not
+    given to it)."""
+    params = inspect.signature(Extractor.__init__).parameters.values()
+    return {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
+
+
+def llm_workers(llm: LLMTier) -> int:
     """How many LLM calls may run at once: an openai-backend client's `max_concurrency`, else 1
     (the in-process local model runs one call at a time)."""
     config = getattr(llm, "config", None)
@@ -449,14 +442,7 @@ def llm_workers(llm: Any) -> int:
     return max(1, int(getattr(config, "max_concurrency", 1)))
 
 
-def _refuse_oracle(config: Any) -> None:
-    """An LLM configuration naming the benchmark's gold-reading oracle is refused (a clear error)."""
-    from hybrid_ie.llm.config import refuse_oracle
-
-    refuse_oracle(config)
-
-
-def llm_summary(results: Sequence[Any]) -> dict[str, Any]:
+def llm_summary(results: Sequence[LLMAnswer]) -> dict[str, Any]:
     """Per-document LLM accounting: calls, status, summed usage and grounding, errors."""
     if not results:
         return {"calls": 0, "status": "not_called"}
@@ -499,4 +485,5 @@ def extract(
     return list(extractor.extract_many(texts))
 
 
-__all__ = ["MAX_CHUNK_WORDS", "MODES", "Extractor", "chunk_text", "extract", "llm_summary", "llm_workers"]
+__all__ = ["MAX_CHUNK_WORDS", "MODES", "Extractor", "chunk_text", "extract", "extractor_defaults", "llm_summary",
+           "llm_workers"]

@@ -24,8 +24,8 @@ flat decoding keeps no overlapping spans and nested decoding no crossing ones (g
 relations are re-linked by span to the surviving entities and kept only when the schema allows
 their label between the entities' (possibly relabelled) types.
 
-`DEFAULT_STRATEGY` and `LLM_SCORE` were chosen by measurement on conll04 dev (see below and
-eval/RESULTS.md). With ``vote`` and `LLM_SCORE` 0.5 the LLM overrules the encoder only where the
+`DEFAULT_STRATEGY` and `LLM_SCORE` were chosen by measurement on conll04 dev (the rule below;
+`eval/bench_reconcile.py` measures it again). With ``vote`` and `LLM_SCORE` 0.5 the LLM overrules the encoder only where the
 encoder was unsure: an encoder item scored below 0.5 that the LLM leaves out is dropped, an LLM
 addition survives only when the encoder had it as a candidate scored 0.5 or more.
 """
@@ -41,7 +41,7 @@ from hybrid_ie.schema import Schema
 
 STRATEGIES = ("llm_corrects", "union", "vote")
 # Chosen on conll04 dev (first 80 sentences, budget 0.2, shipped encoder, local 0.5B LLM, verify
-# task; eval/bench_reconcile.py, numbers in eval/RESULTS.md): the best relation F1 (then entity
+# task; eval/bench_reconcile.py): the best relation F1 (then entity
 # F1) of the three strategies x LLM scores 0.2-0.8 was vote with 0.5. llm_corrects lost 5 points
 # of entity F1 and 4 of relation F1 there: the small local LLM drops and relabels good spans.
 DEFAULT_STRATEGY = "vote"

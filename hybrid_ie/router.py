@@ -26,32 +26,34 @@ A chunk's *uncertainty* is the largest uncertainty of its signals (0 with none).
 least one signal *wants* to escalate; `apply_budget` then lets the highest-ranked ones through.
 The rank (``RoutingPolicy.rank``) is by default ``"signals"``: the chunk with more signals first
 (each uncertain entity, relation or overlap counts), then the more uncertain one; ``"uncertainty"``
-ranks by the largest uncertainty first, then the number of signals (the rule before issue 14).
-Measured by error capture (`hybrid_ie.benchmark.capture`; eval/RESULTS.md, "Router error
-capture"): on the dev splits, at budget 0.2 the chunks ranked by signals hold 2.04x (conll04) and
-1.94x (scierc) the share of encoder errors that random chunks hold, against 1.51x and 1.42x by
-uncertainty. Over a run at most
+ranks by the largest uncertainty first, then the number of signals (the former default). The
+default is the rank whose escalated chunks hold the larger share of the encoder's errors (error
+capture: `hybrid_ie.benchmark.capture`, `eval/router_capture.sh`): on the dev splits, at budget
+0.2 the chunks ranked by signals hold 2.04x (conll04) and 1.94x (scierc) the share of encoder
+errors that random chunks hold, against 1.51x and 1.42x by uncertainty. Over a run at most
 ``floor(budget * chunks seen)`` chunks escalate, and each batch gets the slots its own chunks add
 (``floor(budget * (seen + n)) - floor(budget * seen)``), so a batch never borrows unused slots of
 an earlier one. A token cap (``max_llm_tokens`` per batch) is enforced by the pipeline while it
 calls the LLM in this order. Budget 0 means no chunk ever reaches the LLM.
 
-What the LLM is asked for an escalated chunk (``RoutingPolicy.escalation``, `escalation_task`):
+What the LLM is asked for an escalated chunk, and how its answer merges with the encoder's, is
+one choice: the `Escalation` (``RoutingPolicy.escalation``; `Escalation.task`, `Escalation.merge`):
 
 =======================  ===========================================================================
-``verify`` (default)     every chunk gets ``llm_task``: verify the encoder's candidates (or, with
-                         ``llm_task="extract"``, extract from scratch); the behaviour before issue 11
+``verify`` (default)     the LLM verifies the encoder's candidates; the reconcile strategy merges
+``extract``              the LLM extracts every escalated chunk from scratch with the whole schema;
+                         the reconcile strategy merges
 ``extract-unfamiliar``   a chunk escalated for ``empty_long_chunk`` is extracted with the whole
                          schema, one escalated for ``unknown_label`` with only the unfamiliar types
-                         (plus the argument types of unfamiliar relations); the reconciler then takes
-                         the union, so the LLM's items add to the encoder's. Other chunks: verify
+                         (plus the argument types of unfamiliar relations), and merged by union, so
+                         the LLM's items add to the encoder's. Other chunks: verify
 ``verify-no-add``        verify, and the answer's items that were not among the candidates shown
                          are discarded (`reconcile.only_candidates`): the LLM may drop or relabel,
                          never add
 =======================  ===========================================================================
 
-Verify cannot add an entity the encoder never proposed; ``extract-unfamiliar`` can (issue 11).
-The default stays ``verify`` until the measurement of ``eval/bench_escalation.py`` picks another.
+Verify cannot add an entity the encoder never proposed; ``extract-unfamiliar`` can. The default
+stays ``verify`` until the measurement of ``eval/bench_escalation.py`` picks another.
 """
 
 from __future__ import annotations
@@ -64,7 +66,9 @@ from typing import Any
 from hybrid_ie.chunking import word_spans
 from hybrid_ie.document import Document
 from hybrid_ie.errors import InputError
+from hybrid_ie.reconcile import only_candidates, reconcile
 from hybrid_ie.schema import Schema, prompt_key
+from hybrid_ie.tiers import EncoderTier
 
 ENTITY_NEAR_THRESHOLD = "entity_near_threshold"
 RELATION_NEAR_THRESHOLD = "relation_near_threshold"
@@ -84,11 +88,66 @@ REASONS = (
 )
 
 RANKS = ("signals", "uncertainty")
-ESCALATIONS = ("verify", "extract-unfamiliar", "verify-no-add")
+ESCALATIONS = ("verify", "extract", "extract-unfamiliar", "verify-no-add")
 
 # Skipped-by-budget markers written into meta["route"].
 SKIPPED_BUDGET = "budget"
 SKIPPED_TOKENS = "token_budget"
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """What an escalated chunk asks the LLM (`task`) and how the answer merges with the
+    encoder's (`merge`): one of ESCALATIONS, by name (the module table)."""
+
+    name: str = "verify"
+
+    def __post_init__(self) -> None:
+        if self.name not in ESCALATIONS:
+            raise InputError(f"escalation must be one of {', '.join(ESCALATIONS)}, got {self.name!r}")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def task(self, reasons: Sequence[str], schema: Schema, unknown: Sequence[str]) -> tuple[str, Schema]:
+        """("extract" | "verify", the schema to ask with) for a chunk escalated for `reasons`;
+        `unknown` names the schema types the encoder is unfamiliar with."""
+        if self.name == "extract":
+            return "extract", schema
+        if self.name == "extract-unfamiliar":
+            if EMPTY_LONG_CHUNK in reasons:
+                return "extract", schema
+            names = [n for n in unknown if n in set(schema.entity_labels) | set(schema.relation_labels)]
+            if UNKNOWN_LABEL in reasons and names:
+                return "extract", unfamiliar_schema(schema, names)
+        return "verify", schema
+
+    def merge(
+        self,
+        encoder_doc: Document,
+        llm_doc: Document,
+        task: str,
+        schema: Schema,
+        strategy: str,
+        *,
+        shown: Callable[[], Document],
+        nested: bool = False,
+        llm_score: float,
+    ) -> Document:
+        """The chunk's answer: the encoder's and the LLM's (asked `task`) reconciled with
+        `strategy`, except that an extract-unfamiliar extraction merges by union and a
+        verify-no-add answer first loses every item outside `shown()` (the candidates the verify
+        prompt listed)."""
+        if self.name == "extract-unfamiliar" and task == "extract":
+            strategy = "union"  # the LLM read the chunk for what the encoder cannot find: its items add
+        elif self.name == "verify-no-add" and task == "verify":
+            listed = shown()
+            ents = listed.entities
+            spans = {(e.start, e.end) for e in ents}
+            pairs = {((ents[r.head].start, ents[r.head].end), (ents[r.tail].start, ents[r.tail].end))
+                     for r in listed.relations}  # fmt: skip
+            llm_doc = only_candidates(llm_doc, spans, pairs)
+        return reconcile(encoder_doc, llm_doc, schema, strategy, nested=nested, llm_score=llm_score)
 
 
 @dataclass(frozen=True)
@@ -104,11 +163,10 @@ class RoutingPolicy:
     escalate_all: every chunk wants the LLM (the "always" policy), whatever its signals.
     budget: the fraction of chunks (0..1) that may reach the LLM, first-ranked first (see `rank`).
     max_llm_tokens: at most this many LLM tokens (prompt + completion) per batch; None = no cap.
-    llm_task: "verify" (the LLM checks the encoder's candidates) or "extract" (from scratch).
     rank: which wanting chunks get the budget first: "signals" (most signals, then most uncertain)
         or "uncertainty" (most uncertain, then most signals).
-    escalation: what an escalated chunk asks the LLM (module docstring): "verify" (llm_task for
-        every chunk), "extract-unfamiliar" or "verify-no-add".
+    escalation: what an escalated chunk asks the LLM and how its answer merges (module table):
+        an `Escalation` or its name, one of ESCALATIONS.
     """
 
     entity_band: float = 0.15
@@ -121,9 +179,8 @@ class RoutingPolicy:
     escalate_all: bool = False
     budget: float = 0.2
     max_llm_tokens: int | None = None
-    llm_task: str = "verify"
     rank: str = "signals"
-    escalation: str = "verify"
+    escalation: Escalation = Escalation()
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.budget <= 1.0:
@@ -133,12 +190,10 @@ class RoutingPolicy:
                 raise InputError(f"routing {name} must be in [0, 1], got {getattr(self, name)}")
         if self.max_llm_tokens is not None and self.max_llm_tokens < 0:
             raise InputError(f"max_llm_tokens must be >= 0, got {self.max_llm_tokens}")
-        if self.llm_task not in ("verify", "extract"):
-            raise InputError(f"llm_task must be 'verify' or 'extract', got {self.llm_task!r}")
         if self.rank not in RANKS:
             raise InputError(f"rank must be one of {', '.join(RANKS)}, got {self.rank!r}")
-        if self.escalation not in ESCALATIONS:
-            raise InputError(f"escalation must be one of {', '.join(ESCALATIONS)}, got {self.escalation!r}")
+        if not isinstance(self.escalation, Escalation):
+            object.__setattr__(self, "escalation", Escalation(self.escalation))
 
     @classmethod
     def always(cls, **overrides: Any) -> RoutingPolicy:
@@ -283,13 +338,16 @@ def label_familiarity(
     return [(t.name, *scores[t.prompt]) for t in types if scores[t.prompt][0] < min_similarity]
 
 
-def encoder_unknown_labels(schema: Schema, encoder: Any, policy: RoutingPolicy) -> list[tuple[str, float, str]]:
+def encoder_unknown_labels(
+    schema: Schema, encoder: EncoderTier, policy: RoutingPolicy
+) -> list[tuple[str, float, str]]:
     """`label_familiarity` of the schema for this encoder under the policy (what the pipeline
-    passes to `route_chunk`); [] when the policy does not check unknown labels."""
+    passes to `route_chunk`); [] when the policy does not check unknown labels. An encoder that
+    cannot embed prompts (no `label_familiarity`, e.g. the GLiNER backend) is matched exactly."""
     if not policy.check_unknown_labels:
         return []
     return label_familiarity(
-        schema, getattr(encoder, "known_labels", None),
+        schema, encoder.known_labels,
         familiarity=getattr(encoder, "label_familiarity", None),
         min_similarity=policy.min_label_similarity,
     )
@@ -375,23 +433,6 @@ def unfamiliar_schema(schema: Schema, names: Sequence[str]) -> Schema:
     return schema.subset(ents, wanted, why="unfamiliar types", name=f"{schema.name}:unfamiliar")
 
 
-def escalation_task(
-    policy: RoutingPolicy, reasons: Sequence[str], schema: Schema, unknown: Sequence[str]
-) -> tuple[str, Schema]:
-    """("extract" | "verify", the schema to extract with) for an escalated chunk with these
-    routing reasons, under the policy's `escalation` (module docstring)."""
-    if policy.escalation == "extract-unfamiliar":
-        if EMPTY_LONG_CHUNK in reasons:
-            return "extract", schema
-        names = [n for n in unknown if n in set(schema.entity_labels) | set(schema.relation_labels)]
-        if UNKNOWN_LABEL in reasons and names:
-            return "extract", unfamiliar_schema(schema, names)
-        return "verify", schema
-    if policy.escalation == "verify" and policy.llm_task == "extract":
-        return "extract", schema
-    return "verify", schema
-
-
 # -- budget -----------------------------------------------------------------------------------
 
 
@@ -434,13 +475,13 @@ __all__ = [
     "ESCALATIONS",
     "REASONS",
     "BudgetState",
+    "Escalation",
     "RouteDecision",
     "RoutingPolicy",
     "Signal",
     "apply_budget",
     "encoder_unknown_labels",
     "escalation_order",
-    "escalation_task",
     "label_familiarity",
     "route_chunk",
     "unfamiliar_schema",

@@ -11,7 +11,7 @@ from hybrid_ie.errors import InputError
 from hybrid_ie.llm.answers import verify_candidates
 from hybrid_ie.llm.responses import DROP
 from hybrid_ie.pipeline import Extractor
-from hybrid_ie.router import RoutingPolicy, escalation_task, unfamiliar_schema
+from hybrid_ie.router import Escalation, RoutingPolicy, unfamiliar_schema
 from hybrid_ie.schema import Schema, load_schema
 
 TEXT = "John Smith works for Acme Corp in Boston."
@@ -53,12 +53,14 @@ def test_unfamiliar_schema_and_the_task_per_reason():
     conll = load_schema("conll04")
     sub = unfamiliar_schema(conll, ["Org", "OrgBased_In"])
     assert sub.entity_labels == ["Org", "Loc"] and sub.relation_labels == ["OrgBased_In"]
-    p = RoutingPolicy(escalation="extract-unfamiliar")
-    assert escalation_task(p, ["unknown_label"], conll, ["Org"])[0] == "extract"
-    assert escalation_task(p, ["unknown_label"], conll, ["Org"])[1].entity_labels == ["Org"]
-    assert escalation_task(p, ["empty_long_chunk"], conll, [])[1] is conll
-    assert escalation_task(p, ["entity_near_threshold"], conll, ["Org"])[0] == "verify"
-    assert escalation_task(RoutingPolicy(), ["unknown_label"], conll, ["Org"])[0] == "verify"
+    p = RoutingPolicy(escalation="extract-unfamiliar").escalation
+    assert p == Escalation("extract-unfamiliar")
+    assert p.task(["unknown_label"], conll, ["Org"])[0] == "extract"
+    assert p.task(["unknown_label"], conll, ["Org"])[1].entity_labels == ["Org"]
+    assert p.task(["empty_long_chunk"], conll, [])[1] is conll
+    assert p.task(["entity_near_threshold"], conll, ["Org"])[0] == "verify"
+    assert RoutingPolicy().escalation.task(["unknown_label"], conll, ["Org"])[0] == "verify"
+    assert Escalation("extract").task(["entity_near_threshold"], conll, ["Org"]) == ("extract", conll)
     with pytest.raises(InputError, match="escalation must be one of"):
         RoutingPolicy(escalation="always-extract")
 

@@ -1,10 +1,17 @@
 """Every data file inside the package ships in the wheel: the package-data globs of pyproject.toml
 match each non-Python file under hybrid_ie/ (a file they miss works from a checkout and breaks in
-a wheel install, as the JSON files did until the globs were added)."""
+a wheel install, as the JSON files did until the globs were added). matplotlib is the `bench`
+extra: the core never imports it, and the benchmark without it stops with one line."""
 
+import subprocess
+import sys
 import tomllib
 from fnmatch import fnmatch
 from pathlib import Path
+
+from typer.testing import CliRunner
+
+from hybrid_ie.cli import app
 
 ROOT = Path(__file__).parents[1]
 
@@ -37,3 +44,24 @@ def test_weights_package_is_the_default_checkpoint_with_all_its_files():
                  if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "FILES")  # fmt: skip
     assert {CONFIG_NAME, WEIGHTS_NAME, "README.md", "tokenizer.json"} <= set(files)
     assert all((ROOT / "models" / DEFAULT_CHECKPOINT / name).is_file() for name in files)
+
+
+def test_matplotlib_is_the_bench_extra_and_never_imported_by_the_core():
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert not [d for d in config["dependencies"] if d.startswith("matplotlib")]
+    assert [d for d in config["optional-dependencies"]["bench"] if d.startswith("matplotlib")]
+    code = ("import sys, hybrid_ie, hybrid_ie.benchmark, hybrid_ie.benchmark.runner, hybrid_ie.cli; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib'))")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_benchmark_without_the_bench_extra_stops_with_one_line(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now fails
+    gold = ROOT / "eval" / "samples" / "news_gold.jsonl"
+    args = ["benchmark", "--dataset", str(gold), "--schema", "conll04", "-o", str(tmp_path / "rep")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "pip install 'hybrid-ie[bench]'" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "rep").exists()  # stopped before the run

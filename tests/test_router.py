@@ -206,7 +206,7 @@ def test_ties_rank_chunks_with_more_signals_first():
 
 def test_default_rank_is_by_number_of_signals_then_uncertainty():
     """A chunk with three uncertain items goes before one with a single very uncertain item (the
-    order that captures more encoder errors, eval/RESULTS.md); rank="uncertainty" is the old rule."""
+    order that captures more encoder errors); rank="uncertainty" is the former rule."""
     sure_but_many = RouteDecision([Signal("x", 0.2), Signal("y", 0.3), Signal("z", 0.1)])
     one_very_unsure = RouteDecision([Signal("x", 0.95)])
     batch = [one_very_unsure, sure_but_many, RouteDecision([Signal("x", 0.5), Signal("x", 0.4)])]
@@ -219,5 +219,5 @@ def test_default_rank_is_by_number_of_signals_then_uncertainty():
 def test_bad_policy_values_are_clear_errors():
     with pytest.raises(InputError, match="budget"):
         RoutingPolicy(budget=1.5)
-    with pytest.raises(InputError, match="llm_task"):
-        RoutingPolicy(llm_task="guess")
+    with pytest.raises(InputError, match="escalation"):
+        RoutingPolicy(escalation="guess")

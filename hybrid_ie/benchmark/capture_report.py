@@ -1,5 +1,5 @@
 """The report.md sections of the router's error capture (`capture`) and of the oracle LLMs
-(`oracle`): tables rendered from the report dictionary only, so `report.rerender` redraws them."""
+(`oracle`): tables rendered from the report dictionary only."""
 
 from __future__ import annotations
 

@@ -21,8 +21,9 @@ within the caps). So an oracle run goes through the same client, grounding and r
 a real LLM, and what it loses there is measured too. A chunk is found in the gold by its exact
 text (each gold document chunked as the pipeline chunks it; else any document containing it).
 
-Evaluation only: the oracle reads the gold annotations. It is started by `hybrid-ie benchmark
---llm oracle[:P]` alone; `hybrid-ie extract` and `Extractor` refuse oracle configurations.
+Evaluation only: the oracle reads the gold annotations. Only the harness builds one (`hybrid-ie
+benchmark --llm oracle[:P]`): its server lives on a free port of 127.0.0.1 for the length of the
+benchmark, and the LLM configuration, the pipeline and distill know nothing of it.
 """
 
 from __future__ import annotations
@@ -43,12 +44,14 @@ from hybrid_ie.benchmark.loopback import LoopbackServer
 from hybrid_ie.chunking import word_spans
 from hybrid_ie.document import Document
 from hybrid_ie.errors import InputError
-from hybrid_ie.llm.config import ORACLE_BACKEND, is_oracle_name
 from hybrid_ie.llm.responses import LabelSet
 from hybrid_ie.schema import Schema
 
 NOISE_KEYS = ("gold", "dropped", "swapped", "spurious")
 _SCORE_RE = re.compile(r"\s+\d+(?:\.\d+)?$")
+
+
+ORACLE_BACKEND = "oracle"  # how reports and run fingerprints name the oracles' backend
 
 
 def parse_oracle(spec: str) -> float:
@@ -418,7 +421,6 @@ __all__ = [
     "GoldIndex",
     "Noise",
     "OracleServer",
-    "is_oracle_name",
     "oracle_identity",
     "oracle_label",
     "oracle_llm",

@@ -10,6 +10,10 @@ redrawn from a saved report without re-running anything:
   (answers from a cache filled elsewhere) are left out and named in the title.
 - `plot_capture`: the router's error capture curve against random and ideal rankings.
 - `plot_reliability`: reliability diagram of encoder scores (calibration on the dev split).
+
+matplotlib comes with the `bench` extra and is imported on the first figure (`require_pyplot`),
+so importing the harness never pays for it; without it the benchmark stops before it runs, with
+one line naming the install command.
 """
 
 from __future__ import annotations
@@ -17,11 +21,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+from hybrid_ie.errors import InputError
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
+BENCH_EXTRA = "the benchmark's figures need matplotlib: pip install 'hybrid-ie[bench]'"
 KINDS = ("entities", "relations")
 LLM_COLORS = ("tab:green", "tab:purple", "tab:orange", "tab:brown", "tab:pink", "tab:olive")
 SINGLE_TIER_STYLE = {"encoder": ("tab:blue", "--"), "llm": ("tab:red", ":")}
@@ -31,11 +33,23 @@ def _strict_f1(run: dict[str, Any], kind: str) -> float:
     return float(run["scores"][kind]["strict"]["f1"])
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+def require_pyplot() -> Any:
+    """`matplotlib.pyplot` on the Agg backend, or a one-line InputError naming the `bench` extra."""
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise InputError(BENCH_EXTRA) from exc
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
+    require_pyplot().close(fig)
     return path
 
 
@@ -47,7 +61,7 @@ def plot_f1_vs_budget(report: dict[str, Any], path: str | Path) -> Path | None:
     singles = [r for r in runs if r["mode"] in SINGLE_TIER_STYLE]
     if not hybrid and not singles:
         return None
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=False)
+    fig, axes = require_pyplot().subplots(1, 2, figsize=(10, 4), sharey=False)
     for ax, kind in zip(axes, KINDS, strict=True):
         llms = list(dict.fromkeys(r.get("llm") for r in hybrid))
         for n, llm in enumerate(llms):
@@ -87,7 +101,7 @@ def plot_capture(capture: dict[str, Any], path: str | Path, title: str = "") -> 
     curves = capture.get("curves") or {}
     if not curves.get("router"):
         return None
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = require_pyplot().subplots(1, 2, figsize=(10, 4))
     styles = {"router": ("tab:green", "o-"), "random": ("tab:grey", "s--"), "ideal": ("tab:purple", "^:")}
     for ax, key, name in zip(axes, ("all", "relations"), ("all the encoder's errors", "the encoder's relation errors"),
                              strict=True):  # fmt: skip
@@ -113,7 +127,7 @@ def plot_f1_vs_time(report: dict[str, Any], path: str | Path) -> Path | None:
     left_out = [r["name"] for r in report["runs"] if r["cost"]["standalone_s"] is None]
     if not runs:
         return None
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = require_pyplot().subplots(1, 2, figsize=(10, 4))
     colors = {"encoder": "tab:blue", "llm": "tab:red", "hybrid": "tab:green"}
     for ax, kind in zip(axes, KINDS, strict=True):
         points: dict[tuple[float, float], list[dict[str, Any]]] = {}
@@ -144,7 +158,7 @@ def plot_reliability(calibration: dict[str, Any], path: str | Path) -> Path | No
     variants = calibration.get("variants", {})
     if not variants:
         return None
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = require_pyplot().subplots(1, 2, figsize=(10, 4))
     for ax, kind in zip(axes, KINDS, strict=True):
         ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfect")
         drawn = False

@@ -17,9 +17,8 @@ from typing import Any
 from hybrid_ie.benchmark import plots
 from hybrid_ie.benchmark.capture_report import capture_markdown, oracle_markdown
 from hybrid_ie.benchmark.examples import changes_against, error_examples
-from hybrid_ie.benchmark.verdict import KINDS, best_hybrid, pct, strict_f1, verdict
-from hybrid_ie.document import Document, read_jsonl
-from hybrid_ie.metrics import score
+from hybrid_ie.benchmark.verdict import KINDS, best_hybrid, pct, verdict
+from hybrid_ie.document import Document
 
 PREDS_DIR = "preds"
 GOLD_FILE = "gold.jsonl"
@@ -133,20 +132,6 @@ def write_report(report: dict[str, Any], output_dir: str | Path) -> dict[str, Pa
     written["markdown"] = out / REPORT_MD
     written["markdown"].write_text(render_markdown(report), encoding="utf-8")
     return written
-
-
-def rerender(output_dir: str | Path) -> dict[str, Path]:
-    """Re-score every run from its saved predictions and re-write the verdict, report.md and the
-    figures of a report folder from its report.json (no extraction is run again; costs are kept
-    as measured)."""
-    out = Path(output_dir)
-    report = json.loads((out / REPORT_JSON).read_text(encoding="utf-8"))
-    gold = list(read_jsonl(out / report["dataset"]["gold"]))
-    symmetric = report["meta"].get("symmetric_relations", [])
-    for run in report["runs"]:
-        run["scores"] = score(gold, list(read_jsonl(out / run["preds"])), symmetric=symmetric).to_dict()
-    report["verdict"] = verdict(report["runs"], report["changes_vs_encoder"], report["examples"])
-    return write_report(report, out)
 
 
 # -- markdown ----------------------------------------------------------------------------------
@@ -402,35 +387,3 @@ def _llm_line(llm: Any) -> str:
         keys = ("backend", "model", "base_url")
         return ", ".join(f"{k} {llm[k]}" for k in keys if llm.get(k)) or "configured"
     return str(llm)
-
-
-# -- eval/RESULTS.md ---------------------------------------------------------------------------
-
-RESULTS_HEADER = ("data (documents)", "run", "escalated", "ent F1", "rel F1", "LLM calls", "docs/s", "report")
-
-
-def results_rows(report: dict[str, Any], link: str) -> list[list[str]]:
-    """Rows for the headline table of eval/RESULTS.md: encoder-only, LLM-only and the best hybrid
-    budget by relation F1 (strict micro F1 %, docs/s from stand-alone time)."""
-    data, runs = report["dataset"], report["runs"]
-    limit = f", first {data['limit']}" if data["limit"] else ""
-    best = best_hybrid(runs, "relations")
-    shown = [r for r in runs if r["mode"] != "hybrid" or (best is not None and r["name"] == best["name"])]
-    return [
-        [
-            f"{data['source']} ({data['documents']}{limit})",
-            r["name"],
-            f"{r['cost']['escalation_rate']:.1%}" if r["mode"] == "hybrid" else "–",
-            pct(strict_f1(r, "entities")),
-            pct(strict_f1(r, "relations")),
-            str(r["cost"]["llm_calls"]),
-            _num(r["cost"]["docs_per_s"], "{:.2f}"),
-            f"[{link}]({link})",
-        ]
-        for r in shown
-    ]
-
-
-def results_table(reports: Sequence[tuple[dict[str, Any], str]]) -> str:
-    """The headline table from (report, link to its report.md) pairs."""
-    return _table(RESULTS_HEADER, [row for report, link in reports for row in results_rows(report, link)])

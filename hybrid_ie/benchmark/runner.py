@@ -91,7 +91,7 @@ class BenchmarkConfig:
     llms: tuple[str, ...] = ()  # oracle specs (`--llm`); () = the configured LLM
     capture: bool = False  # the router's error capture (capture.py); always with hybrid runs
     reconcile: str | None = None  # None = the pipeline's default strategy
-    llm_task: str | None = None  # None = the routing policy's default (verify)
+    escalation: str | None = None  # None = the routing policy's default (verify)
     rank: str | None = None  # None = the routing policy's default (signals)
     llm_score: float | None = None  # None = the reconciler's default (reconcile.LLM_SCORE)
 
@@ -262,10 +262,10 @@ def load_llm(config_file: str | None) -> Any:
     return LLMClient(LLMConfig.load(config_file))
 
 
-def default_policy(llm_task: str | None = None, rank: str | None = None) -> Any:
+def default_policy(escalation: str | None = None, rank: str | None = None) -> Any:
     from hybrid_ie.router import RoutingPolicy
 
-    options = {"llm_task": llm_task, "rank": rank}
+    options = {"escalation": escalation, "rank": rank}
     return RoutingPolicy(**{k: v for k, v in options.items() if v is not None})
 
 
@@ -351,7 +351,7 @@ def run_benchmark(
     write_jsonl(gold, preds_dir / GOLD_FILE)
     wants_capture = config.capture or "hybrid" in config.modes
     if policy is None and wants_capture:
-        policy = default_policy(config.llm_task, config.rank)
+        policy = default_policy(config.escalation, config.rank)
     strategy = config.reconcile or _reconcile_default()
     merge = strategy if config.llm_score is None else f"{strategy} (llm_score {config.llm_score:g})"
 

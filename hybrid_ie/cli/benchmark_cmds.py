@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hybrid_ie.cli.common import err_console, user_errors
+from hybrid_ie.cli.options import Escalation, LLMConfigFile, LLMScore, Model, Nested, Rank, Reconcile, given
 
 
 def _split_list(value: str, what: str) -> list[str]:
@@ -90,19 +91,13 @@ def benchmark(
         typer.Option("--budgets", help="Hybrid escalation budgets (fractions of chunks), comma-separated."),
     ] = "0,0.1,0.2,0.3,0.5,1.0",
     seed: Annotated[int, typer.Option("--seed", help="Seed for torch and the error-example sample.")] = 0,
-    model: Annotated[
-        str | None, typer.Option("--model", help="Encoder checkpoint folder (default: the shipped one).")
-    ] = None,
-    llm_config: Annotated[
-        str | None, typer.Option("--llm-config", help="LLM config file (TOML/JSON); default: env / built-in.")
-    ] = None,
+    model: Model = None,
+    llm_config: LLMConfigFile = None,
     schema: Annotated[
         str | None, typer.Option("--schema", help="Schema name or file (default: named like the data set).")
     ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Documents per pipeline batch.")] = 16,
-    nested: Annotated[
-        bool, typer.Option("--nested/--flat", help="Encoder decoding: nested entities allowed, or flat.")
-    ] = False,
+    nested: Nested = None,
     calibration: Annotated[
         str | None,
         typer.Option(
@@ -145,21 +140,10 @@ def benchmark(
             "random vs ideal) without any LLM; alone it runs the encoder only. Always done with hybrid runs.",
         ),
     ] = False,
-    reconcile: Annotated[
-        str | None, typer.Option("--reconcile", help="llm_corrects | union | vote (default: the pipeline's).")
-    ] = None,
-    llm_task: Annotated[
-        str | None, typer.Option("--llm-task", help="Hybrid: verify | extract (default: the policy's, verify).")
-    ] = None,
-    llm_score: Annotated[
-        float | None,
-        typer.Option("--llm-score", help="Reconcile: the weight of an LLM answer (default 0.5; see README, 'Reconcile').",
-                     min=0.0, max=1.0),
-    ] = None,
-    rank: Annotated[
-        str | None,
-        typer.Option("--rank", help="Router: signals | uncertainty, which chunks get the budget first (default: signals)."),
-    ] = None,
+    reconcile: Reconcile = None,
+    escalation: Escalation = None,
+    llm_score: LLMScore = None,
+    rank: Rank = None,
 ) -> None:
     """Compare encoder-only, LLM-only and hybrid (at each budget) on the same documents, or run a
     suite of data sets with the encoder alone (--suite)."""
@@ -174,6 +158,9 @@ def benchmark(
     with user_errors():
         if dataset is None:
             raise InputError("give --dataset (one data set, all modes) or --suite (e.g. zero-shot)")
+        from hybrid_ie.benchmark.plots import require_pyplot
+
+        require_pyplot()  # the report's figures: a missing `bench` extra stops the run before it starts
         if data is not None:
             raise InputError("--data applies only with --suite")
         if threads is not None:
@@ -199,9 +186,9 @@ def benchmark(
             limit=limit,
             seed=seed,
             model=model,
-            llm_config=llm_config,
+            llm_config=str(llm_config) if llm_config else None,
             batch_size=batch_size,
-            nested=nested,
+            **given(nested=nested),
             calibration_source=None if (calibration or "none").lower() == "none" else calibration,
             examples_per_kind=examples,
             progress=progress,
@@ -210,7 +197,7 @@ def benchmark(
             llms=llms,
             capture=capture,
             reconcile=reconcile,
-            llm_task=llm_task,
+            escalation=escalation,
             rank=rank,
             llm_score=llm_score,
         )

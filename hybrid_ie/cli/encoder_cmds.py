@@ -105,6 +105,8 @@ def calibrate(
 
     from hybrid_ie.datasets import get_set
     from hybrid_ie.encoder import JointEncoder
+    from hybrid_ie.errors import InputError
+    from hybrid_ie.schema import prompt_key
     from hybrid_ie.training.calibration import calibrate as fit
     from hybrid_ie.training.calibration import (
         tune_all,
@@ -113,8 +115,6 @@ def calibrate(
         tune_thresholds,
     )
     from hybrid_ie.training.mixture import relation_prompt_pool
-    from hybrid_ie.errors import InputError
-    from hybrid_ie.schema import prompt_key
 
     loaded: dict[str, tuple] = {}
 

@@ -18,6 +18,17 @@ from rich.progress import (
 from rich.text import Text
 
 from hybrid_ie.cli.common import err_console, user_errors
+from hybrid_ie.cli.options import (
+    EXTRACTOR,
+    Escalation,
+    LLMConfigFile,
+    LLMScore,
+    Model,
+    Nested,
+    Rank,
+    Reconcile,
+    given,
+)
 
 
 class _Rate(ProgressColumn):
@@ -66,14 +77,17 @@ def extract(
     output: Annotated[
         Path, typer.Option("-o", "--output", help="Output JSONL (one Document per line); --engine ray: a folder of shards.")
     ],
-    schema: Annotated[str, typer.Option("--schema", help="Schema name or JSON file.")] = "conll04",
-    mode: Annotated[str, typer.Option("--mode", help="encoder | llm | hybrid.")] = "hybrid",
-    model: Annotated[
-        str | None, typer.Option("--model", help="Encoder checkpoint folder (default: the shipped one).")
+    schema: Annotated[
+        str | None, typer.Option("--schema", help=f"Schema name or JSON file (default {EXTRACTOR['schema']}).")
     ] = None,
+    mode: Annotated[
+        str | None, typer.Option("--mode", help=f"encoder | llm | hybrid (default {EXTRACTOR['mode']}).")
+    ] = None,
+    model: Model = None,
     quantize: Annotated[
-        str, typer.Option("--quantize", help="none | int8 (encoder Linear layers in int8 on CPU; see README).")
-    ] = "none",
+        str | None, typer.Option("--quantize", help="none | int8 (encoder Linear layers in int8 on CPU; see README; "
+                                 f"default {EXTRACTOR['quantize']}).")
+    ] = None,
     budget: Annotated[
         float | None, typer.Option("--budget", help="Hybrid: fraction of chunks that may go to the LLM (0..1).")
     ] = None,
@@ -83,30 +97,20 @@ def extract(
     max_llm_tokens: Annotated[
         int | None, typer.Option("--max-llm-tokens", help="Hybrid: LLM token cap per batch.")
     ] = None,
-    llm_task: Annotated[str, typer.Option("--llm-task", help="Hybrid: verify | extract.")] = "verify",
-    escalation: Annotated[
-        str, typer.Option("--escalation", help="Hybrid: verify | extract-unfamiliar | verify-no-add (router.py).")
-    ] = "verify",
+    escalation: Escalation = None,
+    rank: Rank = None,
     silver_out: Annotated[
         Path | None, typer.Option("--silver-out", help="Hybrid: write the escalated chunks' answers as a silver set "
                                   "for `hybrid-ie distill --silver`.")
     ] = None,
-    reconcile: Annotated[
-        str | None, typer.Option("--reconcile", help="llm_corrects | union | vote (default: measured best).")
-    ] = None,
-    llm_score: Annotated[
-        float | None,
-        typer.Option("--llm-score", help="Reconcile: the weight of an LLM answer (default 0.5; 0.9 for a strong LLM, "
-                     "see README).", min=0.0, max=1.0),
-    ] = None,
+    reconcile: Reconcile = None,
+    llm_score: LLMScore = None,
     threshold: Annotated[float | None, typer.Option("--threshold", help="Encoder entity threshold.")] = None,
     relation_threshold: Annotated[
         float | None, typer.Option("--relation-threshold", help="Encoder relation threshold.")
     ] = None,
-    nested: Annotated[bool, typer.Option("--nested", help="Allow nested entities.")] = False,
-    llm_config: Annotated[
-        Path | None, typer.Option("--llm-config", help="LLM config file (TOML or JSON).")
-    ] = None,
+    nested: Nested = None,
+    llm_config: LLMConfigFile = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Skip ids already in OUT (after a kill); without it OUT is overwritten.")
     ] = False,
@@ -141,15 +145,11 @@ def extract(
     from hybrid_ie.engines import ENGINES, extract_dataset
     from hybrid_ie.errors import InputError
     from hybrid_ie.pipeline import Extractor
-    from hybrid_ie.reconcile import DEFAULT_STRATEGY
     from hybrid_ie.router import RoutingPolicy
 
     with user_errors():
         if llm is not None:
-            from hybrid_ie.llm.config import ORACLE_REFUSAL, is_oracle_name
-
-            detail = ORACLE_REFUSAL if is_oracle_name(llm) else "set extract's LLM with --llm-config or HYBRID_IE_LLM_*"
-            raise InputError(f"--llm {llm}: {detail}")
+            raise InputError(f"--llm {llm}: an option of benchmark; set extract's LLM with --llm-config or HYBRID_IE_LLM_*")
         ray_options = {"workers": workers, "llm_concurrency": llm_concurrency, "address": address,
                        "num_cpus": num_cpus, "shard_size": shard_size, "output_format": output_format}  # fmt: skip
         ray_options = {k: v for k, v in ray_options.items() if v is not None}
@@ -170,39 +170,28 @@ def extract(
             if limit < 0:
                 raise InputError(f"--limit must be >= 0, got {limit}")
             texts = texts[:limit]
-        overrides = {"escalate_all": escalate_all, "max_llm_tokens": max_llm_tokens, "llm_task": llm_task,
-                     "escalation": escalation}
-        if budget is not None:
-            overrides["budget"] = budget
-        policy = RoutingPolicy(**overrides)
+        policy = RoutingPolicy(**given(escalate_all=escalate_all or None, max_llm_tokens=max_llm_tokens,
+                                       escalation=escalation, rank=rank, budget=budget))  # fmt: skip
+        mode = mode or EXTRACTOR["mode"]
         llm = None
         if mode != "encoder":
             from hybrid_ie.llm import LLMConfig
 
             llm = LLMConfig.load(llm_config)
         extractor = Extractor(
-            schema,
-            encoder=model,
-            llm=llm,
-            policy=policy,
-            mode=mode,
-            reconcile=reconcile or DEFAULT_STRATEGY,
-            **({"llm_score": llm_score} if llm_score is not None else {}),
-            threshold=threshold,
-            relation_threshold=relation_threshold,
-            nested=nested,
-            quantize=quantize,
-        )
+            encoder=model, llm=llm, policy=policy, mode=mode,
+            **given(schema=schema, reconcile=reconcile, llm_score=llm_score, threshold=threshold,
+                    relation_threshold=relation_threshold, nested=nested, quantize=quantize),
+        )  # fmt: skip
         settings = {
             "schema": extractor.schema.name,
             "mode": mode,
             "model": model,
-            "quantize": quantize,
+            "quantize": extractor.quantize,
             "llm_model": f"{llm.backend}:{llm.model}" if llm is not None else None,
             "budget": policy.budget if mode == "hybrid" else None,
             "escalate_all": escalate_all,
-            "llm_task": llm_task if mode == "hybrid" else None,
-            "escalation": escalation if mode == "hybrid" else None,
+            "escalation": policy.escalation.name if mode == "hybrid" else None,
             "reconcile": extractor.strategy if mode == "hybrid" else None,
             "llm_score": extractor.llm_score if mode != "encoder" else None,
             "inputs": [str(p) for p in inputs],

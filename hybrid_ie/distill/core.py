@@ -33,6 +33,7 @@ from hybrid_ie.distill.labelling import document_chunks, label_chunks, sample_ch
 from hybrid_ie.distill.silver import SilverSettings, SilverStats, read_silver, write_silver
 from hybrid_ie.errors import InputError
 from hybrid_ie.schema import Schema, load_schema
+from hybrid_ie.tiers import LLMTier
 
 
 @dataclass
@@ -106,12 +107,10 @@ class Distiller:
 
     @property
     def llm(self) -> Any:
-        if self._llm is None or not hasattr(self._llm, "extract"):
+        if not isinstance(self._llm, LLMTier):
             from hybrid_ie.llm import LLMClient, LLMConfig
-            from hybrid_ie.llm.config import refuse_oracle
 
             config = self._llm if self._llm is not None else LLMConfig.load(self.config.llm_config)
-            refuse_oracle(config)
             self._llm = LLMClient(config)
         return self._llm
 

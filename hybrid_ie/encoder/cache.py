@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import threading
-from pathlib import Path
 
 from hybrid_ie.encoder.checkpoints import resolve
 from hybrid_ie.encoder.inference import WEIGHTS_NAME, JointEncoder, pick_device

@@ -56,6 +56,7 @@ from hybrid_ie.document import Document
 from hybrid_ie.engines.shards import ShardWriter, check_format, clean_partial, read_shards, shard_files
 from hybrid_ie.errors import InputError
 from hybrid_ie.router import BudgetState
+from hybrid_ie.tiers import LLMTier
 
 RAY_EXTRA = "the ray engine needs Ray: pip install hybrid-ie[ray]"
 
@@ -194,7 +195,7 @@ def worker_spec(extractor: Any) -> dict[str, Any]:
         from hybrid_ie.llm import LLMConfig
 
         options["llm"] = LLMConfig.load()
-    elif hasattr(llm, "extract"):
+    elif isinstance(llm, LLMTier):
         config = getattr(llm, "config", None)
         if config is None:
             raise InputError("the ray engine needs the LLM as an LLMConfig (each worker makes its own client)")

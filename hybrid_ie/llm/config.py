@@ -1,4 +1,4 @@
-"""LLM tier configuration: arguments > environment > config file > defaults.
+"""LLM tier configuration: arguments > environment > config file > defaults (pydantic-settings).
 
     LLMConfig.load()                                  # defaults, file from $HYBRID_IE_LLM_CONFIG, env
     LLMConfig.load("llm.toml", model="gpt-4o-mini")  # a file, then env, then these arguments
@@ -10,33 +10,29 @@ A config file is TOML or JSON holding the fields at top level or under an `llm` 
 
 from __future__ import annotations
 
-import json
 import os
-import tomllib
-from collections.abc import Mapping
+import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from hybrid_ie.errors import HybridIEError
 from hybrid_ie.llm.usage import Price
 from hybrid_ie.paths import cache_dir
+from hybrid_ie.settings_files import read_settings
 
 ENV_PREFIX = "HYBRID_IE_LLM_"
 CONFIG_ENV = ENV_PREFIX + "CONFIG"
-DEFAULT_LOCAL_MODEL = "qwen2.5-coder-0.5b"  # chosen by measurement: eval/RESULTS.md, "LLM tier"
-ORACLE_BACKEND = "oracle"
-ORACLE_REFUSAL = (
-    "the oracle LLM answers from the gold annotations: it is an evaluation tool, available only "
-    "through `hybrid-ie benchmark --llm oracle[:P]`, never for extraction"
-)
-
-
-def is_oracle_name(name: str | None) -> bool:
-    """True for `oracle` and `oracle:P` (the benchmark's gold-reading LLMs)."""
-    return bool(name) and str(name).strip().lower().split(":", 1)[0] == ORACLE_BACKEND
-
+# the smallest local model whose hybrid F1 matches the larger one's (eval/bench_llm.py measures)
+DEFAULT_LOCAL_MODEL = "qwen2.5-coder-0.5b"
 
 class ConfigError(HybridIEError):
     """The LLM configuration (file, environment or arguments) is invalid."""
@@ -80,18 +76,6 @@ class LLMConfig(BaseModel):
     cache_path: Path | None = None
     prices: dict[str, Price] = Field(default_factory=dict, description="USD per 1M tokens by model")
 
-    @field_validator("backend", mode="before")
-    @classmethod
-    def _no_oracle_backend(cls, value: Any) -> Any:
-        if isinstance(value, str) and is_oracle_name(value):
-            raise ValueError(ORACLE_REFUSAL)
-        return value
-
-    @property
-    def is_oracle(self) -> bool:
-        """The model is one of the benchmark's oracles (`oracle`, `oracle:P`)."""
-        return is_oracle_name(self.model)
-
     @property
     def resolved_cache_path(self) -> Path:
         return self.cache_path or cache_dir() / "llm-cache.sqlite"
@@ -101,74 +85,50 @@ class LLMConfig(BaseModel):
         return {"temperature": self.temperature, "seed": self.seed, "max_tokens": self.max_tokens}
 
     @classmethod
-    def load(
-        cls,
-        path: str | Path | None = None,
-        *,
-        env: Mapping[str, str] | None = None,
-        **overrides: Any,
-    ) -> LLMConfig:
-        """Defaults, then the config file (`path` or $HYBRID_IE_LLM_CONFIG), then the
-        environment, then `overrides` (arguments whose value is None are ignored)."""
-        env = os.environ if env is None else env
-        values: dict[str, Any] = {}
-        source = "defaults"
-        path = path or env.get(CONFIG_ENV) or None
-        if path:
-            values.update(_read_file(Path(path)))
-            source = str(path)
-        from_env = _from_env(env)
-        if from_env:
-            values.update(from_env)
+    def load(cls, path: str | Path | None = None, **overrides: Any) -> LLMConfig:
+        """Defaults, then the config file (`path` or $HYBRID_IE_LLM_CONFIG), then the environment
+        (`HYBRID_IE_LLM_<FIELD>`), then `overrides` (arguments whose value is None are ignored);
+        pydantic-settings merges them in that order."""
+        path = path or os.environ.get(CONFIG_ENV) or None
+        file_values = read_settings(path, "LLM config", table="llm", error=ConfigError) if path else {}
+        source = str(path) if path else "defaults"
+        if {ENV_PREFIX + name.upper() for name in cls.model_fields} & {name.upper() for name in os.environ}:
             source += " + environment"
-        values.update({k: v for k, v in overrides.items() if v is not None})
+        arguments = {k: v for k, v in overrides.items() if v is not None}
         try:
-            return cls.model_validate(values)
+            settings = _settings_over(file_values)(**arguments)
+        except SettingsError as exc:
+            field = re.search(r'field "(\w+)"', str(exc))
+            name = ENV_PREFIX + field.group(1).upper() if field else "environment"
+            raise ConfigError(f"{name}: not valid JSON ({exc.__cause__ or exc})") from exc
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in exc.errors()
             )
             raise ConfigError(f"invalid LLM configuration ({source}): {problems}") from exc
+        return cls.model_validate(dict(settings))
 
 
-def refuse_oracle(config: Any) -> None:
-    """Raise ConfigError for an oracle configuration (extraction must never read the gold)."""
-    if getattr(config, "is_oracle", False):
-        raise ConfigError(f"LLM model {config.model!r}: {ORACLE_REFUSAL}")
+class _FromEnvironment(LLMConfig, BaseSettings):
+    """LLMConfig as pydantic-settings reads it: `HYBRID_IE_LLM_<FIELD>` variables (a dict field
+    takes JSON; an empty variable clears an optional setting)."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_parse_none_str="", extra="forbid")
 
 
-def _read_file(path: Path) -> dict[str, Any]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read LLM config ({exc.strerror or exc})") from exc
-    try:
-        if path.suffix.lower() == ".json":
-            data = json.loads(raw)
-        else:
-            data = tomllib.loads(raw.decode("utf-8"))
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'TOML'} ({exc})") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a table/object of settings")
-    if isinstance(data.get("llm"), dict):
-        data = data["llm"]
-    return data
+def _settings_over(file_values: dict[str, Any]) -> type[_FromEnvironment]:
+    """The settings class whose sources rank arguments > environment > config file > defaults."""
 
+    class Settings(_FromEnvironment):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return init_settings, env_settings, InitSettingsSource(settings_cls, file_values)
 
-def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, field in LLMConfig.model_fields.items():
-        raw = env.get(ENV_PREFIX + name.upper())
-        if raw is None:
-            continue
-        if raw == "" and not field.is_required() and field.default is None:
-            out[name] = None
-        elif name == "prices":
-            try:
-                out[name] = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise ConfigError(f"{ENV_PREFIX}PRICES: not valid JSON ({exc.msg})") from exc
-        else:
-            out[name] = raw
-    return out
+    return Settings

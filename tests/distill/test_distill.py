@@ -27,11 +27,11 @@ from hybrid_ie.distill.finetune import (
     silver_examples,
 )
 from hybrid_ie.encoder import JointEncoder
-from hybrid_ie.training.mixture import set_types
-from hybrid_ie.training.trainer import Trainer
 from hybrid_ie.errors import InputError
 from hybrid_ie.llm.cache import ResponseCache
 from hybrid_ie.schema import load_schema
+from hybrid_ie.training.mixture import set_types
+from hybrid_ie.training.trainer import Trainer
 
 N_CHUNKS = 2 * N_DOCS
 FAST = {"lr_backbone": 1e-3, "lr_heads": 1e-2, "batch_size": 4, "progress": False}
@@ -156,7 +156,7 @@ def test_replay_share_is_honoured(tmp_path, base, data_dir, corpus, llm_config):
 def test_harvest_from_extract_feeds_distill_without_llm_calls(tmp_path, base, corpus, llm_config, server):
     silver = tmp_path / "harvest.jsonl"
     res = CliRunner().invoke(app, ["extract", str(corpus), "--schema", "conll04", "--mode", "hybrid", "--model",
-                                   str(base), "--escalate-all", "--budget", "1", "--llm-task", "extract",
+                                   str(base), "--escalate-all", "--budget", "1", "--escalation", "extract",
                                    "--reconcile", "union", "--llm-config", str(llm_config), "-o",
                                    str(tmp_path / "out.jsonl"), "--silver-out", str(silver), "--no-progress"])  # fmt: skip
     assert res.exit_code == 0, res.output

@@ -4,8 +4,8 @@ import pytest
 from support.tiny_encoder import tiny_encoder
 
 from hybrid_ie.document import Document, Entity, Relation
-from hybrid_ie.training.calibration import tune_relation_backoff
 from hybrid_ie.schema import Schema
+from hybrid_ie.training.calibration import tune_relation_backoff
 
 TEXT = "John Smith , a reporter for The Times , lives in London ."
 KNOWN = ["works for", "located in", "lives in"]

@@ -11,6 +11,8 @@ import torch
 from support.tiny_data import complete_and_partial
 
 from hybrid_ie.datasets import discover_sets
+from hybrid_ie.errors import InputError
+from hybrid_ie.training.config import TrainConfig
 from hybrid_ie.training.labellers.actions import (
     ACTION_LABELS,
     ACTION_SET,
@@ -21,11 +23,9 @@ from hybrid_ie.training.labellers.actions import (
     load_links,
     load_wordnet,
 )
+from hybrid_ie.training.losses import entity_targets
 from hybrid_ie.training.mixture import load_mixture
 from hybrid_ie.training.sampling import Example
-from hybrid_ie.training.config import TrainConfig
-from hybrid_ie.training.losses import entity_targets
-from hybrid_ie.errors import InputError
 
 WORDNET = str(Path(__file__).parents[1] / "data" / "wordnet")
 

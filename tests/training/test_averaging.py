@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 from hybrid_ie.cli import app
 from hybrid_ie.encoder import JointEncoder
-from hybrid_ie.training.averaging import average_checkpoints, primary_training
 from hybrid_ie.encoder.inference import EncoderLoadError
 from hybrid_ie.schema import Schema
+from hybrid_ie.training.averaging import average_checkpoints, primary_training
 
 
 def saved(tmp_path, name, seed, **config):

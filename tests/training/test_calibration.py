@@ -3,6 +3,7 @@ import random
 from pathlib import Path
 
 from hybrid_ie.document import Document, Entity, Relation
+from hybrid_ie.schema import load_schema
 from hybrid_ie.training.calibration import (
     CalibrationSet,
     collect,
@@ -10,7 +11,6 @@ from hybrid_ie.training.calibration import (
     fit_scaling,
     summarise,
 )
-from hybrid_ie.schema import load_schema
 
 
 def test_ece_of_perfect_and_overconfident_scores():
@@ -63,8 +63,8 @@ def test_tune_thresholds_picks_from_the_grid_by_mean_f1_over_several_sets():
     from support.tiny_encoder import tiny_encoder
 
     from hybrid_ie.datasets import read_spert
-    from hybrid_ie.training.calibration import tune_thresholds
     from hybrid_ie.schema import Schema, load_schema
+    from hybrid_ie.training.calibration import tune_thresholds
 
     docs = read_spert(Path(__file__).parents[1] / "data" / "tiny_spert.json")
     ner_only = Schema.from_labels(["person", "location"])
@@ -83,9 +83,9 @@ def test_cutting_a_low_threshold_prediction_equals_predicting_at_the_higher_one(
     from support.tiny_encoder import tiny_encoder
 
     from hybrid_ie.datasets import read_spert
-    from hybrid_ie.training.calibration import at_entity_threshold
     from hybrid_ie.metrics import score
     from hybrid_ie.schema import load_schema
+    from hybrid_ie.training.calibration import at_entity_threshold
 
     docs = read_spert(Path(__file__).parents[1] / "data" / "tiny_spert.json")
     schema = load_schema("conll04")

@@ -31,8 +31,8 @@ def test_tune_thresholds_tries_every_centering_with_every_threshold():
     from pathlib import Path
 
     from hybrid_ie.datasets import read_spert
-    from hybrid_ie.training.calibration import tune_thresholds
     from hybrid_ie.schema import load_schema
+    from hybrid_ie.training.calibration import tune_thresholds
 
     docs = read_spert(Path(__file__).parents[1] / "data" / "tiny_spert.json")
     enc = tiny_encoder(seed=0)

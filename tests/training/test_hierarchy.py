@@ -31,8 +31,8 @@ SETS = {
     "fine": SetTypes({"Pol": "politician", "City": "city"}, {}),
     "other": SetTypes({"Misc": "miscellaneous", "Chem": "chemical"}, {"Emp": "employer"}),
 }
-COARSE = Example("coarse", "Ann lives in Rome".split(), [(0, 0, "Peop"), (3, 3, "Loc")], [(0, 1, "Live")])
-FINE = Example("fine", "Ann visited Rome".split(), [(0, 0, "Pol"), (2, 2, "City")], [])
+COARSE = Example("coarse", ["Ann", "lives", "in", "Rome"], [(0, 0, "Peop"), (3, 3, "Loc")], [(0, 1, "Live")])
+FINE = Example("fine", ["Ann", "visited", "Rome"], [(0, 0, "Pol"), (2, 2, "City")], [])
 
 
 def sampler(hierarchy=H, phrasings=None, **settings):
@@ -70,7 +70,7 @@ def test_a_fine_label_is_never_a_negative_on_a_coarse_text():
     s = sampler(ancestor_prob=0.5, label_drop=0.0)
     seen = Counter()
     for _ in range(400):
-        prompts, index, _, _ = s.sample(COARSE)
+        prompts, _, _, _ = s.sample(COARSE)
         seen.update(prompts)
         assert "politician" not in prompts and "city" not in prompts and "human settlement" not in prompts
     assert seen["chemical"] > 0  # other global negatives still come
@@ -127,7 +127,7 @@ def test_a_symmetric_relation_is_never_reversed():
     table = Phrasings(same={"spouse": ["married to"]}, reversed={"spouse": ["wife of"]})
     s = LabelSampler(sets, LabelSettings(phrasing_prob=1.0, label_drop=0.0), random.Random(1), synonyms={},
                      phrasings=table)  # fmt: skip
-    ex = Example("s", "Ann married Bob".split(), [(0, 0, "P"), (2, 2, "P")], [(0, 1, "Sp")])
+    ex = Example("s", ["Ann", "married", "Bob"], [(0, 0, "P"), (2, 2, "P")], [(0, 1, "Sp")])
     for _ in range(50):
         _, _, rel_prompts, rel_index = s.sample(ex)
         assert set(rel_index) == {"Sp"} and rel_prompts[rel_index["Sp"]] == "married to"
@@ -166,7 +166,7 @@ def test_reversed_phrasing_swaps_the_gold_pair_in_the_loss(tmp_path: Path):
     _tiny_data(tmp_path / "data")
     trainer = Trainer(_cfg(tmp_path, hard_negative_spans=0), encoder=tiny_encoder(seed=0))
     trainer.model.eval()
-    words = "Ann lives in Rome".split()
+    words = ["Ann", "lives", "in", "Rome"]
     forward = Example("conll04", words, [(0, 0, "Peop"), (3, 3, "Loc")], [(0, 1, "Live")])
     swapped = Example("conll04", words, [(0, 0, "Peop"), (3, 3, "Loc")], [(1, 0, "Live")])
 
@@ -213,7 +213,7 @@ def test_lowercase_prob_lowers_the_words_a_step_sees(tmp_path: Path):
     seen = []
     encode = trainer.encoder.inputs.encode
     trainer.encoder.inputs.encode = lambda words, *a: seen.append(list(words)) or encode(words, *a)
-    ex = Example("conll04", "Ann lives in Rome".split(), [(0, 0, "Peop")], [])
+    ex = Example("conll04", ["Ann", "lives", "in", "Rome"], [(0, 0, "Peop")], [])
     trainer.loss([ex])
     assert seen == [["ann", "lives", "in", "rome"]]
     assert ex.words == ["Ann", "lives", "in", "Rome"]  # the stored example is untouched

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from hybrid_ie.document import Document, make_entity
-from hybrid_ie.training.calibration import tune_label_thresholds
 from hybrid_ie.encoder.decoding import SpanCandidate, decode_entities
 from hybrid_ie.encoder.model import EncoderConfig
 from hybrid_ie.encoder.windowed import SpanEncoder
 from hybrid_ie.schema import Schema
+from hybrid_ie.training.calibration import tune_label_thresholds
 
 TEXT = "Aspirin caused rash and nausea ."
 ASPIRIN, CAUSED, RASH, NAUSEA = (0, 7), (8, 14), (15, 19), (24, 30)

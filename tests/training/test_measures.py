@@ -6,6 +6,7 @@ import torch
 from support.tiny_data import complete_and_partial
 
 from hybrid_ie.datasets import discover_sets
+from hybrid_ie.errors import InputError
 from hybrid_ie.training.labellers.measures import (
     MEASURE_SET,
     find_measures,
@@ -14,10 +15,9 @@ from hybrid_ie.training.labellers.measures import (
     measure_labels,
     vary_notation,
 )
+from hybrid_ie.training.losses import entity_targets
 from hybrid_ie.training.mixture import load_mixture
 from hybrid_ie.training.sampling import Example
-from hybrid_ie.training.losses import entity_targets
-from hybrid_ie.errors import InputError
 
 
 def _found(text):

@@ -10,8 +10,9 @@ import pytest
 from support.tiny_data import complete_and_partial
 
 from hybrid_ie.datasets import discover_sets
+from hybrid_ie.errors import InputError
+from hybrid_ie.training.config import TrainConfig
 from hybrid_ie.training.labellers.actions import load_wordnet
-from hybrid_ie.training.mixture import _most_frequent_labels, load_mixture
 from hybrid_ie.training.labellers.nouns import (
     NOUN_SET,
     link_arguments,
@@ -21,9 +22,8 @@ from hybrid_ie.training.labellers.nouns import (
     noun_runs,
     noun_verdicts,
 )
+from hybrid_ie.training.mixture import _most_frequent_labels, load_mixture
 from hybrid_ie.training.sampling import Example
-from hybrid_ie.training.config import TrainConfig
-from hybrid_ie.errors import InputError
 
 WORDNET = str(Path(__file__).parents[1] / "data" / "wordnet")
 

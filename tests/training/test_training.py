@@ -7,12 +7,12 @@ from support.tiny_encoder import tiny_encoder
 
 from hybrid_ie.datasets import spert_to_document
 from hybrid_ie.encoder import EncoderLoadError, JointEncoder
-from hybrid_ie.training.mixture import select_sets, to_examples
-from hybrid_ie.training.sampling import Example, SetTypes
+from hybrid_ie.errors import InputError
 from hybrid_ie.training.config import TrainConfig
 from hybrid_ie.training.losses import entity_loss_weights, entity_targets, partial_pairs
+from hybrid_ie.training.mixture import select_sets, to_examples
+from hybrid_ie.training.sampling import Example, SetTypes
 from hybrid_ie.training.trainer import Trainer, initial_encoder, to_example
-from hybrid_ie.errors import InputError
 
 SENTENCE = {
     "tokens": ["John", "Smith", "works", "for", "U.S.", "Steel", "in", "Pittsburgh", "."],
