@@ -19,10 +19,13 @@ each ``meta["route"]`` entry then also names the ``page`` its chunk starts on (a
 when it runs on over a page break); `hybrid_ie.readers.page_at` / `entity_pages` map any offset
 or entity to its page.
 
-Output (`run_job`): an existing output is overwritten unless ``resume=True`` (the overwrite is
-reported in the summary's warnings); each finished Document is appended and flushed at once
-(`document.write_document`), so a killed job loses at most the batch in flight. With
-``resume=True`` the ids already in the output are skipped; a torn last line left by a kill is
+Output (`run_job`): every setting that can fail (options, encoder, LLM client and cache) is
+checked first, and the output only then (`hybrid_ie.job_output`: a regular file, locked for the
+job's lifetime; an existing output needs ``resume`` or ``overwrite``; a fresh job writes
+``<OUT>.partial`` and renames it over the output when it finishes). Each finished Document is
+appended and flushed at once (`document.write_document`), so a killed job loses at most the
+batch in flight. With ``resume=True`` the ids already written are skipped (after checking that
+the file was made with the same schema, mode and model); a torn last line left by a kill is
 detected (no final newline) and cut off first. A document that failed (LLM down after retries,
 a text the encoder cannot read) is still written, with its ``error`` field; the job goes on.
 
@@ -34,6 +37,7 @@ calls and tokens) plus this run's wall time is returned and written beside the o
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -42,6 +46,7 @@ from typing import Any
 
 from hybrid_ie.document import Document, write_document
 from hybrid_ie.errors import InputError
+from hybrid_ie.job_output import OutputLock, check_output_path, plan_output, summary_path
 from hybrid_ie.readers import SUFFIXES as DOCUMENT_SUFFIXES
 from hybrid_ie.readers import ReadError, format_of, page_at, read_file, require
 from hybrid_ie.router import BudgetState
@@ -291,6 +296,7 @@ class JobSummary:
     llm_tokens: int = 0
     llm_cost: float = 0.0
     processed_this_run: int = 0
+    failed_this_run: int = 0
     skipped_as_done: int = 0
     torn_bytes_removed: int = 0
     wall_s: float = 0.0
@@ -320,6 +326,7 @@ class JobSummary:
         """One document this run has written: counted, and the clock brought up to date."""
         self.add(doc)
         self.processed_this_run += 1
+        self.failed_this_run += 1 if doc.get("error") else 0
         self.clock(started)
 
     def clock(self, started: float) -> None:
@@ -336,15 +343,21 @@ class JobSummary:
         return out
 
 
-def summary_path(output: Path) -> Path:
-    return output.with_name(output.name.removesuffix(output.suffix) + ".summary.json")
-
-
 def write_summary(output: Path, summary: JobSummary) -> Path:
     """Write the summary beside the output (`summary_path`)."""
     path = summary_path(Path(output))
     path.write_text(json.dumps(summary.to_dict(), indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def prepare_job(extractor: Any, batch_size: int) -> None:
+    """Everything a job needs that can fail on the user's configuration (options, the encoder,
+    the LLM client and its cache) is set up here, before the output is touched."""
+    if batch_size < 1:
+        raise InputError(f"batch_size must be at least 1, got {batch_size}")
+    prepare = getattr(extractor, "prepare", None)
+    if prepare is not None:
+        prepare()
 
 
 def run_job(
@@ -353,6 +366,7 @@ def run_job(
     extractor: Any,
     *,
     resume: bool = False,
+    overwrite: bool = False,
     batch_size: int = 16,
     on_document: Callable[[Document, JobSummary], None] | None = None,
     settings: dict[str, Any] | None = None,
@@ -360,42 +374,44 @@ def run_job(
 ) -> JobSummary:
     """Extract every input not yet in `output`, appending each Document as it is finished.
 
-    Without `resume` an existing output is overwritten (its document count goes into the
-    summary's warnings, so the loss is visible). `on_document(doc, running_summary)` is
-    called after each document is written (progress display).
+    The extractor is prepared (`prepare_job`) and the output checked before anything is written;
+    the output is locked for the job's lifetime and written as `hybrid_ie.job_output` says: a
+    fresh job writes ``<OUT>.partial`` and renames it when done; an existing output needs
+    `resume` or `overwrite`. `on_document(doc, running_summary)` is called after each document
+    is written (progress display).
     """
     output = Path(output)
     started = time.perf_counter()
-    if output.is_dir():
-        raise InputError(f"{output}: cannot write the output (it is a folder)")
-    exists = output.exists() and output.stat().st_size > 0
+    check_output_path(output)
+    prepare_job(extractor, batch_size)
     summary = JobSummary(output=str(output), warnings=list(warnings), settings=dict(settings or {}))
-    done: set[str] = set()
-    if resume and exists:
-        summary.torn_bytes_removed = repair_output(output)
-        for obj in finished_documents(output):
-            done.add(str(obj.get("id")))
-            summary.add(obj)
-    elif output.exists():
-        if exists:
-            old = output.read_bytes().count(b"\n")
-            summary.warnings.append(f"{output}: overwrote {old} documents of an earlier run (use --resume to continue one)")
-        output.unlink()
-    pending = [item for item in inputs if item.id not in done]
-    summary.skipped_as_done = len(inputs) - len(pending)
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        handle = output.open("a", encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{output}: cannot write the output ({exc.strerror or exc})") from exc
-    with handle:
-        for doc in extract_inputs(pending, extractor, batch_size=batch_size):
-            write_document(doc, handle)
-            summary.record(doc.to_dict(), started)
-            if on_document is not None:
-                on_document(doc, summary)
-    summary.clock(started)
-    write_summary(output, summary)
+    with OutputLock(output):
+        plan = plan_output(output, resume=resume, overwrite=overwrite, settings=settings)
+        summary.warnings += plan.warnings
+        done: set[str] = set()
+        if plan.resumed:
+            summary.torn_bytes_removed = repair_output(plan.target)
+            for obj in finished_documents(plan.target):
+                done.add(str(obj.get("id")))
+                summary.add(obj)
+        pending = [item for item in inputs if item.id not in done]
+        summary.skipped_as_done = len(inputs) - len(pending)
+        try:
+            handle = plan.target.open("a" if plan.resumed else "w", encoding="utf-8")
+            if plan.temporary:
+                write_summary(plan.target, summary)  # the settings a resume of this partial file checks
+        except OSError as exc:
+            raise InputError(f"{output}: cannot write the output ({exc.strerror or exc})") from exc
+        with handle:
+            for doc in extract_inputs(pending, extractor, batch_size=batch_size):
+                write_document(doc, handle)
+                summary.record(doc.to_dict(), started)
+                if on_document is not None:
+                    on_document(doc, summary)
+            os.fsync(handle.fileno())
+        plan.commit()
+        summary.clock(started)
+        write_summary(output, summary)
     return summary
 
 
@@ -407,6 +423,7 @@ __all__ = [
     "extract_batch",
     "extract_inputs",
     "finished_documents",
+    "prepare_job",
     "read_failure",
     "repair_output",
     "run_job",
