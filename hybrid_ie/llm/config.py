@@ -60,6 +60,7 @@ class LLMConfig(BaseModel):
     backoff_max_s: float = Field(20.0, ge=0)
     max_reasks: int = Field(2, ge=0, description="validation failures asked again")
     max_concurrency: int = Field(4, ge=1)
+    max_answer_bytes: int = Field(1_000_000, ge=1024, description="an answer body past this is not read further")
     # generation (deterministic)
     temperature: float = Field(0.0, ge=0)
     seed: int = 0
