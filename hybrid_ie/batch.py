@@ -5,13 +5,15 @@ files read by `hybrid_ie.readers` (``.pdf``, ``.html`` / ``.htm`` / ``.xhtml``, 
 ids), Parquet files with ``text`` and optional ``id`` columns (pyarrow: the ``ray`` extra),
 folders (their files of those kinds, recursively, in path order) and JSONL files of
 ``{"id", "text"}`` objects (an object without ``id`` gets ``<file stem>-<line>``). Every input is
-read and checked before any extraction starts, so a bad input fails fast: unreadable files,
+listed and checked before any extraction starts, so a bad input fails fast: unreadable files,
 invalid UTF-8 (the file and the byte offset are named; ``on_bad_utf8="replace"`` replaces the
 bytes with U+FFFD and warns instead), malformed JSONL lines, duplicate ids, a document format
 whose library is missing (one line naming ``pip install hybrid-ie[docs]``). An empty text is
-valid (empty result). A document file that cannot be turned into text (corrupt, encrypted, a
-scanned PDF without a text layer, a file type no reader handles) is not fatal: it becomes a
-failed document (``error`` = ``read_failed: <reason>``, empty text) and a warning.
+valid (empty result). Document files are read lazily, as their batch fills (`InputText.loaded`),
+so one slow page never holds up the start of a job. A document file that cannot be turned into
+text (corrupt, encrypted, a scanned PDF without a text layer, a file type no reader handles, a
+file over `MAX_DOCUMENT_BYTES`) is not fatal: it becomes a failed document (``error`` =
+``read_failed: <reason>``, empty text) and a warning in the job summary.
 
 A document read from a file carries ``meta["source"]``: the file, its format, the extractor
 (library and version) and, for PDFs, ``pages`` (each page's [start, end) range in the text);
@@ -51,7 +53,9 @@ from hybrid_ie.readers import SUFFIXES as DOCUMENT_SUFFIXES
 from hybrid_ie.readers import ReadError, format_of, page_at, read_file, require
 from hybrid_ie.router import BudgetState
 
+MAX_DOCUMENT_BYTES = 200_000_000  # a document file past this becomes a failed document, unread
 TEXT_SUFFIXES = (".txt",)
+TEXT_READER = "utf-8 text"  # meta["source"]["reader"] of a .txt file
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 PARQUET_SUFFIXES = (".parquet",)
 PARQUET_EXTRA = "reading Parquet needs pyarrow: pip install hybrid-ie[ray]"
@@ -65,6 +69,19 @@ class InputText:
     where: str  # file, or file:line, for messages
     meta: dict[str, Any] | None = None  # a document file's source (file, format, extractor, pages)
     error: str | None = None  # set when the file could not be read: written as a failed document
+    path: Path | None = None  # a document file not read yet (`loaded` reads it)
+
+    def loaded(self, warnings: list[str] | None = None) -> InputText:
+        """This input with its document file read (a file that cannot be read, or is larger
+        than `MAX_DOCUMENT_BYTES`, becomes a failed input, and a line in `warnings`); others
+        are returned as they are."""
+        if self.path is None:
+            return self
+        item = _read_document(self.path)
+        if item.error is not None and warnings is not None:
+            warnings.append(f"{item.where}: not read ({item.error.removeprefix('read_failed: ')}); "
+                            "written as a failed document")  # fmt: skip
+        return item
 
 
 def _decode(raw: bytes, where: str, on_bad_utf8: str, warnings: list[str]) -> str:
@@ -92,7 +109,8 @@ def _read_bytes(path: Path) -> bytes:
 
 def _text_file(path: Path, on_bad_utf8: str, warnings: list[str]) -> Iterator[InputText]:
     text = _decode(_read_bytes(path), str(path), on_bad_utf8, warnings).removeprefix("\ufeff")
-    yield InputText(path.name.removesuffix(path.suffix), text, str(path))
+    meta = {"file": str(path), "format": "txt", "reader": TEXT_READER}
+    yield InputText(path.name.removesuffix(path.suffix), text, str(path), meta=meta)
 
 
 def _jsonl_file(path: Path, on_bad_utf8: str, warnings: list[str]) -> Iterator[InputText]:
@@ -138,17 +156,23 @@ def _parquet_file(path: Path) -> Iterator[InputText]:
         yield InputText(str(doc_id), text, where)
 
 
-def _document_file(path: Path, warnings: list[str]) -> Iterator[InputText]:
+def _document_file(path: Path) -> Iterator[InputText]:
+    """A document file, listed now and read when its batch is due (`InputText.loaded`)."""
+    yield InputText(path.name.removesuffix(path.suffix), "", str(path), path=path)
+
+
+def _read_document(path: Path) -> InputText:
     doc_id = path.name.removesuffix(path.suffix)
     try:
+        size = path.stat().st_size
+        if size > MAX_DOCUMENT_BYTES:
+            raise ReadError(f"{path}: {size:,} bytes, over the reader limit of {MAX_DOCUMENT_BYTES:,}")
         result = read_file(path)
-    except ReadError as exc:
+    except (ReadError, OSError) as exc:
         reason = str(exc).removeprefix(f"{path}: ")
-        warnings.append(f"{path}: not read ({reason}); written as a failed document")
         meta = {"file": str(path), "format": format_of(path) or path.suffix.lower().lstrip(".")}
-        yield InputText(doc_id, "", str(path), meta=meta, error=f"read_failed: {reason}")
-        return
-    yield InputText(doc_id, result.text, str(path), meta=result.meta)
+        return InputText(doc_id, "", str(path), meta=meta, error=f"read_failed: {reason}")
+    return InputText(doc_id, result.text, str(path), meta=result.meta)
 
 
 FOLDER_SUFFIXES = TEXT_SUFFIXES + DOCUMENT_SUFFIXES + PARQUET_SUFFIXES
@@ -186,7 +210,7 @@ def collect_inputs(paths: Sequence[str | Path], on_bad_utf8: str = "error") -> t
         elif suffix in TEXT_SUFFIXES:
             items = _text_file(path, on_bad_utf8, warnings)
         else:
-            items = _document_file(path, warnings)
+            items = _document_file(path)
         for item in items:
             if item.id in seen:
                 raise InputError(f"{item.where}: duplicate document id {item.id!r} (also in {seen[item.id]})")
@@ -216,8 +240,9 @@ def read_failure(item: InputText) -> Document:
 
 
 def batches_of(items: Sequence[InputText], batch_size: int) -> list[list[InputText]]:
-    """The pipeline batches of a job: consecutive runs of `batch_size` readable inputs. Every
-    engine forms the same batches, so routing budgets give the same documents."""
+    """The pipeline batches of a job: consecutive runs of `batch_size` readable inputs (document
+    files already `loaded`). Every engine forms the same batches, so routing budgets give the
+    same documents."""
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, got {batch_size}")
     readable = [item for item in items if item.error is None]
@@ -231,21 +256,34 @@ def extract_batch(items: Sequence[InputText], extractor: Any, state: BudgetState
     return [with_source(doc, item) for doc, item in zip(docs, items, strict=True)]
 
 
-def extract_inputs(inputs: Iterable[InputText], extractor: Any, batch_size: int = 16) -> Iterator[Document]:
+def extract_inputs(
+    inputs: Iterable[InputText], extractor: Any, batch_size: int = 16, warnings: list[str] | None = None
+) -> Iterator[Document]:
     """One Document per input, in input order: the readable ones batch by batch (`extract_batch`,
-    one routing budget over the whole run), a failed Document for each input whose file could not
-    be read. A batch runs when its first document is due."""
-    items = list(inputs)
-    batches = iter(batches_of(items, batch_size))
+    one routing budget over the whole run, the batches of `batches_of`), a failed Document for
+    each input whose file could not be read. Document files are read as their batch fills, so a
+    job starts at once and holds at most one batch of their texts; a file that cannot be read
+    adds a line to `warnings`."""
+    if batch_size < 1:
+        raise InputError(f"batch_size must be at least 1, got {batch_size}")
     state = BudgetState()
-    ready: dict[str, Document] = {}
-    for item in items:
-        if item.error is not None:
-            yield read_failure(item)
-            continue
-        if item.id not in ready:
-            ready.update((doc.id, doc) for doc in extract_batch(next(batches), extractor, state))
-        yield ready.pop(item.id)
+    waiting: list[InputText] = []  # in input order, up to and including the batch being filled
+    readable = 0
+
+    def flush() -> Iterator[Document]:
+        batch = [item for item in waiting if item.error is None]
+        done = {doc.id: doc for doc in extract_batch(batch, extractor, state)} if batch else {}
+        for item in waiting:
+            yield read_failure(item) if item.error is not None else done[item.id]
+
+    for item in inputs:
+        item = item.loaded(warnings)
+        waiting.append(item)
+        readable += item.error is None
+        if readable == batch_size:
+            yield from flush()
+            waiting, readable = [], 0
+    yield from flush()
 
 
 # -- output and resume ------------------------------------------------------------------------
@@ -403,7 +441,7 @@ def run_job(
         except OSError as exc:
             raise InputError(f"{output}: cannot write the output ({exc.strerror or exc})") from exc
         with handle:
-            for doc in extract_inputs(pending, extractor, batch_size=batch_size):
+            for doc in extract_inputs(pending, extractor, batch_size=batch_size, warnings=summary.warnings):
                 write_document(doc, handle)
                 summary.record(doc.to_dict(), started)
                 if on_document is not None:

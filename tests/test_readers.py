@@ -45,7 +45,7 @@ spoke in Paris on Tuesday.</p><!-- a comment -->
 
 MAIN_TEXT = (
     "Acme opens an office in Paris\n\nAnn Smith, the chief executive of Acme Corp, spoke in Paris on Tuesday."
-    "\n\nfirst point\nsecond point\n\nCity\tStaff\nParis\t12"
+    "\n\nfirst point\nsecond point\n\nCity\nStaff\nParis\n12"
 )
 
 
@@ -118,6 +118,32 @@ def test_html_without_semantic_tags_drops_boilerplate_by_class_and_id(tmp_path):
     assert read_file(path).text == "Mary lives in Paris.\n\nShe works for Acme."
 
 
+def test_html_drops_css_hidden_text_and_reads_cells_as_lines(tmp_path):
+    page = ("<html><body><p>Mary lives in Paris.</p><p style='display: none'>Hidden Boris</p>"
+            "<div style='color:red; visibility:hidden'>Ghost Ivan</div><span hidden>Secret Olga</span>"
+            "<p style='display:block'>Shown Tim.</p><table><tr><td>Apple</td><td>Inc</td></tr>"
+            "<tr><td>Berlin</td><td>GmbH</td></tr></table></body></html>")  # fmt: skip
+    path = tmp_path / "h.html"
+    path.write_text(page, encoding="utf-8")
+    result = read_file(path)
+    assert result.text == "Mary lives in Paris.\n\nShown Tim.\n\nApple\nInc\nBerlin\nGmbH"
+    assert result.meta["reader"] == "hybrid_ie.readers.html"
+
+
+@pytest.mark.parametrize("shape", ["nested", "siblings"])
+def test_html_is_read_in_linear_time(tmp_path, shape):
+    import time
+
+    n = 20_000
+    body = "<div>x " * n + "</div>" * n if shape == "nested" else "<div>x</div>" * n
+    path = tmp_path / "big.html"
+    path.write_text(f"<html><body>{body}<p>Mary lives in Paris.</p></body></html>", encoding="utf-8")
+    started = time.perf_counter()
+    result = read_file(path)
+    assert time.perf_counter() - started < 10.0  # was 488 s nested / 41 s siblings
+    assert result.text.endswith("Mary lives in Paris.") and result.text.count("x") == n
+
+
 def test_html_encoding_from_the_meta_tag(tmp_path):
     path = tmp_path / "latin.html"
     path.write_bytes('<html><head><meta charset="iso-8859-1"></head><body><p>Café in Zürich.</p></body></html>'.encode("latin-1"))
@@ -128,7 +154,8 @@ def test_docx_paragraphs_and_tables_in_order(tmp_path):
     path = write_docx(tmp_path / "letter.docx", ["Dear Ann", "Tim Cook works for Apple in Cupertino."],
                       table=[["Name", "City"], ["Ann Smith", "Paris"]], title="Letter")  # fmt: skip
     result = read_file(path)
-    assert result.text == "Dear Ann\n\nTim Cook works for Apple in Cupertino.\n\nName\tCity\nAnn Smith\tParis\n\nThe end."
+    assert result.text == "Dear Ann\n\nTim Cook works for Apple in Cupertino.\n\nName\nCity\nAnn Smith\nParis\n\nThe end."
+    assert result.meta["reader"] == "hybrid_ie.readers.docx"
     assert result.meta["title"] == "Letter" and result.meta["extractor"].startswith("python-docx ")
 
 

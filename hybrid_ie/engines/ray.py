@@ -375,7 +375,7 @@ def _run_locked(inputs: Sequence[InputText], output: Path, extractor: Any, resum
                 settings: dict[str, Any] | None, summary: JobSummary, options: RayOptions, ray: Any,
                 spec: dict[str, Any], started: float) -> JobSummary:  # fmt: skip
     done = _prepare_output(output, resume, overwrite, summary, settings)
-    pending = [item for item in inputs if item.id not in done]
+    pending = [item.loaded(summary.warnings) for item in inputs if item.id not in done]  # document files read here
     summary.skipped_as_done = len(inputs) - len(pending)
     try:
         output.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,8 @@
 """DOCX -> text, with python-docx (the `docs` extra).
 
 The body is read in document order: each non-empty paragraph is a paragraph of the text
-(separated by a blank line); a table becomes one line per row with the cells separated by a tab.
+(separated by a blank line); a table reads one cell per line, row after row (no text runs from one
+cell into the next).
 Page headers and footers are left out (page furniture). A file that is not a DOCX package (a
 corrupt file, a legacy .doc, or a password-protected document, which Word stores as an OLE file)
 raises `ReadError`.
@@ -20,16 +21,14 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 def _table_lines(table: Any) -> list[str]:
     lines = []
     for row in table.rows:
-        cells, seen = [], set()
+        seen = set()
         for cell in row.cells:
             if id(cell._tc) in seen:  # a merged cell appears once per grid column it spans
                 continue
             seen.add(id(cell._tc))
             value = " ".join(cell.text.split())
             if value:
-                cells.append(value)
-        if cells:
-            lines.append("\t".join(cells))
+                lines.append(value)
     return lines
 
 
