@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -54,6 +55,7 @@ from hybrid_ie.readers import ReadError, format_of, page_at, read_file, require
 from hybrid_ie.router import BudgetState
 
 MAX_DOCUMENT_BYTES = 200_000_000  # a document file past this becomes a failed document, unread
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 TEXT_SUFFIXES = (".txt",)
 TEXT_READER = "utf-8 text"  # meta["source"]["reader"] of a .txt file
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -77,7 +79,7 @@ class InputText:
         are returned as they are."""
         if self.path is None:
             return self
-        item = _read_document(self.path)
+        item = _read_document(self.path, self.id)
         if item.error is not None and warnings is not None:
             warnings.append(f"{item.where}: not read ({item.error.removeprefix('read_failed: ')}); "
                             "written as a failed document")  # fmt: skip
@@ -107,14 +109,24 @@ def _read_bytes(path: Path) -> bytes:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
 
 
-def _text_file(path: Path, on_bad_utf8: str, warnings: list[str]) -> Iterator[InputText]:
+def _without_controls(text: str, where: str, warnings: list[str]) -> str:
+    """`text` with control characters (NUL and the other C0 controls but tab, newline and
+    carriage return) replaced by spaces, so none ends up inside an entity; a warning says so."""
+    found = CONTROL_RE.findall(text)
+    if not found:
+        return text
+    warnings.append(f"{where}: {len(found)} control character(s) (e.g. {found[0]!r}) replaced with spaces")
+    return CONTROL_RE.sub(" ", text)
+
+
+def _text_file(path: Path, doc_id: str, on_bad_utf8: str, warnings: list[str]) -> Iterator[InputText]:
     text = _decode(_read_bytes(path), str(path), on_bad_utf8, warnings).removeprefix("\ufeff")
     meta = {"file": str(path), "format": "txt", "reader": TEXT_READER}
-    yield InputText(path.name.removesuffix(path.suffix), text, str(path), meta=meta)
+    yield InputText(doc_id, _without_controls(text, str(path), warnings), str(path), meta=meta)
 
 
 def _jsonl_file(path: Path, on_bad_utf8: str, warnings: list[str]) -> Iterator[InputText]:
-    text = _decode(_read_bytes(path), str(path), on_bad_utf8, warnings)
+    text = _decode(_read_bytes(path), str(path), on_bad_utf8, warnings).removeprefix("\ufeff")
     for lineno, line in enumerate(text.split("\n"), start=1):
         where = f"{path}:{lineno}"
         if not line.strip():
@@ -123,12 +135,14 @@ def _jsonl_file(path: Path, on_bad_utf8: str, warnings: list[str]) -> Iterator[I
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             raise InputError(f"{where}: malformed JSON ({exc.msg} at column {exc.colno})") from exc
+        except RecursionError as exc:
+            raise InputError(f"{where}: JSON nested too deeply") from exc
         if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
             raise InputError(f'{where}: expected an object with a "text" string, e.g. {{"id": "d1", "text": "..."}}')
         doc_id = obj.get("id", f"{path.stem}-{lineno}")
-        if not isinstance(doc_id, (str, int)):
+        if not isinstance(doc_id, (str, int)) or isinstance(doc_id, bool):
             raise InputError(f'{where}: "id" must be a string or an integer')
-        yield InputText(str(doc_id), obj["text"], where)
+        yield InputText(str(doc_id), _without_controls(obj["text"], where, warnings), where)
 
 
 def _parquet_file(path: Path) -> Iterator[InputText]:
@@ -151,18 +165,17 @@ def _parquet_file(path: Path) -> Iterator[InputText]:
             raise InputError(f'{where}: "text" must be a string, got {type(text).__name__}')
         if doc_id is None:
             doc_id = f"{path.stem}-{row}"
-        elif not isinstance(doc_id, (str, int)):
+        elif not isinstance(doc_id, (str, int)) or isinstance(doc_id, bool):
             raise InputError(f'{where}: "id" must be a string or an integer')
         yield InputText(str(doc_id), text, where)
 
 
-def _document_file(path: Path) -> Iterator[InputText]:
+def _document_file(path: Path, doc_id: str) -> Iterator[InputText]:
     """A document file, listed now and read when its batch is due (`InputText.loaded`)."""
-    yield InputText(path.name.removesuffix(path.suffix), "", str(path), path=path)
+    yield InputText(doc_id, "", str(path), path=path)
 
 
-def _read_document(path: Path) -> InputText:
-    doc_id = path.name.removesuffix(path.suffix)
+def _read_document(path: Path, doc_id: str) -> InputText:
     try:
         size = path.stat().st_size
         if size > MAX_DOCUMENT_BYTES:
@@ -189,6 +202,25 @@ def _expand(path: Path) -> list[Path]:
     return [path]  # a type no reader handles becomes a failed document (`_document_file`)
 
 
+def _file_ids(paths: Sequence[Path]) -> dict[Path, str]:
+    """The id of each one-document file: its name without the suffix; files whose names clash
+    (``a/report.pdf`` and ``b/report.pdf``) get their path below the folder they share instead
+    (``a/report``, ``b/report``)."""
+    stems: dict[str, list[Path]] = {}
+    for path in paths:
+        stems.setdefault(path.name.removesuffix(path.suffix), []).append(path)
+    ids = {}
+    for stem, group in stems.items():
+        if len(set(group)) == 1:
+            ids[group[0]] = stem
+            continue
+        common = Path(os.path.commonpath([p.resolve().parent for p in group]))
+        for path in group:
+            relative = path.resolve().relative_to(common)
+            ids[path] = relative.with_name(relative.name.removesuffix(path.suffix)).as_posix()
+    return ids
+
+
 def collect_inputs(paths: Sequence[str | Path], on_bad_utf8: str = "error") -> tuple[list[InputText], list[str]]:
     """Read and check every input; returns (texts in input order, warnings)."""
     if on_bad_utf8 not in BAD_UTF8_POLICIES:
@@ -201,6 +233,7 @@ def collect_inputs(paths: Sequence[str | Path], on_bad_utf8: str = "error") -> t
     files = [path for given in paths for path in _expand(Path(given))]
     for suffix in sorted({p.suffix.lower() for p in files} & set(DOCUMENT_SUFFIXES)):
         require(next(p for p in files if p.suffix.lower() == suffix))  # a missing extra fails fast
+    file_ids = _file_ids([p for p in files if p.suffix.lower() not in JSONL_SUFFIXES + PARQUET_SUFFIXES])
     for path in files:
         suffix = path.suffix.lower()
         if suffix in JSONL_SUFFIXES:
@@ -208,9 +241,9 @@ def collect_inputs(paths: Sequence[str | Path], on_bad_utf8: str = "error") -> t
         elif suffix in PARQUET_SUFFIXES:
             items = _parquet_file(path)
         elif suffix in TEXT_SUFFIXES:
-            items = _text_file(path, on_bad_utf8, warnings)
+            items = _text_file(path, file_ids[path], on_bad_utf8, warnings)
         else:
-            items = _document_file(path)
+            items = _document_file(path, file_ids[path])
         for item in items:
             if item.id in seen:
                 raise InputError(f"{item.where}: duplicate document id {item.id!r} (also in {seen[item.id]})")
