@@ -205,7 +205,8 @@ def _expand(path: Path) -> list[Path]:
 def _file_ids(paths: Sequence[Path]) -> dict[Path, str]:
     """The id of each one-document file: its name without the suffix; files whose names clash
     (``a/report.pdf`` and ``b/report.pdf``) get their path below the folder they share instead
-    (``a/report``, ``b/report``)."""
+    (``a/report``, ``b/report``; ``report.pdf`` and ``report.html`` beside each other keep their
+    suffixes)."""
     stems: dict[str, list[Path]] = {}
     for path in paths:
         stems.setdefault(path.name.removesuffix(path.suffix), []).append(path)
@@ -215,9 +216,11 @@ def _file_ids(paths: Sequence[Path]) -> dict[Path, str]:
             ids[group[0]] = stem
             continue
         common = Path(os.path.commonpath([p.resolve().parent for p in group]))
-        for path in group:
-            relative = path.resolve().relative_to(common)
-            ids[path] = relative.with_name(relative.name.removesuffix(path.suffix)).as_posix()
+        relative = {path: path.resolve().relative_to(common) for path in group}
+        named = {path: rel.with_name(rel.name.removesuffix(path.suffix)).as_posix() for path, rel in relative.items()}
+        if len(set(named.values())) < len(named):  # same folder, other suffixes: keep the suffix
+            named = {path: rel.as_posix() for path, rel in relative.items()}
+        ids.update(named)
     return ids
 
 
@@ -252,11 +255,17 @@ def collect_inputs(paths: Sequence[str | Path], on_bad_utf8: str = "error") -> t
     return texts, warnings
 
 
+def cell_breaks(item: InputText) -> list[int]:
+    """The hard chunk boundaries of an input: both ends of each table cell its reader found."""
+    return [offset for cell in (item.meta or {}).get("cells") or () for offset in cell]
+
+
 def with_source(doc: Document, item: InputText) -> Document:
-    """Record where a document file's text came from; route entries get their chunk's page."""
+    """Record where a document file's text came from (its cell ranges left out: they only cut
+    chunks); route entries get their chunk's page."""
     if item.meta is None:
         return doc
-    doc.meta["source"] = item.meta
+    doc.meta["source"] = {k: v for k, v in item.meta.items() if k != "cells"}
     pages = item.meta.get("pages")
     if pages:
         for entry in doc.meta.get("route") or []:
@@ -285,7 +294,9 @@ def batches_of(items: Sequence[InputText], batch_size: int) -> list[list[InputTe
 def extract_batch(items: Sequence[InputText], extractor: Any, state: BudgetState) -> list[Document]:
     """One pipeline batch of readable inputs through `Extractor.process_batch` (the step every
     engine runs), with each document file's source meta and pages added."""
-    docs = extractor.process_batch([{"id": item.id, "text": item.text} for item in items], state)
+    docs = extractor.process_batch(
+        [{"id": item.id, "text": item.text, "breaks": cell_breaks(item)} for item in items], state
+    )
     return [with_source(doc, item) for doc, item in zip(docs, items, strict=True)]
 
 
@@ -490,6 +501,7 @@ __all__ = [
     "InputText",
     "JobSummary",
     "batches_of",
+    "cell_breaks",
     "collect_inputs",
     "extract_batch",
     "extract_inputs",

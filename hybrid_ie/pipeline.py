@@ -81,6 +81,7 @@ class _Cut:
 class _Input:
     id: str
     text: str
+    breaks: tuple[int, ...] = ()  # hard chunk boundaries (`chunk_text`)
 
 
 @dataclass
@@ -111,7 +112,8 @@ def _as_inputs(items: Iterable[str | dict | Document]) -> Iterator[_Input]:
             text = item.get("text")
             if not isinstance(text, str):
                 raise InputError(f"input {i}: expected a 'text' string, got {type(text).__name__}")
-            yield _Input(str(item.get("id", f"doc-{i}")), text)
+            breaks = item.get("breaks") or ()
+            yield _Input(str(item.get("id", f"doc-{i}")), text, tuple(int(b) for b in breaks))
         else:
             raise InputError(f"input {i}: expected a str, a {{'id', 'text'}} dict or a Document, got {type(item).__name__}")
 
@@ -250,7 +252,8 @@ class Extractor:
     def _process(self, batch: Sequence[_Input], state: BudgetState, cut: _Cut | None = None) -> list[Document]:
         docs = [_DocWork(item) for item in batch]
         for d, work in enumerate(docs):
-            work.chunks = [_ChunkWork(d, c) for c in chunk_text(work.input.text, self.max_chunk_words)]
+            chunks = chunk_text(work.input.text, self.max_chunk_words, work.input.breaks)
+            work.chunks = [_ChunkWork(d, c) for c in chunks]
         if self.mode != "llm":
             self._encode(docs, cut or _Cut(self.threshold, self.relation_threshold))
         chunks = [c for work in docs if work.error is None for c in work.chunks]

@@ -69,6 +69,8 @@ def test_the_same_file_name_in_two_folders_gets_two_ids(tmp_path):
     assert {t.where for t in texts if t.id.endswith("report")} == {str(a), str(b)}
     with pytest.raises(InputError, match="duplicate document id"):
         collect_inputs([a, a])
+    c = write(tmp_path / "a" / "report.html", "<p>C.</p>")
+    assert [t.id for t in collect_inputs([a, c])[0]] == ["report.txt", "report.html"]
 
 
 def test_render_skips_malformed_route_entries():

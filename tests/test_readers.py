@@ -128,6 +128,29 @@ def test_html_drops_css_hidden_text_and_reads_cells_as_lines(tmp_path):
     result = read_file(path)
     assert result.text == "Mary lives in Paris.\n\nShown Tim.\n\nApple\nInc\nBerlin\nGmbH"
     assert result.meta["reader"] == "hybrid_ie.readers.html"
+    assert [result.text[s:e] for s, e in result.meta["cells"]] == ["Apple", "Inc", "Berlin", "GmbH"]
+
+
+def test_no_entity_spans_two_table_cells(tmp_path):
+    from support.tiny_encoder import tiny_encoder
+
+    from hybrid_ie.batch import collect_inputs, extract_inputs
+    from hybrid_ie.pipeline import Extractor
+
+    rows = "".join(f"<tr><td>Mary Smith {i}</td><td>Acme Corp {i}</td><td>Paris</td></tr>" for i in range(4))
+    html_path = tmp_path / "t.html"
+    html_path.write_text(f"<html><body><p>Staff list.</p><table>{rows}</table></body></html>", encoding="utf-8")
+    docx_path = write_docx(tmp_path / "t.docx", ["Staff list."], table=[["Mary Smith", "Acme Corp"], ["Ann Lee", "Paris"]])
+    texts, _ = collect_inputs([html_path, docx_path])
+    extractor = Extractor("conll04", encoder=tiny_encoder(seed=0), mode="encoder", threshold=0.0, nested=True)
+    docs = list(extract_inputs(texts, extractor))
+    for doc, item in zip(docs, texts, strict=True):
+        cells = item.loaded().meta["cells"]
+        assert len(cells) >= 4 and doc.entities
+        for ent in doc.entities:  # inside one cell, or outside the table
+            inside = [c for c in cells if c[0] <= ent.start < c[1]]
+            assert not inside or ent.end <= inside[0][1], (ent, doc.text)
+            assert "\n" not in ent.text
 
 
 @pytest.mark.parametrize("shape", ["nested", "siblings"])
@@ -156,6 +179,7 @@ def test_docx_paragraphs_and_tables_in_order(tmp_path):
     result = read_file(path)
     assert result.text == "Dear Ann\n\nTim Cook works for Apple in Cupertino.\n\nName\nCity\nAnn Smith\nParis\n\nThe end."
     assert result.meta["reader"] == "hybrid_ie.readers.docx"
+    assert [result.text[s:e] for s, e in result.meta["cells"]] == ["Name", "City", "Ann Smith", "Paris"]
     assert result.meta["title"] == "Letter" and result.meta["extractor"].startswith("python-docx ")
 
 

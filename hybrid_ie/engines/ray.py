@@ -48,6 +48,7 @@ from hybrid_ie.batch import (
     InputText,
     JobSummary,
     batches_of,
+    cell_breaks,
     extract_batch,
     read_failure,
     write_summary,
@@ -231,7 +232,7 @@ def predicted_seen(batches: Sequence[Sequence[InputText]], max_chunk_words: int)
     seen, total = [], 0
     for batch in batches:
         seen.append(total)
-        total += sum(len(chunk_text(item.text, max_chunk_words)) for item in batch)
+        total += sum(len(chunk_text(item.text, max_chunk_words, cell_breaks(item))) for item in batch)
     return seen
 
 

@@ -14,8 +14,9 @@ cookie banners, share bars and the like (only when they hold less than half of t
 so a wrapper named "with-sidebar" never takes the article with it). The text is read from
 `<main>`, else the longest `<article>`, else `[role=main]`, else `<body>`. Block elements become
 paragraphs (separated by a blank line), `<br>` and list items become lines, and so does every
-table cell (a table reads one cell per line, row after row); runs of whitespace collapse to one
-space.
+table cell (a table reads one cell per line, row after row; `meta["cells"]` holds each cell's
+[start, end) range, where a batch job cuts chunks, so no entity spans two cells); runs of
+whitespace collapse to one space.
 """
 
 from __future__ import annotations
@@ -41,11 +42,14 @@ BLOCK_TAGS = {
     "dd", "table", "thead", "tbody", "tfoot", "blockquote", "pre", "figure", "figcaption", "address",
     "header", "footer", "hr", "caption", "details", "summary", "center",
 }  # fmt: skip
-LINE_TAGS = {"li", "tr", "br", "td", "th"}
+LINE_TAGS = {"li", "tr", "br"}
+CELL_TAGS = {"td", "th"}
 VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
              "track", "wbr"}  # fmt: skip
 HIDDEN_STYLE_RE = re.compile(r"(?:^|;)\s*(?:display\s*:\s*none|visibility\s*:\s*hidden)\b", re.IGNORECASE)
 PARA, LINE = "\ue000", "\ue001"  # private-use markers, split on when the text is assembled
+CELL_OPEN, CELL_CLOSE = "\ue002", "\ue003"  # around a table cell's text: `meta["cells"]`
+CELL_MARK_RE = re.compile(f"\\s*([{CELL_OPEN}{CELL_CLOSE}])\\s*")
 SPACE_RE = re.compile(r"\s+")
 WORD_SPLIT_RE = re.compile(r"[-_\s]+")
 
@@ -170,24 +174,49 @@ def _marked_text(root: Node) -> str:
         if item.drop:
             continue
         marker = PARA if item.name in BLOCK_TAGS else LINE if item.name in LINE_TAGS else ""
-        out.append(marker)
-        stack.append(marker)
+        if item.name in CELL_TAGS:
+            out.append(LINE + CELL_OPEN)
+            stack.append(CELL_CLOSE + LINE)
+        else:
+            out.append(marker)
+            stack.append(marker)
         stack.extend(reversed(item.children))
     return "".join(out)
 
 
-def _assemble(raw: str) -> str:
-    paragraphs = []
+def _assemble(raw: str) -> tuple[str, list[list[int]]]:
+    """The text (paragraphs, lines, collapsed spaces) and the [start, end) range of each table
+    cell in it."""
+    paragraphs, pending = [], ""  # cell markers of lines without text go onto the next line
     for para in raw.split(PARA):
-        lines = [SPACE_RE.sub(" ", line).strip() for line in para.split(LINE)]
-        lines = [line for line in lines if line]
+        lines = []
+        for line in para.split(LINE):
+            line = CELL_MARK_RE.sub(r"\1", SPACE_RE.sub(" ", line)).strip()
+            if not line.strip(CELL_OPEN + CELL_CLOSE):
+                pending += line
+                continue
+            lines.append(pending + line)
+            pending = ""
         if lines:
             paragraphs.append("\n".join(lines))
-    return "\n\n".join(paragraphs)
+    marked = "\n\n".join(paragraphs) + pending
+    text, cells, opened = [], [], []
+    pos = 0
+    for piece in re.split(f"([{CELL_OPEN}{CELL_CLOSE}])", marked):
+        if piece == CELL_OPEN:
+            opened.append(pos)
+        elif piece == CELL_CLOSE:
+            start = opened.pop() if opened else pos
+            if pos > start:
+                cells.append([start, pos])
+        else:
+            text.append(piece)
+            pos += len(piece)
+    return "".join(text), sorted(cells)
 
 
-def html_text(data: bytes | str) -> tuple[str, str | None]:
-    """(main text, title) of an HTML page."""
+def html_text(data: bytes | str) -> tuple[str, str | None, list[list[int]]]:
+    """(main text, title, table cell ranges) of an HTML page."""
     if isinstance(data, bytes):
         from bs4.dammit import UnicodeDammit
 
@@ -202,17 +231,20 @@ def html_text(data: bytes | str) -> tuple[str, str | None]:
     _measure(builder.root)
     root = _root(builder.root)
     _strip_boilerplate(root)
-    return _assemble(_marked_text(root)), title or None
+    text, cells = _assemble(_marked_text(root))
+    return text, title or None, cells
 
 
 def read(data: bytes, where: str) -> tuple[str, dict[str, Any]]:
     if b"\x00" in data[:1024] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ReadError(f"{where}: not an HTML file (binary content)")
     try:
-        text, title = html_text(data)
+        text, title, cells = html_text(data)
     except Exception as exc:  # the parser's failure becomes this file's error
         raise ReadError(f"{where}: cannot parse HTML ({type(exc).__name__}: {exc})") from exc
     meta: dict[str, Any] = {"extractor": f"{library_version('beautifulsoup4')} (UnicodeDammit) + html.parser"}
     if title:
         meta["title"] = title
+    if cells:
+        meta["cells"] = cells
     return text, meta
