@@ -2,15 +2,17 @@
 resumed at random points, with a second job racing for the same output; then the same against a
 healthy server. Loopback only (127.0.0.1), bounded in documents and in time.
 
-    python eval/soak.py                      # 120 documents, at most 600 s
+    python eval/soak.py                      # 60 documents, at most 600 s
     python eval/soak.py --docs 60 --seconds 300 --seed 1 --json soak.json
 
 The faulty server answers each request, at random: HTTP 500 or 429 with a malformed Retry-After,
 a body trickled one byte every 0.5 s, a 5 MB body, garbage JSON, a dropped connection, or a valid
 answer (the smallest instance of the requested schema). Each round starts the job (``--resume``
-once an output or a partial file exists), starts a second job on the same output a moment later
-(it must stop at once with exit 2 naming the first job's pid), then kills the first job with
-SIGKILL or SIGTERM after a random delay, or lets it finish. The last round runs to the end.
+once an output or a partial file exists), starts a second job on the same output once the first
+is writing (it must stop with exit 2 naming the first job's pid), then kills the first job with
+SIGKILL or SIGTERM after a random delay. After `--rounds` such rounds the job runs to the end.
+Every wait is bounded by `--seconds` (the faulty phase gets 70% of it); a run that does not
+finish in time is reported as not finished.
 
 The report: documents in and out, lost and duplicated ids, spans whose offsets do not give their
 text, the races refused / not refused, kills, the peak RSS of any job process (getrusage of the
@@ -99,48 +101,77 @@ def check(out: Path, ids: list[str]) -> dict[str, int]:
             "failed_documents": failed, "spans": spans, "bad_offsets": bad_offsets}  # fmt: skip
 
 
+def wait(proc: subprocess.Popen, until: float) -> int | None:
+    """The exit status, or None when `until` (monotonic) came first."""
+    try:
+        proc.wait(timeout=max(0.1, until - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        return None
+    return proc.returncode
+
+
 def soak(server: LLMServer, name: str, work: Path, ids: list[str], corpus: Path, args: argparse.Namespace,
          rng: random.Random, deadline: float, kills: bool) -> dict[str, object]:  # fmt: skip
     config = work / f"{name}.llm.json"
-    settings = client_config(server, timeout_s=2.0, deadline_s=8.0, max_retries=2, backoff_s=0.05, backoff_max_s=0.5)
+    settings = client_config(server, timeout_s=1.5, deadline_s=4.0, max_retries=1, backoff_s=0.05, backoff_max_s=0.5)
     config.write_text(json.dumps(settings.model_dump(mode="json", exclude_none=True)), encoding="utf-8")
     out = work / f"{name}.jsonl"
     partial = out.with_name(out.name + ".partial")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
            "HYBRID_IE_CACHE": str(work / "cache")}  # fmt: skip
-    stats = {"rounds": 0, "sigkill": 0, "sigterm": 0, "races": 0, "races_refused": 0, "exit_codes": []}
+    stats: dict[str, object] = {"rounds": 0, "sigkill": 0, "sigterm": 0, "races": 0, "races_refused": 0,
+                                "exit_codes": [], "finished": False}  # fmt: skip
+
+    def start(resume: bool, log: Path) -> subprocess.Popen:
+        with log.open("w") as stderr:  # a file, not a pipe: a job that logs a lot never blocks on it
+            return subprocess.Popen(job(corpus, out, config, args.model, resume), env=env, cwd=ROOT,
+                                    stdout=subprocess.DEVNULL, stderr=stderr)  # fmt: skip
+
     started = time.monotonic()
-    while True:
-        final = not kills or stats["rounds"] >= args.rounds or time.monotonic() > deadline - args.final_s
-        resume = out.exists() or partial.exists()
-        first = subprocess.Popen(job(corpus, out, config, args.model, resume), env=env, cwd=ROOT,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    while time.monotonic() < deadline:
+        final = not kills or stats["rounds"] >= args.rounds
         stats["rounds"] += 1
-        time.sleep(rng.uniform(0.5, 3.0))
-        if first.poll() is None:  # a second job races for the output
-            race = subprocess.run(job(corpus, out, config, args.model, True), env=env, cwd=ROOT, capture_output=True,
-                                  text=True, timeout=300, check=False)  # fmt: skip
-            if first.poll() is None:
+        first_log, race_log = work / f"{name}-{stats['rounds']}.err", work / f"{name}-{stats['rounds']}.race.err"
+        first = start(out.exists() or partial.exists(), first_log)
+        written = partial if partial.exists() or not out.exists() else out
+        before = written.stat().st_size if written.exists() else 0
+        until = min(deadline, time.monotonic() + 120)
+        while first.poll() is None and time.monotonic() < until:  # the job is writing: race it
+            if written.exists() and written.stat().st_size > before:
+                break
+            time.sleep(0.2)
+        if first.poll() is None:
+            race = start(True, race_log)
+            code = wait(race, deadline)
+            if code is None:
+                race.kill()
+                race.wait()
+            elif first.poll() is None:
                 stats["races"] += 1
-                stats["races_refused"] += race.returncode == 2 and f"pid {first.pid}" in race.stderr
-        if not final:
-            time.sleep(rng.uniform(2.0, 12.0))
+                stats["races_refused"] += code == 2 and f"pid {first.pid}" in race_log.read_text()
+        signalled = False
+        if not final and first.poll() is None:
+            time.sleep(rng.uniform(1.0, 6.0))
             if first.poll() is None:
+                signalled = True
                 sig = rng.choice([signal.SIGKILL, signal.SIGTERM])
                 first.send_signal(sig)
                 stats["sigkill" if sig == signal.SIGKILL else "sigterm"] += 1
-        try:
-            _, err = first.communicate(timeout=max(30.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
+        code = wait(first, max(deadline, time.monotonic() + 30) if signalled else deadline)  # a killed job: 30 s to go
+        if code is None:
             first.kill()
-            _, err = first.communicate()
-            stats["exit_codes"].append("timeout")
+            first.wait()
+            stats["exit_codes"].append("out of time")
             break
-        stats["exit_codes"].append(first.returncode)
-        if final and first.returncode in (0, 1):
+        stats["exit_codes"].append(code)
+        done = out.exists() and not partial.exists() and len(out.read_bytes().splitlines()) >= len(ids)
+        print(f"soak {name}: round {stats['rounds']} exit {code}, {'finished' if done else 'going on'}",
+              file=sys.stderr, flush=True)  # fmt: skip
+        if code not in (0, 1, -signal.SIGKILL, -signal.SIGTERM):
+            stats["last_error"] = first_log.read_text().strip().splitlines()[-1:]
             break
-        if final and first.returncode not in (0, 1, -signal.SIGKILL, -signal.SIGTERM):
-            stats["last_error"] = err.strip().splitlines()[-1:] if err else []
+        if final and code in (0, 1):
+            stats["finished"] = done
             break
     counts = check(out, ids) if out.exists() else {"documents_in": len(ids), "documents_out": 0, "lost": len(ids)}
     report = {"server": name, **counts, **stats}
@@ -151,10 +182,9 @@ def soak(server: LLMServer, name: str, work: Path, ids: list[str], corpus: Path,
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--docs", type=int, default=120)
+    parser.add_argument("--docs", type=int, default=60)
     parser.add_argument("--seconds", type=float, default=600.0, help="time budget of the whole soak")
     parser.add_argument("--rounds", type=int, default=8, help="kill/resume rounds against the faulty server")
-    parser.add_argument("--final-s", type=float, default=180.0, help="time kept for the last, uninterrupted round")
     parser.add_argument("--model", default=None, help="encoder checkpoint (default: the shipped one)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None, help="also write the report here")
@@ -167,7 +197,7 @@ def main() -> int:
         ids = write_corpus(corpus, args.docs)
         reports = []
         with FaultyServer(args.seed) as faulty:
-            reports.append(soak(faulty, "faulty", work, ids, corpus, args, rng, deadline - args.seconds * 0.25, True))
+            reports.append(soak(faulty, "faulty", work, ids, corpus, args, rng, deadline - args.seconds * 0.3, True))
         with LLMServer() as healthy:
             reports.append(soak(healthy, "healthy", work, ids, corpus, args, rng, deadline, False))
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -178,7 +208,7 @@ def main() -> int:
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     bad = any(r.get("lost") or r.get("duplicated") or r.get("bad_offsets") or r.get("unexpected")
-              or r["races"] != r["races_refused"] for r in reports)  # fmt: skip
+              or r["races"] != r["races_refused"] or not r["finished"] for r in reports)  # fmt: skip
     return 1 if bad else 0
 
 

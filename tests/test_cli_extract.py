@@ -126,7 +126,8 @@ def test_llm_down_writes_errors_with_the_encoder_result_and_goes_on(tmp_path, co
                     "--llm-config", str(config), "--limit", "3"),
         check=False, env=env(tmp_path), capture_output=True, text=True, timeout=300,
     )  # fmt: skip
-    assert run.returncode == 0, run.stderr
+    assert run.returncode == 1, run.stderr  # every document of the run failed
+    assert "every document of this run failed (3)" in run.stderr
     docs = lines(out)
     assert len(docs) == 3
     assert all(d["error"].startswith("llm_failed: ") for d in docs)

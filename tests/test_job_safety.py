@@ -37,18 +37,19 @@ def test_bad_settings_leave_an_existing_output_untouched(tmp_path, corpus, check
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     no_key = tmp_path / "nokey.json"
     no_key.write_text(json.dumps({"backend": "openai", "model": "gpt-x"}), encoding="utf-8")
-    for args in (
-        ["--model", str(tmp_path / "no-model"), "-o", str(out), "--mode", "encoder", "--overwrite"],
-        ["--model", str(checkpoint), "-o", str(out), "--mode", "hybrid", "--llm-config", str(no_key), "--overwrite"],
-        encoder_args(checkpoint, out, "--batch-size", "0", "--overwrite"),
-        encoder_args(checkpoint, out, "--threshold", "-1", "--overwrite"),
-        encoder_args(checkpoint, out, "--threshold", "2", "--overwrite"),
-        encoder_args(checkpoint, out, "--schema", "nope", "--overwrite"),
+    for bad in (
+        ["--model", str(tmp_path / "no-model"), "-o", str(out), "--mode", "encoder"],
+        ["--model", str(checkpoint), "-o", str(out), "--mode", "hybrid", "--llm-config", str(no_key)],
+        encoder_args(checkpoint, out, "--batch-size", "0"),
+        encoder_args(checkpoint, out, "--threshold", "-1"),
+        encoder_args(checkpoint, out, "--threshold", "2"),
+        encoder_args(checkpoint, out, "--schema", "nope"),
     ):
-        result = invoke("extract", str(corpus), *args)
-        assert result.exit_code == 2, (args, result.output)
-        assert out.read_text(encoding="utf-8") == OLD, args
-        assert not (tmp_path / "out.jsonl.partial").exists()
+        for args in (bad, [*bad, "--overwrite"]):  # even a job asked to overwrite checks first
+            result = invoke("extract", str(corpus), *args)
+            assert result.exit_code == 2, (args, result.output)
+            assert out.read_text(encoding="utf-8") == OLD, args
+            assert not (tmp_path / "out.jsonl.partial").exists()
 
 
 def test_an_existing_output_needs_resume_or_overwrite(tmp_path, corpus, checkpoint):

@@ -167,6 +167,14 @@ def test_html_is_read_in_linear_time(tmp_path, shape):
     assert result.text.endswith("Mary lives in Paris.") and result.text.count("x") == n
 
 
+def test_a_pdf_that_reads_too_slowly_is_a_read_error(tmp_path, monkeypatch):
+    import hybrid_ie.readers.pdf as pdf_reader
+
+    monkeypatch.setattr(pdf_reader, "READ_TIME_LIMIT_S", -1.0)
+    with pytest.raises(ReadError, match=r"reading took over -1 s \(stopped at page 1\)"):
+        read_file(write_pdf(tmp_path / "slow.pdf", [PAGE_1, PAGE_2]))
+
+
 def test_html_encoding_from_the_meta_tag(tmp_path):
     path = tmp_path / "latin.html"
     path.write_bytes('<html><head><meta charset="iso-8859-1"></head><body><p>Café in Zürich.</p></body></html>'.encode("latin-1"))

@@ -37,6 +37,7 @@ FORMATS: dict[str, tuple[str, str, str, str]] = {
 }
 SUFFIXES = tuple(FORMATS)
 EXTRA_HINT = "pip install hybrid-ie[docs]"
+READ_TIME_LIMIT_S = 120.0  # a PDF whose pages take longer than this to read is a ReadError
 
 
 class ReadError(InputError):
@@ -137,6 +138,7 @@ def library_version(dist: str) -> str:
 __all__ = [
     "EXTRA_HINT",
     "FORMATS",
+    "READ_TIME_LIMIT_S",
     "SUFFIXES",
     "MissingExtraError",
     "ReadError",
