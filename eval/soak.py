@@ -1,15 +1,15 @@
 """Soak test of `hybrid-ie extract`: a batch job against a misbehaving local LLM server, killed and
 resumed at random points, with a second job racing for the same output; then the same against a
-healthy server. Loopback only (127.0.0.1), bounded in documents and in time.
+healthy server (killed, resumed and raced the same way). Loopback only (127.0.0.1), bounded in documents and in time.
 
-    python eval/soak.py                      # 60 documents, at most 600 s
+    python eval/soak.py                      # 150 documents, at most 600 s
     python eval/soak.py --docs 60 --seconds 300 --seed 1 --json soak.json
 
 The faulty server answers each request, at random: HTTP 500 or 429 with a malformed Retry-After,
 a body trickled one byte every 0.5 s, a 5 MB body, garbage JSON, a dropped connection, or a valid
 answer (the smallest instance of the requested schema). Each round starts the job (``--resume``
 once an output or a partial file exists), starts a second job on the same output once the first
-is writing (it must stop with exit 2 naming the first job's pid), then kills the first job with
+holds the output's lock (it must stop with exit 2 naming the first job's pid), then kills the first job with
 SIGKILL or SIGTERM after a random delay. After `--rounds` such rounds the job runs to the end.
 Every wait is bounded by `--seconds` (the faulty phase gets 70% of it); a run that does not
 finish in time is reported as not finished.
@@ -133,11 +133,10 @@ def soak(server: LLMServer, name: str, work: Path, ids: list[str], corpus: Path,
         stats["rounds"] += 1
         first_log, race_log = work / f"{name}-{stats['rounds']}.err", work / f"{name}-{stats['rounds']}.race.err"
         first = start(out.exists() or partial.exists(), first_log)
-        written = partial if partial.exists() or not out.exists() else out
-        before = written.stat().st_size if written.exists() else 0
-        until = min(deadline, time.monotonic() + 120)
-        while first.poll() is None and time.monotonic() < until:  # the job is writing: race it
-            if written.exists() and written.stat().st_size > before:
+        lock = out.with_name(out.name + ".lock")
+        until = min(deadline, time.monotonic() + 180)
+        while first.poll() is None and time.monotonic() < until:  # the job holds its lock: race it
+            if lock.exists() and lock.read_text().strip() == str(first.pid):
                 break
             time.sleep(0.2)
         if first.poll() is None:
@@ -182,7 +181,7 @@ def soak(server: LLMServer, name: str, work: Path, ids: list[str], corpus: Path,
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--docs", type=int, default=60)
+    parser.add_argument("--docs", type=int, default=150)
     parser.add_argument("--seconds", type=float, default=600.0, help="time budget of the whole soak")
     parser.add_argument("--rounds", type=int, default=8, help="kill/resume rounds against the faulty server")
     parser.add_argument("--model", default=None, help="encoder checkpoint (default: the shipped one)")
@@ -199,7 +198,7 @@ def main() -> int:
         with FaultyServer(args.seed) as faulty:
             reports.append(soak(faulty, "faulty", work, ids, corpus, args, rng, deadline - args.seconds * 0.3, True))
         with LLMServer() as healthy:
-            reports.append(soak(healthy, "healthy", work, ids, corpus, args, rng, deadline, False))
+            reports.append(soak(healthy, "healthy", work, ids, corpus, args, rng, deadline, True))
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     result = {"docs": args.docs, "seed": args.seed, "peak_rss_mb_any_job": round(peak_kb / 1024, 1),
               "peak_rss_mb_soak": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
