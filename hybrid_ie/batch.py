@@ -5,13 +5,15 @@ files read by `hybrid_ie.readers` (``.pdf``, ``.html`` / ``.htm`` / ``.xhtml``, 
 ids), Parquet files with ``text`` and optional ``id`` columns (pyarrow: the ``ray`` extra),
 folders (their files of those kinds, recursively, in path order) and JSONL files of
 ``{"id", "text"}`` objects (an object without ``id`` gets ``<file stem>-<line>``). Every input is
-read and checked before any extraction starts, so a bad input fails fast: unreadable files,
+listed and checked before any extraction starts, so a bad input fails fast: unreadable files,
 invalid UTF-8 (the file and the byte offset are named; ``on_bad_utf8="replace"`` replaces the
 bytes with U+FFFD and warns instead), malformed JSONL lines, duplicate ids, a document format
 whose library is missing (one line naming ``pip install hybrid-ie[docs]``). An empty text is
-valid (empty result). A document file that cannot be turned into text (corrupt, encrypted, a
-scanned PDF without a text layer, a file type no reader handles) is not fatal: it becomes a
-failed document (``error`` = ``read_failed: <reason>``, empty text) and a warning.
+valid (empty result). Document files are read lazily, as their batch fills (`InputText.loaded`),
+so one slow page never holds up the start of a job. A document file that cannot be turned into
+text (corrupt, encrypted, a scanned PDF without a text layer, a file type no reader handles, a
+file over `MAX_DOCUMENT_BYTES`) is not fatal: it becomes a failed document (``error`` =
+``read_failed: <reason>``, empty text) and a warning in the job summary.
 
 A document read from a file carries ``meta["source"]``: the file, its format, the extractor
 (library and version) and, for PDFs, ``pages`` (each page's [start, end) range in the text);
@@ -19,10 +21,13 @@ each ``meta["route"]`` entry then also names the ``page`` its chunk starts on (a
 when it runs on over a page break); `hybrid_ie.readers.page_at` / `entity_pages` map any offset
 or entity to its page.
 
-Output (`run_job`): an existing output is overwritten unless ``resume=True`` (the overwrite is
-reported in the summary's warnings); each finished Document is appended and flushed at once
-(`document.write_document`), so a killed job loses at most the batch in flight. With
-``resume=True`` the ids already in the output are skipped; a torn last line left by a kill is
+Output (`run_job`): every setting that can fail (options, encoder, LLM client and cache) is
+checked first, and the output only then (`hybrid_ie.job_output`: a regular file, locked for the
+job's lifetime; an existing output needs ``resume`` or ``overwrite``; a fresh job writes
+``<OUT>.partial`` and renames it over the output when it finishes). Each finished Document is
+appended and flushed at once (`document.write_document`), so a killed job loses at most the
+batch in flight. With ``resume=True`` the ids already written are skipped (after checking that
+the file was made with the same schema, mode and model); a torn last line left by a kill is
 detected (no final newline) and cut off first. A document that failed (LLM down after retries,
 a text the encoder cannot read) is still written, with its ``error`` field; the job goes on.
 
@@ -34,6 +39,8 @@ calls and tokens) plus this run's wall time is returned and written beside the o
 from __future__ import annotations
 
 import json
+import os
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -42,11 +49,15 @@ from typing import Any
 
 from hybrid_ie.document import Document, write_document
 from hybrid_ie.errors import InputError
+from hybrid_ie.job_output import OutputLock, check_output_path, plan_output, summary_path
 from hybrid_ie.readers import SUFFIXES as DOCUMENT_SUFFIXES
 from hybrid_ie.readers import ReadError, format_of, page_at, read_file, require
 from hybrid_ie.router import BudgetState
 
+MAX_DOCUMENT_BYTES = 200_000_000  # a document file past this becomes a failed document, unread
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 TEXT_SUFFIXES = (".txt",)
+TEXT_READER = "utf-8 text"  # meta["source"]["reader"] of a .txt file
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 PARQUET_SUFFIXES = (".parquet",)
 PARQUET_EXTRA = "reading Parquet needs pyarrow: pip install hybrid-ie[ray]"
@@ -60,6 +71,19 @@ class InputText:
     where: str  # file, or file:line, for messages
     meta: dict[str, Any] | None = None  # a document file's source (file, format, extractor, pages)
     error: str | None = None  # set when the file could not be read: written as a failed document
+    path: Path | None = None  # a document file not read yet (`loaded` reads it)
+
+    def loaded(self, warnings: list[str] | None = None) -> InputText:
+        """This input with its document file read (a file that cannot be read, or is larger
+        than `MAX_DOCUMENT_BYTES`, becomes a failed input, and a line in `warnings`); others
+        are returned as they are."""
+        if self.path is None:
+            return self
+        item = _read_document(self.path, self.id)
+        if item.error is not None and warnings is not None:
+            warnings.append(f"{item.where}: not read ({item.error.removeprefix('read_failed: ')}); "
+                            "written as a failed document")  # fmt: skip
+        return item
 
 
 def _decode(raw: bytes, where: str, on_bad_utf8: str, warnings: list[str]) -> str:
@@ -85,13 +109,24 @@ def _read_bytes(path: Path) -> bytes:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
 
 
-def _text_file(path: Path, on_bad_utf8: str, warnings: list[str]) -> Iterator[InputText]:
+def _without_controls(text: str, where: str, warnings: list[str]) -> str:
+    """`text` with control characters (NUL and the other C0 controls but tab, newline and
+    carriage return) replaced by spaces, so none ends up inside an entity; a warning says so."""
+    found = CONTROL_RE.findall(text)
+    if not found:
+        return text
+    warnings.append(f"{where}: {len(found)} control character(s) (e.g. {found[0]!r}) replaced with spaces")
+    return CONTROL_RE.sub(" ", text)
+
+
+def _text_file(path: Path, doc_id: str, on_bad_utf8: str, warnings: list[str]) -> Iterator[InputText]:
     text = _decode(_read_bytes(path), str(path), on_bad_utf8, warnings).removeprefix("\ufeff")
-    yield InputText(path.name.removesuffix(path.suffix), text, str(path))
+    meta = {"file": str(path), "format": "txt", "reader": TEXT_READER}
+    yield InputText(doc_id, _without_controls(text, str(path), warnings), str(path), meta=meta)
 
 
 def _jsonl_file(path: Path, on_bad_utf8: str, warnings: list[str]) -> Iterator[InputText]:
-    text = _decode(_read_bytes(path), str(path), on_bad_utf8, warnings)
+    text = _decode(_read_bytes(path), str(path), on_bad_utf8, warnings).removeprefix("\ufeff")
     for lineno, line in enumerate(text.split("\n"), start=1):
         where = f"{path}:{lineno}"
         if not line.strip():
@@ -100,12 +135,14 @@ def _jsonl_file(path: Path, on_bad_utf8: str, warnings: list[str]) -> Iterator[I
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             raise InputError(f"{where}: malformed JSON ({exc.msg} at column {exc.colno})") from exc
+        except RecursionError as exc:
+            raise InputError(f"{where}: JSON nested too deeply") from exc
         if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
             raise InputError(f'{where}: expected an object with a "text" string, e.g. {{"id": "d1", "text": "..."}}')
         doc_id = obj.get("id", f"{path.stem}-{lineno}")
-        if not isinstance(doc_id, (str, int)):
+        if not isinstance(doc_id, (str, int)) or isinstance(doc_id, bool):
             raise InputError(f'{where}: "id" must be a string or an integer')
-        yield InputText(str(doc_id), obj["text"], where)
+        yield InputText(str(doc_id), _without_controls(obj["text"], where, warnings), where)
 
 
 def _parquet_file(path: Path) -> Iterator[InputText]:
@@ -128,22 +165,27 @@ def _parquet_file(path: Path) -> Iterator[InputText]:
             raise InputError(f'{where}: "text" must be a string, got {type(text).__name__}')
         if doc_id is None:
             doc_id = f"{path.stem}-{row}"
-        elif not isinstance(doc_id, (str, int)):
+        elif not isinstance(doc_id, (str, int)) or isinstance(doc_id, bool):
             raise InputError(f'{where}: "id" must be a string or an integer')
         yield InputText(str(doc_id), text, where)
 
 
-def _document_file(path: Path, warnings: list[str]) -> Iterator[InputText]:
-    doc_id = path.name.removesuffix(path.suffix)
+def _document_file(path: Path, doc_id: str) -> Iterator[InputText]:
+    """A document file, listed now and read when its batch is due (`InputText.loaded`)."""
+    yield InputText(doc_id, "", str(path), path=path)
+
+
+def _read_document(path: Path, doc_id: str) -> InputText:
     try:
+        size = path.stat().st_size
+        if size > MAX_DOCUMENT_BYTES:
+            raise ReadError(f"{path}: {size:,} bytes, over the reader limit of {MAX_DOCUMENT_BYTES:,}")
         result = read_file(path)
-    except ReadError as exc:
+    except (ReadError, OSError) as exc:
         reason = str(exc).removeprefix(f"{path}: ")
-        warnings.append(f"{path}: not read ({reason}); written as a failed document")
         meta = {"file": str(path), "format": format_of(path) or path.suffix.lower().lstrip(".")}
-        yield InputText(doc_id, "", str(path), meta=meta, error=f"read_failed: {reason}")
-        return
-    yield InputText(doc_id, result.text, str(path), meta=result.meta)
+        return InputText(doc_id, "", str(path), meta=meta, error=f"read_failed: {reason}")
+    return InputText(doc_id, result.text, str(path), meta=result.meta)
 
 
 FOLDER_SUFFIXES = TEXT_SUFFIXES + DOCUMENT_SUFFIXES + PARQUET_SUFFIXES
@@ -160,6 +202,28 @@ def _expand(path: Path) -> list[Path]:
     return [path]  # a type no reader handles becomes a failed document (`_document_file`)
 
 
+def _file_ids(paths: Sequence[Path]) -> dict[Path, str]:
+    """The id of each one-document file: its name without the suffix; files whose names clash
+    (``a/report.pdf`` and ``b/report.pdf``) get their path below the folder they share instead
+    (``a/report``, ``b/report``; ``report.pdf`` and ``report.html`` beside each other keep their
+    suffixes)."""
+    stems: dict[str, list[Path]] = {}
+    for path in paths:
+        stems.setdefault(path.name.removesuffix(path.suffix), []).append(path)
+    ids = {}
+    for stem, group in stems.items():
+        if len(set(group)) == 1:
+            ids[group[0]] = stem
+            continue
+        common = Path(os.path.commonpath([p.resolve().parent for p in group]))
+        relative = {path: path.resolve().relative_to(common) for path in group}
+        named = {path: rel.with_name(rel.name.removesuffix(path.suffix)).as_posix() for path, rel in relative.items()}
+        if len(set(named.values())) < len(named):  # same folder, other suffixes: keep the suffix
+            named = {path: rel.as_posix() for path, rel in relative.items()}
+        ids.update(named)
+    return ids
+
+
 def collect_inputs(paths: Sequence[str | Path], on_bad_utf8: str = "error") -> tuple[list[InputText], list[str]]:
     """Read and check every input; returns (texts in input order, warnings)."""
     if on_bad_utf8 not in BAD_UTF8_POLICIES:
@@ -172,6 +236,7 @@ def collect_inputs(paths: Sequence[str | Path], on_bad_utf8: str = "error") -> t
     files = [path for given in paths for path in _expand(Path(given))]
     for suffix in sorted({p.suffix.lower() for p in files} & set(DOCUMENT_SUFFIXES)):
         require(next(p for p in files if p.suffix.lower() == suffix))  # a missing extra fails fast
+    file_ids = _file_ids([p for p in files if p.suffix.lower() not in JSONL_SUFFIXES + PARQUET_SUFFIXES])
     for path in files:
         suffix = path.suffix.lower()
         if suffix in JSONL_SUFFIXES:
@@ -179,9 +244,9 @@ def collect_inputs(paths: Sequence[str | Path], on_bad_utf8: str = "error") -> t
         elif suffix in PARQUET_SUFFIXES:
             items = _parquet_file(path)
         elif suffix in TEXT_SUFFIXES:
-            items = _text_file(path, on_bad_utf8, warnings)
+            items = _text_file(path, file_ids[path], on_bad_utf8, warnings)
         else:
-            items = _document_file(path, warnings)
+            items = _document_file(path, file_ids[path])
         for item in items:
             if item.id in seen:
                 raise InputError(f"{item.where}: duplicate document id {item.id!r} (also in {seen[item.id]})")
@@ -190,11 +255,17 @@ def collect_inputs(paths: Sequence[str | Path], on_bad_utf8: str = "error") -> t
     return texts, warnings
 
 
+def cell_breaks(item: InputText) -> list[int]:
+    """The hard chunk boundaries of an input: both ends of each table cell its reader found."""
+    return [offset for cell in (item.meta or {}).get("cells") or () for offset in cell]
+
+
 def with_source(doc: Document, item: InputText) -> Document:
-    """Record where a document file's text came from; route entries get their chunk's page."""
+    """Record where a document file's text came from (its cell ranges left out: they only cut
+    chunks); route entries get their chunk's page."""
     if item.meta is None:
         return doc
-    doc.meta["source"] = item.meta
+    doc.meta["source"] = {k: v for k, v in item.meta.items() if k != "cells"}
     pages = item.meta.get("pages")
     if pages:
         for entry in doc.meta.get("route") or []:
@@ -211,8 +282,9 @@ def read_failure(item: InputText) -> Document:
 
 
 def batches_of(items: Sequence[InputText], batch_size: int) -> list[list[InputText]]:
-    """The pipeline batches of a job: consecutive runs of `batch_size` readable inputs. Every
-    engine forms the same batches, so routing budgets give the same documents."""
+    """The pipeline batches of a job: consecutive runs of `batch_size` readable inputs (document
+    files already `loaded`). Every engine forms the same batches, so routing budgets give the
+    same documents."""
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, got {batch_size}")
     readable = [item for item in items if item.error is None]
@@ -222,25 +294,40 @@ def batches_of(items: Sequence[InputText], batch_size: int) -> list[list[InputTe
 def extract_batch(items: Sequence[InputText], extractor: Any, state: BudgetState) -> list[Document]:
     """One pipeline batch of readable inputs through `Extractor.process_batch` (the step every
     engine runs), with each document file's source meta and pages added."""
-    docs = extractor.process_batch([{"id": item.id, "text": item.text} for item in items], state)
+    docs = extractor.process_batch(
+        [{"id": item.id, "text": item.text, "breaks": cell_breaks(item)} for item in items], state
+    )
     return [with_source(doc, item) for doc, item in zip(docs, items, strict=True)]
 
 
-def extract_inputs(inputs: Iterable[InputText], extractor: Any, batch_size: int = 16) -> Iterator[Document]:
+def extract_inputs(
+    inputs: Iterable[InputText], extractor: Any, batch_size: int = 16, warnings: list[str] | None = None
+) -> Iterator[Document]:
     """One Document per input, in input order: the readable ones batch by batch (`extract_batch`,
-    one routing budget over the whole run), a failed Document for each input whose file could not
-    be read. A batch runs when its first document is due."""
-    items = list(inputs)
-    batches = iter(batches_of(items, batch_size))
+    one routing budget over the whole run, the batches of `batches_of`), a failed Document for
+    each input whose file could not be read. Document files are read as their batch fills, so a
+    job starts at once and holds at most one batch of their texts; a file that cannot be read
+    adds a line to `warnings`."""
+    if batch_size < 1:
+        raise InputError(f"batch_size must be at least 1, got {batch_size}")
     state = BudgetState()
-    ready: dict[str, Document] = {}
-    for item in items:
-        if item.error is not None:
-            yield read_failure(item)
-            continue
-        if item.id not in ready:
-            ready.update((doc.id, doc) for doc in extract_batch(next(batches), extractor, state))
-        yield ready.pop(item.id)
+    waiting: list[InputText] = []  # in input order, up to and including the batch being filled
+    readable = 0
+
+    def flush() -> Iterator[Document]:
+        batch = [item for item in waiting if item.error is None]
+        done = {doc.id: doc for doc in extract_batch(batch, extractor, state)} if batch else {}
+        for item in waiting:
+            yield read_failure(item) if item.error is not None else done[item.id]
+
+    for item in inputs:
+        item = item.loaded(warnings)
+        waiting.append(item)
+        readable += item.error is None
+        if readable == batch_size:
+            yield from flush()
+            waiting, readable = [], 0
+    yield from flush()
 
 
 # -- output and resume ------------------------------------------------------------------------
@@ -291,6 +378,7 @@ class JobSummary:
     llm_tokens: int = 0
     llm_cost: float = 0.0
     processed_this_run: int = 0
+    failed_this_run: int = 0
     skipped_as_done: int = 0
     torn_bytes_removed: int = 0
     wall_s: float = 0.0
@@ -320,6 +408,7 @@ class JobSummary:
         """One document this run has written: counted, and the clock brought up to date."""
         self.add(doc)
         self.processed_this_run += 1
+        self.failed_this_run += 1 if doc.get("error") else 0
         self.clock(started)
 
     def clock(self, started: float) -> None:
@@ -336,15 +425,21 @@ class JobSummary:
         return out
 
 
-def summary_path(output: Path) -> Path:
-    return output.with_name(output.name.removesuffix(output.suffix) + ".summary.json")
-
-
 def write_summary(output: Path, summary: JobSummary) -> Path:
     """Write the summary beside the output (`summary_path`)."""
     path = summary_path(Path(output))
     path.write_text(json.dumps(summary.to_dict(), indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def prepare_job(extractor: Any, batch_size: int) -> None:
+    """Everything a job needs that can fail on the user's configuration (options, the encoder,
+    the LLM client and its cache) is set up here, before the output is touched."""
+    if batch_size < 1:
+        raise InputError(f"batch_size must be at least 1, got {batch_size}")
+    prepare = getattr(extractor, "prepare", None)
+    if prepare is not None:
+        prepare()
 
 
 def run_job(
@@ -353,6 +448,7 @@ def run_job(
     extractor: Any,
     *,
     resume: bool = False,
+    overwrite: bool = False,
     batch_size: int = 16,
     on_document: Callable[[Document, JobSummary], None] | None = None,
     settings: dict[str, Any] | None = None,
@@ -360,42 +456,44 @@ def run_job(
 ) -> JobSummary:
     """Extract every input not yet in `output`, appending each Document as it is finished.
 
-    Without `resume` an existing output is overwritten (its document count goes into the
-    summary's warnings, so the loss is visible). `on_document(doc, running_summary)` is
-    called after each document is written (progress display).
+    The extractor is prepared (`prepare_job`) and the output checked before anything is written;
+    the output is locked for the job's lifetime and written as `hybrid_ie.job_output` says: a
+    fresh job writes ``<OUT>.partial`` and renames it when done; an existing output needs
+    `resume` or `overwrite`. `on_document(doc, running_summary)` is called after each document
+    is written (progress display).
     """
     output = Path(output)
     started = time.perf_counter()
-    if output.is_dir():
-        raise InputError(f"{output}: cannot write the output (it is a folder)")
-    exists = output.exists() and output.stat().st_size > 0
+    check_output_path(output)
+    prepare_job(extractor, batch_size)
     summary = JobSummary(output=str(output), warnings=list(warnings), settings=dict(settings or {}))
-    done: set[str] = set()
-    if resume and exists:
-        summary.torn_bytes_removed = repair_output(output)
-        for obj in finished_documents(output):
-            done.add(str(obj.get("id")))
-            summary.add(obj)
-    elif output.exists():
-        if exists:
-            old = output.read_bytes().count(b"\n")
-            summary.warnings.append(f"{output}: overwrote {old} documents of an earlier run (use --resume to continue one)")
-        output.unlink()
-    pending = [item for item in inputs if item.id not in done]
-    summary.skipped_as_done = len(inputs) - len(pending)
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        handle = output.open("a", encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{output}: cannot write the output ({exc.strerror or exc})") from exc
-    with handle:
-        for doc in extract_inputs(pending, extractor, batch_size=batch_size):
-            write_document(doc, handle)
-            summary.record(doc.to_dict(), started)
-            if on_document is not None:
-                on_document(doc, summary)
-    summary.clock(started)
-    write_summary(output, summary)
+    with OutputLock(output):
+        plan = plan_output(output, resume=resume, overwrite=overwrite, settings=settings)
+        summary.warnings += plan.warnings
+        done: set[str] = set()
+        if plan.resumed:
+            summary.torn_bytes_removed = repair_output(plan.target)
+            for obj in finished_documents(plan.target):
+                done.add(str(obj.get("id")))
+                summary.add(obj)
+        pending = [item for item in inputs if item.id not in done]
+        summary.skipped_as_done = len(inputs) - len(pending)
+        try:
+            handle = plan.target.open("a" if plan.resumed else "w", encoding="utf-8")
+            if plan.temporary:
+                write_summary(plan.target, summary)  # the settings a resume of this partial file checks
+        except OSError as exc:
+            raise InputError(f"{output}: cannot write the output ({exc.strerror or exc})") from exc
+        with handle:
+            for doc in extract_inputs(pending, extractor, batch_size=batch_size, warnings=summary.warnings):
+                write_document(doc, handle)
+                summary.record(doc.to_dict(), started)
+                if on_document is not None:
+                    on_document(doc, summary)
+            os.fsync(handle.fileno())
+        plan.commit()
+        summary.clock(started)
+        write_summary(output, summary)
     return summary
 
 
@@ -403,10 +501,12 @@ __all__ = [
     "InputText",
     "JobSummary",
     "batches_of",
+    "cell_breaks",
     "collect_inputs",
     "extract_batch",
     "extract_inputs",
     "finished_documents",
+    "prepare_job",
     "read_failure",
     "repair_output",
     "run_job",

@@ -6,7 +6,10 @@ chunk maps back to the document by adding `chunk.start`.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 # A word is a run of letters/digits with inner dots, apostrophes or hyphens ("U.S", "3.5",
@@ -100,11 +103,12 @@ def word_windows(text: str, max_words: int, stride: int | None = None) -> list[C
     return chunks
 
 
-def chunk_text(text: str, max_words: int = MAX_CHUNK_WORDS) -> list[Chunk]:
-    """The pipeline's chunks: sentences of `text`, each cut into consecutive windows of at most
-    `max_words` words (indices in order)."""
+def chunk_text(text: str, max_words: int = MAX_CHUNK_WORDS, breaks: Sequence[int] = ()) -> list[Chunk]:
+    """Sentences of `text`, also cut at each offset of `breaks` (hard boundaries, e.g. between
+    table cells: no chunk, so no entity, crosses one), each cut into consecutive windows of at
+    most `max_words` words."""
     chunks: list[Chunk] = []
-    for sentence in split_sentences(text):
+    for sentence in _cut_at(split_sentences(text), text, breaks):
         if len(word_spans(sentence.text)) <= max_words:
             chunks.append(Chunk(sentence.start, sentence.end, sentence.text, len(chunks)))
             continue
@@ -112,3 +116,20 @@ def chunk_text(text: str, max_words: int = MAX_CHUNK_WORDS) -> list[Chunk]:
             start = sentence.start + piece.start
             chunks.append(Chunk(start, start + len(piece.text), piece.text, len(chunks)))
     return chunks
+
+
+def _cut_at(sentences: list[Chunk], text: str, breaks: Sequence[int]) -> list[Chunk]:
+    """The sentences cut at the `breaks` inside them (leading / trailing whitespace dropped)."""
+    if not breaks:
+        return sentences
+    cuts = sorted(set(breaks))
+    out: list[Chunk] = []
+    for sentence in sentences:
+        lo, hi = bisect.bisect_right(cuts, sentence.start), bisect.bisect_left(cuts, sentence.end)
+        bounds = [sentence.start, *cuts[lo:hi], sentence.end]
+        for start, end in itertools.pairwise(bounds):
+            piece = text[start:end]
+            start, end = start + len(piece) - len(piece.lstrip()), start + len(piece.rstrip())
+            if end > start:
+                out.append(Chunk(start, end, text[start:end], len(out)))
+    return out

@@ -5,7 +5,7 @@
     doc = extractor.extract("Steve Jobs founded Apple in Cupertino.")
     for doc in extractor.extract_many(texts, batch_size=16): ...
 
-Modes:
+Modes (`hybrid_ie.modes`; the default ``auto`` runs ``hybrid`` when an LLM is set up, else ``encoder``):
 
 - ``encoder``: the joint encoder alone (the LLM is never created).
 - ``llm``: the LLM extracts every chunk from scratch (the encoder is never loaded).
@@ -40,6 +40,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import itertools
+import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -49,6 +50,7 @@ from typing import Any
 from hybrid_ie.chunking import MAX_CHUNK_WORDS, Chunk, chunk_text
 from hybrid_ie.document import Document, Entity, Relation, make_entity
 from hybrid_ie.errors import InputError
+from hybrid_ie.modes import AUTO_MODE, DEFAULT_MODE, MODES, resolve_mode
 from hybrid_ie.reconcile import DEFAULT_STRATEGY, LLM_SCORE, check_strategy, normalize
 from hybrid_ie.router import (
     SKIPPED_TOKENS,
@@ -63,7 +65,7 @@ from hybrid_ie.router import (
 from hybrid_ie.schema import SchemaLike, load_schema, schema_labels
 from hybrid_ie.tiers import EncoderTier, LLMAnswer, LLMTier
 
-MODES = ("encoder", "llm", "hybrid")
+log = logging.getLogger(__name__)
 LLM_MODE_REASON = "mode_llm"
 
 
@@ -79,6 +81,7 @@ class _Cut:
 class _Input:
     id: str
     text: str
+    breaks: tuple[int, ...] = ()  # hard chunk boundaries (`chunk_text`)
 
 
 @dataclass
@@ -109,7 +112,8 @@ def _as_inputs(items: Iterable[str | dict | Document]) -> Iterator[_Input]:
             text = item.get("text")
             if not isinstance(text, str):
                 raise InputError(f"input {i}: expected a 'text' string, got {type(text).__name__}")
-            yield _Input(str(item.get("id", f"doc-{i}")), text)
+            breaks = item.get("breaks") or ()
+            yield _Input(str(item.get("id", f"doc-{i}")), text, tuple(int(b) for b in breaks))
         else:
             raise InputError(f"input {i}: expected a str, a {{'id', 'text'}} dict or a Document, got {type(item).__name__}")
 
@@ -135,7 +139,7 @@ class Extractor:
         encoder: EncoderTier | str | os.PathLike | None = None,
         llm: LLMTier | Any = None,
         policy: RoutingPolicy | None = None,
-        mode: str = "hybrid",
+        mode: str = DEFAULT_MODE,
         reconcile: str = DEFAULT_STRATEGY,
         *,
         threshold: float | None = None,
@@ -149,9 +153,15 @@ class Extractor:
         # What rebuilds this extractor elsewhere (the Ray engine's workers; `hybrid_ie.engines`): the
         # constructor's arguments as given, with the schema, policy and strategy resolved below.
         self.options: dict[str, Any] = {k: v for k, v in locals().items() if k != "self"}
-        if mode not in MODES:
-            raise InputError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        if mode not in (*MODES, AUTO_MODE):
+            raise InputError(f"unknown mode {mode!r}; choose one of {', '.join((*MODES, AUTO_MODE))}")
+        for name, value in (("threshold", threshold), ("relation_threshold", relation_threshold)):
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise InputError(f"{name} must be between 0 and 1, got {value}")
         self.schema = load_schema(schema)
+        mode, self.mode_note = resolve_mode(mode, llm)
+        if self.mode_note:
+            log.warning("note: %s", self.mode_note)
         self.mode = mode
         self.policy = policy or RoutingPolicy()
         self.strategy = check_strategy(reconcile)
@@ -169,7 +179,7 @@ class Extractor:
         self._encoder = encoder
         self._llm = llm
         self._unknown: list[str] = []  # the schema types the encoder is unfamiliar with (router)
-        self.options.update(schema=self.schema, policy=self.policy, reconcile=self.strategy)
+        self.options.update(schema=self.schema, policy=self.policy, reconcile=self.strategy, mode=self.mode)
         # Entered around every LLM request: the Ray engine bounds the requests of a whole cluster here.
         self.llm_gate: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext
         # Progress: called with how many chunks were finished (read by the encoder; in llm mode,
@@ -193,6 +203,16 @@ class Extractor:
             config = self._llm if self._llm is not None else LLMConfig.load()
             self._llm = LLMClient(config)
         return self._llm
+
+    def prepare(self) -> Extractor:
+        """Load the encoder and create the LLM client (and its cache) now, so that a bad
+        checkpoint or LLM configuration fails before any work (a batch job calls this before it
+        touches its output)."""
+        if self.mode != "llm":
+            _ = self.encoder
+        if self.mode != "encoder":
+            _ = self.llm
+        return self
 
     # -- public API ----------------------------------------------------------------------------
     def extract(self, text: str, id: str | None = None, *, threshold: float | None = None,
@@ -232,7 +252,8 @@ class Extractor:
     def _process(self, batch: Sequence[_Input], state: BudgetState, cut: _Cut | None = None) -> list[Document]:
         docs = [_DocWork(item) for item in batch]
         for d, work in enumerate(docs):
-            work.chunks = [_ChunkWork(d, c) for c in chunk_text(work.input.text, self.max_chunk_words)]
+            chunks = chunk_text(work.input.text, self.max_chunk_words, work.input.breaks)
+            work.chunks = [_ChunkWork(d, c) for c in chunks]
         if self.mode != "llm":
             self._encode(docs, cut or _Cut(self.threshold, self.relation_threshold))
         chunks = [c for work in docs if work.error is None for c in work.chunks]
@@ -467,7 +488,7 @@ def llm_summary(results: Sequence[LLMAnswer]) -> dict[str, Any]:
 def extract(
     texts: str | Iterable[str | dict | Document],
     schema: SchemaLike = "conll04",
-    mode: str = "hybrid",
+    mode: str = DEFAULT_MODE,
     **options: Any,
 ) -> Document | list[Document]:
     """One call: `extract("text")` -> Document; `extract([texts])` -> list of Documents.
@@ -485,5 +506,5 @@ def extract(
     return list(extractor.extract_many(texts))
 
 
-__all__ = ["MAX_CHUNK_WORDS", "MODES", "Extractor", "chunk_text", "extract", "extractor_defaults", "llm_summary",
-           "llm_workers"]
+__all__ = ["AUTO_MODE", "DEFAULT_MODE", "MAX_CHUNK_WORDS", "MODES", "Extractor", "chunk_text", "extract",
+           "extractor_defaults", "llm_summary", "llm_workers", "resolve_mode"]

@@ -101,11 +101,18 @@ def _entity_span(ent, colour: str) -> _Span:
 
 def _chunk_spans(doc: Document) -> list[_Span]:
     spans = []
-    for route in doc.meta.get("route") or []:
-        if route.get("escalated") and "start" in route and "end" in route:
-            tip = "sent to the LLM: " + ", ".join(route.get("reasons") or [])
-            tag = f'<span class="chunk-esc" title="{html.escape(tip)}">'
-            spans.append(_Span(int(route["start"]), int(route["end"]), tag, order=0))
+    routes = doc.meta.get("route")
+    for route in routes if isinstance(routes, list) else []:
+        if not isinstance(route, dict) or not route.get("escalated"):
+            continue
+        start, end = route.get("start"), route.get("end")
+        if not (type(start) is int and type(end) is int and 0 <= start <= end <= len(doc.text)):
+            continue  # a malformed entry (hand-edited file) draws no bar
+        reasons = route.get("reasons")
+        reasons = [str(r) for r in reasons] if isinstance(reasons, list) else []
+        tip = "sent to the LLM: " + ", ".join(reasons)
+        tag = f'<span class="chunk-esc" title="{html.escape(tip)}">'
+        spans.append(_Span(start, end, tag, order=0))
     return spans
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -237,6 +238,9 @@ def _validate(data: Any, source: str) -> None:
                     )
 
 
+SCHEMA_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
 def available_schemas() -> list[str]:
     """The names of the shipped schemas (package data)."""
     names = (p.name for p in SCHEMAS_DIR.iterdir() if p.is_file())
@@ -296,6 +300,8 @@ def load_schema(name_or_path: SchemaLike) -> Schema:
     text = str(name_or_path)
     path: Path | Traversable = Path(text)
     if not (path.suffix == ".json" or path.exists()):
+        if not SCHEMA_NAME_RE.fullmatch(text):  # a name never reaches outside the shipped schemas
+            raise SchemaError(f"{text}: no such schema file (a schema name is letters, digits, '_' and '-')")
         path = SCHEMAS_DIR / f"{text}.json"
         if not path.is_file():
             raise SchemaError(f"unknown schema {text!r}; available: {', '.join(available_schemas())} (or pass a "
@@ -304,6 +310,14 @@ def load_schema(name_or_path: SchemaLike) -> Schema:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise SchemaError(f"{path}: schema file not found") from exc
+    except IsADirectoryError as exc:
+        raise SchemaError(f"{path}: is a folder, not a schema file") from exc
+    except OSError as exc:
+        raise SchemaError(f"{path}: cannot read the schema file ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise SchemaError(f"{path}: not a JSON schema file (not UTF-8 text)") from exc
+    except RecursionError as exc:
+        raise SchemaError(f"{path}: JSON nested too deeply") from exc
     except json.JSONDecodeError as exc:
         raise SchemaError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
     return Schema.from_dict(data, source=str(path))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import torch
@@ -101,12 +102,16 @@ def test_run_writes_every_document_and_a_summary(tmp_path, extractor):
     assert summary_path(out).name == "out.summary.json"
 
 
-def test_without_resume_an_existing_output_is_overwritten_with_a_warning(tmp_path, extractor):
+def test_an_existing_output_needs_resume_or_overwrite(tmp_path, extractor):
     texts = make_inputs(tmp_path, 2)
     out = write(tmp_path / "out.jsonl", '{"id": "old"}\n{"id": "older"}\n')
-    summary = run_job(texts, out, extractor)
+    with pytest.raises(InputError, match="exists with 2 documents; --resume continues it, --overwrite replaces it"):
+        run_job(texts, out, extractor)
+    assert out.read_text() == '{"id": "old"}\n{"id": "older"}\n'
+    summary = run_job(texts, out, extractor, overwrite=True)
     assert [d["id"] for d in finished_documents(out)] == ["d0", "d1"]
-    assert summary.warnings == [f"{out}: overwrote 2 documents of an earlier run (use --resume to continue one)"]
+    assert summary.warnings == [f"{out}: overwrote 2 documents of an earlier run"]
+    assert not (tmp_path / "out.jsonl.partial").exists() and not (tmp_path / "out.jsonl.lock").exists()
 
 
 def test_resume_after_a_torn_write_loses_and_duplicates_nothing(tmp_path, extractor):
@@ -143,5 +148,14 @@ def test_empty_texts_and_a_long_run_on_text(tmp_path):
 def test_an_unwritable_output_is_a_clear_error(tmp_path, extractor):
     texts = make_inputs(tmp_path, 1)
     (tmp_path / "dir.jsonl").mkdir()
-    with pytest.raises(InputError, match=r"dir\.jsonl: cannot write the output"):
+    with pytest.raises(InputError, match=r"dir\.jsonl: is a folder; the output must be a regular file"):
         run_job(texts, tmp_path / "dir.jsonl", extractor)
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "ro").chmod(0o500)
+    try:
+        if os.access(tmp_path / "ro", os.W_OK):  # root writes anyway
+            return
+        with pytest.raises(InputError, match=r"cannot create the output lock"):
+            run_job(texts, tmp_path / "ro" / "out.jsonl", extractor)
+    finally:
+        (tmp_path / "ro").chmod(0o700)

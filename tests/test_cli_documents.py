@@ -77,7 +77,10 @@ def test_extract_reads_pdf_html_docx_and_folders_and_keeps_going_past_bad_files(
     assert docs["page"]["text"] == "Acme in Boston\n\nJohn Smith works for Acme in Boston.\n\nHe lives in Cambridge."
     assert docs["page"]["meta"]["source"]["title"] == "News"
     assert docs["letter"]["text"] == "Dear Ann\n\nAnn Smith moved from Paris to Berlin.\n\nThe end."
-    assert docs["a-note"]["text"] == "Bob Brown visited London." and "source" not in docs["a-note"]["meta"]
+    assert docs["a-note"]["text"] == "Bob Brown visited London."
+    assert docs["a-note"]["meta"]["source"]["reader"] == "utf-8 text"
+    assert {docs[k]["meta"]["source"]["reader"] for k in ("report", "page", "letter")} == {
+        "hybrid_ie.readers.pdf", "hybrid_ie.readers.html", "hybrid_ie.readers.docx"}
     assert sum(len(d["entities"]) for d in docs.values()) > 0  # the random encoder does find spans
     assert all(spans_hold(d) for d in docs.values())
     for doc in docs.values():  # every span and every page range can be checked against the stored text
@@ -108,7 +111,8 @@ def test_the_python_api_reads_files_and_maps_entities_to_pages(tmp_path, files, 
     assert warnings == []
     extractor = Extractor("conll04", encoder=str(checkpoint), mode="encoder")
     (doc,) = list(extract_inputs(texts, extractor))
-    assert doc.meta["source"]["pages"] and doc.text == texts[0].text
+    assert texts[0].text == "" and texts[0].path == files[0]  # listed now, read when its batch is due
+    assert doc.meta["source"]["pages"] and doc.text == texts[0].loaded().text
     pages = entity_pages(doc)
     boundary = len(PAGE_1)
     assert pages == {e.id: 1 if e.start < boundary else 2 for e in doc.entities}

@@ -89,22 +89,25 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(tmp_path, corpus, check
     assert len(expected) == N_DOCS
 
     out = tmp_path / "out.jsonl"
+    partial = tmp_path / "out.jsonl.partial"  # a fresh job writes here and renames it when done
     job = subprocess.Popen(extract_cmd(corpus, out, checkpoint, *hybrid), env=env(tmp_path),
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and job.poll() is None:
-        if out.exists() and out.read_bytes().count(b"\n") >= 4:
+        if partial.exists() and partial.read_bytes().count(b"\n") >= 4:
             break
         time.sleep(0.05)
     assert job.poll() is None, "the job finished before it could be killed"
     os.kill(job.pid, signal.SIGKILL)
     job.wait(timeout=30)
-    done_before = out.read_bytes().count(b"\n")
+    assert not out.exists()
+    done_before = partial.read_bytes().count(b"\n")
     assert 4 <= done_before < N_DOCS
 
     resumed = subprocess.run(extract_cmd(corpus, out, checkpoint, *hybrid, "--resume"), check=False, env=env(tmp_path),
                              capture_output=True, text=True, timeout=300)  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
+    assert not partial.exists()
     docs = lines(out)
     assert [d["id"] for d in docs] == [f"d{i:02d}" for i in range(N_DOCS)]
     assert [items(d) for d in docs] == expected
@@ -123,7 +126,8 @@ def test_llm_down_writes_errors_with_the_encoder_result_and_goes_on(tmp_path, co
                     "--llm-config", str(config), "--limit", "3"),
         check=False, env=env(tmp_path), capture_output=True, text=True, timeout=300,
     )  # fmt: skip
-    assert run.returncode == 0, run.stderr
+    assert run.returncode == 1, run.stderr  # every document of the run failed
+    assert "every document of this run failed (3)" in run.stderr
     docs = lines(out)
     assert len(docs) == 3
     assert all(d["error"].startswith("llm_failed: ") for d in docs)

@@ -58,12 +58,16 @@ def _progress_bar(enabled: bool) -> Progress:
 
 
 def _pending_chunks(texts: list, output: Path, resume: bool, max_words: int) -> int:
-    """Chunks of the inputs this run will extract (on resume, not those of finished documents)."""
+    """Chunks of the inputs this run will extract (on resume, not those of finished documents);
+    document files are not read yet: their chunks join the total as they are written."""
     from hybrid_ie.batch import finished_documents
     from hybrid_ie.chunking import chunk_text
+    from hybrid_ie.job_output import partial_path
 
-    done = {str(obj.get("id")) for obj in finished_documents(output)} if resume else set()
-    return sum(len(chunk_text(t.text, max_words)) for t in texts if t.id not in done and t.error is None)
+    target = partial_path(output) if partial_path(output).exists() else output
+    done = {str(obj.get("id")) for obj in finished_documents(target)} if resume else set()
+    return sum(len(chunk_text(t.text, max_words)) for t in texts
+               if t.id not in done and t.error is None and t.path is None)  # fmt: skip
 
 
 def extract(
@@ -81,7 +85,9 @@ def extract(
         str | None, typer.Option("--schema", help=f"Schema name or JSON file (default {EXTRACTOR['schema']}).")
     ] = None,
     mode: Annotated[
-        str | None, typer.Option("--mode", help=f"encoder | llm | hybrid (default {EXTRACTOR['mode']}).")
+        str | None,
+        typer.Option("--mode", help=f"auto (hybrid when an LLM is set up, else encoder) | encoder | llm | hybrid "
+                     f"(default {EXTRACTOR['mode']})."),
     ] = None,
     model: Model = None,
     quantize: Annotated[
@@ -89,13 +95,14 @@ def extract(
                                  f"default {EXTRACTOR['quantize']}).")
     ] = None,
     budget: Annotated[
-        float | None, typer.Option("--budget", help="Hybrid: fraction of chunks that may go to the LLM (0..1).")
+        float | None,
+        typer.Option("--budget", help="Hybrid: fraction of chunks that may go to the LLM (0..1).", min=0.0, max=1.0),
     ] = None,
     escalate_all: Annotated[
         bool, typer.Option("--escalate-all", help="Hybrid: every chunk wants the LLM (with --budget 1: always).")
     ] = False,
     max_llm_tokens: Annotated[
-        int | None, typer.Option("--max-llm-tokens", help="Hybrid: LLM token cap per batch.")
+        int | None, typer.Option("--max-llm-tokens", help="Hybrid: LLM token cap per batch.", min=1)
     ] = None,
     escalation: Escalation = None,
     rank: Rank = None,
@@ -105,34 +112,44 @@ def extract(
     ] = None,
     reconcile: Reconcile = None,
     llm_score: LLMScore = None,
-    threshold: Annotated[float | None, typer.Option("--threshold", help="Encoder entity threshold.")] = None,
+    threshold: Annotated[
+        float | None, typer.Option("--threshold", help="Encoder entity threshold (0..1).", min=0.0, max=1.0)
+    ] = None,
     relation_threshold: Annotated[
-        float | None, typer.Option("--relation-threshold", help="Encoder relation threshold.")
+        float | None,
+        typer.Option("--relation-threshold", help="Encoder relation threshold (0..1).", min=0.0, max=1.0),
     ] = None,
     nested: Nested = None,
     llm_config: LLMConfigFile = None,
     resume: Annotated[
-        bool, typer.Option("--resume", help="Skip ids already in OUT (after a kill); without it OUT is overwritten.")
+        bool, typer.Option("--resume", help="Continue OUT (or a stopped job's OUT.partial): skip the ids already "
+                           "written; refused when OUT was made with another schema, mode or model.")
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing OUT (it stays intact until this job finishes).")
     ] = False,
     on_bad_utf8: Annotated[
         str, typer.Option("--on-bad-utf8", help="error | replace (replace bad bytes with U+FFFD and warn).")
     ] = "error",
-    limit: Annotated[int | None, typer.Option("--limit", help="Only the first N input documents.")] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Documents per pipeline batch.")] = 16,
+    limit: Annotated[int | None, typer.Option("--limit", help="Only the first N input documents.", min=0)] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Documents per pipeline batch.", min=1)] = 16,
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr: chunks done and their rate.")
     ] = True,
     engine: Annotated[str, typer.Option("--engine", help="local (this process) | ray (a Ray cluster; the ray extra).")]
     = "local",
-    workers: Annotated[int | None, typer.Option("--workers", help="Ray: encoder actors (default 2).")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Ray: encoder actors (default 2).", min=1)] = None,
     llm_concurrency: Annotated[
-        int | None, typer.Option("--llm-concurrency", help="Ray: LLM requests in flight over the cluster (default 4).")
+        int | None,
+        typer.Option("--llm-concurrency", help="Ray: LLM requests in flight over the cluster (default 4).", min=1),
     ] = None,
     address: Annotated[
         str | None, typer.Option("--address", help="Ray: join this cluster (default $RAY_ADDRESS, else start one).")
     ] = None,
-    num_cpus: Annotated[int | None, typer.Option("--num-cpus", help="Ray: CPUs of a local instance.")] = None,
-    shard_size: Annotated[int | None, typer.Option("--shard-size", help="Ray: documents per shard (1000).")] = None,
+    num_cpus: Annotated[int | None, typer.Option("--num-cpus", help="Ray: CPUs of a local instance.", min=1)] = None,
+    shard_size: Annotated[
+        int | None, typer.Option("--shard-size", help="Ray: documents per shard (1000).", min=1)
+    ] = None,
     output_format: Annotated[
         str | None, typer.Option("--output-format", help="Ray: jsonl | parquet shards (default jsonl).")
     ] = None,
@@ -140,10 +157,15 @@ def extract(
         str | None, typer.Option("--llm", hidden=True, help="Not for extract: the LLM is set by --llm-config.")
     ] = None,
 ) -> None:
-    """Extract entities and relations from texts into a JSONL of Documents (resumable)."""
-    from hybrid_ie.batch import collect_inputs, summary_path
+    """Extract entities and relations from texts into a JSONL of Documents (resumable).
+
+    Every setting is checked (the LLM first, then the inputs, the encoder and the LLM client)
+    before the output is touched; the output is locked while the job runs. Exit status: 0, 2 for
+    a usage or configuration error, 1 when every document of this run failed."""
+    from hybrid_ie.batch import collect_inputs
     from hybrid_ie.engines import ENGINES, extract_dataset
     from hybrid_ie.errors import InputError
+    from hybrid_ie.job_output import check_output_path
     from hybrid_ie.pipeline import Extractor
     from hybrid_ie.router import RoutingPolicy
 
@@ -158,18 +180,14 @@ def extract(
         if engine == "local" and ray_options:
             names = ", ".join("--" + k.replace("_", "-") for k in ray_options)
             raise InputError(f"{names}: options of --engine ray")
+        if resume and overwrite:
+            raise InputError("--resume and --overwrite exclude each other")
+        check_output_path(output, folder=engine == "ray")
         if engine == "ray":
             from hybrid_ie.engines.ray import RayOptions, require_ray
 
             require_ray()
             RayOptions(**ray_options)  # bad values fail before the inputs are read
-        texts, warnings = collect_inputs(inputs, on_bad_utf8)
-        for warning in warnings:
-            err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
-        if limit is not None:
-            if limit < 0:
-                raise InputError(f"--limit must be >= 0, got {limit}")
-            texts = texts[:limit]
         policy = RoutingPolicy(**given(escalate_all=escalate_all or None, max_llm_tokens=max_llm_tokens,
                                        escalation=escalation, rank=rank, budget=budget))  # fmt: skip
         mode = mode or EXTRACTOR["mode"]
@@ -178,13 +196,21 @@ def extract(
             from hybrid_ie.llm import LLMConfig
 
             llm = LLMConfig.load(llm_config)
-        extractor = Extractor(
+        extractor = Extractor(  # resolves the mode: hybrid without a usable LLM stops here, before the inputs
             encoder=model, llm=llm, policy=policy, mode=mode,
             **given(schema=schema, reconcile=reconcile, llm_score=llm_score, threshold=threshold,
                     relation_threshold=relation_threshold, nested=nested, quantize=quantize),
         )  # fmt: skip
+        mode = extractor.mode
+        llm = llm if mode != "encoder" else None
+        texts, warnings = collect_inputs(inputs, on_bad_utf8)
+        for warning in warnings:
+            err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+        if limit is not None:
+            texts = texts[:limit]
         settings = {
             "schema": extractor.schema.name,
+            "schema_fingerprint": extractor.schema.fingerprint,
             "mode": mode,
             "model": model,
             "quantize": extractor.quantize,
@@ -206,7 +232,11 @@ def extract(
             if by_chunks:
                 extractor.on_chunks = lambda n: bar.advance(task, n)
 
-            def advance(_doc, summary) -> None:
+            lazy = {t.id for t in texts if t.path is not None}  # document files, read as their batch fills
+
+            def advance(doc, summary) -> None:
+                if by_chunks and doc.id in lazy:
+                    bar.update(task, total=bar.tasks[task].total + doc.meta.get("pipeline", {}).get("chunks", 0))
                 done = summary.skipped_as_done + summary.processed_this_run
                 bar.update(task, docs=done, escalation=summary.escalation_rate, tokens=summary.llm_tokens,
                            failures=summary.failures, **({} if by_chunks else {"completed": done}))  # fmt: skip
@@ -217,6 +247,7 @@ def extract(
                 extractor,
                 engine=engine,
                 resume=resume,
+                overwrite=overwrite,
                 batch_size=batch_size,
                 on_document=advance,
                 settings=settings,
@@ -227,11 +258,17 @@ def extract(
         err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     if summary.torn_bytes_removed:
         err_console.print(f"resume: cut a torn last line ({summary.torn_bytes_removed} bytes) from {output}")
+    from hybrid_ie.job_output import summary_path
+
     keys = ("documents", "processed_this_run", "skipped_as_done", "failures", "chunks", "escalated_chunks",
             "escalation_rate", "llm_calls", "llm_tokens", "wall_s", "docs_per_s")  # fmt: skip
     data = summary.to_dict()
     err_console.print(" · ".join(f"{k}={data[k]}" for k in keys), highlight=False, soft_wrap=True)
     err_console.print(f"wrote {output} and {summary_path(output)}")
+    if summary.processed_this_run and summary.failed_this_run == summary.processed_this_run:
+        err_console.print(f"[bold red]error:[/] every document of this run failed ({summary.failed_this_run}); "
+                          f"see their error fields in {escape(str(output))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1)
     if silver_out is not None:
         from hybrid_ie.distill.silver import harvest_file
 

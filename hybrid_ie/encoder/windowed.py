@@ -6,7 +6,8 @@ character offsets); `SpanEncoder._windows` cuts long texts into overlapping word
 halving the window until every one fits, so nothing is ever truncated. `SpanEncoder.predict` does the rest the same way for
 all: ids, thresholds, merging the windows of a text (same span -> highest score), decoding
 (`hybrid_ie.encoder.decoding`), and the Document with its near-miss candidates in
-`meta["encoder"]`, which the router reads.
+`meta["encoder"]`, which the router reads. Label prompt sets too long for one input run in
+label groups (`hybrid_ie.encoder.label_groups`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from hybrid_ie.encoder.decoding import (
     decode_entities,
     decode_relations,
 )
+from hybrid_ie.encoder.label_groups import grouped_windows, needs_groups
 from hybrid_ie.errors import HybridIEError
 from hybrid_ie.schema import Schema, prompt_key
 
@@ -143,12 +145,22 @@ class SpanEncoder(FieldAPI):
         )
         ent_prompts = [t.prompt for t in schema.entity_types]
         rel_prompts = self.relation_prompts(schema)
-        windows = [
-            w for i, text in enumerate(texts) for w in self._windows(i, text, ent_prompts, rel_prompts)
-        ]
-        if callable(progress):
-            progress = _texts_done(windows, len(texts), progress)
-        self._score(windows, schema, ent_prompts, rel_prompts, cut, batch_size, progress)
+        if needs_groups(self, ent_prompts, rel_prompts):  # too many labels for one input: label groups
+            bar = progress if isinstance(progress, bool) else False
+
+            def score(windows: list[Window], part: Schema, ents: list[str], rels: list[str]) -> None:
+                self._score(windows, part, ents, rels, cut, batch_size, bar)
+
+            windows = grouped_windows(self, texts, schema, cut, score)
+            if callable(progress):
+                progress(len(texts))  # the texts are done when every group's pass is
+        else:
+            windows = [
+                w for i, text in enumerate(texts) for w in self._windows(i, text, ent_prompts, rel_prompts)
+            ]
+            if callable(progress):
+                progress = _texts_done(windows, len(texts), progress)
+            self._score(windows, schema, ent_prompts, rel_prompts, cut, batch_size, progress)
         per_text: list[list[Window]] = [[] for _ in texts]
         for w in windows:
             per_text[w.text_index].append(w)

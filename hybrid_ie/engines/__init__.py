@@ -32,13 +32,14 @@ def extract_dataset(
     *,
     engine: str = "local",
     resume: bool = False,
+    overwrite: bool = False,
     batch_size: int = 16,
     on_bad_utf8: str = "error",
     **engine_options: Any,
 ) -> JobSummary:
     """Extract every input (paths as `collect_inputs` reads them, or its `InputText`s) into
     `output` (local: a JSONL file; ray: a folder of shards) and return the job summary (also
-    written beside the output). `engine_options` go to the engine's `run_job` (ray:
+    written beside the output; an existing output needs `resume` or `overwrite`). `engine_options` go to the engine's `run_job` (ray:
     `RayOptions` fields such as ``workers``, ``llm_concurrency``, ``address``)."""
     if engine not in ENGINES:
         raise InputError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
@@ -50,12 +51,12 @@ def extract_dataset(
         extra = set(engine_options) - {"on_document", "settings"}
         if extra:
             raise InputError(f"{', '.join(sorted(extra))}: options of the ray engine, not of the local one")
-        return run_job(inputs, output, extractor, resume=resume, batch_size=batch_size, warnings=warnings,
-                       **engine_options)  # fmt: skip
+        return run_job(inputs, output, extractor, resume=resume, overwrite=overwrite, batch_size=batch_size,
+                       warnings=warnings, **engine_options)  # fmt: skip
     from hybrid_ie.engines import ray as ray_engine
 
-    return ray_engine.run_job(inputs, output, extractor, resume=resume, batch_size=batch_size, warnings=warnings,
-                              **engine_options)  # fmt: skip
+    return ray_engine.run_job(inputs, output, extractor, resume=resume, overwrite=overwrite, batch_size=batch_size,
+                              warnings=warnings, **engine_options)  # fmt: skip
 
 
 __all__ = ["ENGINES", "extract_dataset"]

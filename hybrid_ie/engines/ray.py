@@ -48,6 +48,7 @@ from hybrid_ie.batch import (
     InputText,
     JobSummary,
     batches_of,
+    cell_breaks,
     extract_batch,
     read_failure,
     write_summary,
@@ -55,6 +56,7 @@ from hybrid_ie.batch import (
 from hybrid_ie.document import Document
 from hybrid_ie.engines.shards import ShardWriter, check_format, clean_partial, read_shards, shard_files
 from hybrid_ie.errors import InputError
+from hybrid_ie.job_output import OutputLock, check_output_path, check_same_settings
 from hybrid_ie.router import BudgetState
 from hybrid_ie.tiers import LLMTier
 
@@ -230,7 +232,7 @@ def predicted_seen(batches: Sequence[Sequence[InputText]], max_chunk_words: int)
     seen, total = [], 0
     for batch in batches:
         seen.append(total)
-        total += sum(len(chunk_text(item.text, max_chunk_words)) for item in batch)
+        total += sum(len(chunk_text(item.text, max_chunk_words, cell_breaks(item))) for item in batch)
     return seen
 
 
@@ -257,13 +259,20 @@ def _map(ray: Any, rows: list[dict[str, Any]], spec: bytes, gate: Any, options: 
     yield from mapped.iter_rows()
 
 
-def _prepare_output(output: Path, resume: bool, summary: JobSummary) -> set[str]:
-    """Check the output folder; with `resume`, count its documents in and return their ids;
-    without, remove an earlier run's shards (with a warning)."""
+def _prepare_output(output: Path, resume: bool, overwrite: bool, summary: JobSummary,
+                    settings: dict[str, Any] | None) -> set[str]:  # fmt: skip
+    """Check the output folder; with `resume`, check its recorded settings, count its documents
+    in and return their ids; with `overwrite`, remove an earlier run's shards (with a warning);
+    with neither, an earlier run's shards are an error."""
     if output.exists() and not output.is_dir():
         raise InputError(f"{output}: the ray engine writes a folder of shards, and this is a file")
     done: set[str] = set()
+    if resume and overwrite:
+        raise InputError("--resume and --overwrite exclude each other")
     if resume:
+        if shard_files(output):
+            warning = check_same_settings(output, settings)
+            summary.warnings += [warning] if warning else []
         removed = clean_partial(output)
         if removed:
             summary.warnings.append(f"{output}: removed {removed} unfinished shard(s) of a killed run")
@@ -274,7 +283,10 @@ def _prepare_output(output: Path, resume: bool, summary: JobSummary) -> set[str]
     old = shard_files(output)
     if old:
         count = sum(1 for _ in read_shards(output))
-        summary.warnings.append(f"{output}: overwrote {count} documents of an earlier run (use --resume to continue one)")
+        if not overwrite:
+            raise InputError(f"{output}: holds {count} documents of an earlier run; "
+                             "--resume continues it, --overwrite replaces it")  # fmt: skip
+        summary.warnings.append(f"{output}: overwrote {count} documents of an earlier run")
         for path in old:
             path.unlink()
     clean_partial(output)
@@ -332,6 +344,7 @@ def run_job(
     extractor: Any,
     *,
     resume: bool = False,
+    overwrite: bool = False,
     batch_size: int = 16,
     on_document: Callable[[Document, JobSummary], None] | None = None,
     settings: dict[str, Any] | None = None,
@@ -345,9 +358,25 @@ def run_job(
     started = time.perf_counter()
     output = Path(output)
     spec = worker_spec(extractor)
+    check_output_path(output, folder=True)
+    if batch_size < 1:
+        raise InputError(f"batch_size must be at least 1, got {batch_size}")
     summary = JobSummary(output=str(output), warnings=list(warnings), settings=dict(settings or {}))
-    done = _prepare_output(output, resume, summary)
-    pending = [item for item in inputs if item.id not in done]
+    lock = OutputLock(output)
+    lock.acquire()
+    try:
+        return _run_locked(inputs, output, extractor, resume, overwrite, batch_size, on_document, settings, summary,
+                           options, ray, spec, started)  # fmt: skip
+    finally:
+        lock.release()
+
+
+def _run_locked(inputs: Sequence[InputText], output: Path, extractor: Any, resume: bool, overwrite: bool,
+                batch_size: int, on_document: Callable[[Document, JobSummary], None] | None,
+                settings: dict[str, Any] | None, summary: JobSummary, options: RayOptions, ray: Any,
+                spec: dict[str, Any], started: float) -> JobSummary:  # fmt: skip
+    done = _prepare_output(output, resume, overwrite, summary, settings)
+    pending = [item.loaded(summary.warnings) for item in inputs if item.id not in done]  # document files read here
     summary.skipped_as_done = len(inputs) - len(pending)
     try:
         output.mkdir(parents=True, exist_ok=True)

@@ -34,6 +34,7 @@ raises InputError naming the task (and the region).
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 from xml.sax.saxutils import quoteattr
@@ -316,7 +317,10 @@ def from_task(task: Any, index: int, schema: Schema | None = None, *, skip_unrev
         if not isinstance(item, dict):
             raise InputError(f"{at}: expected an object, got {type(item).__name__}")
         kind = item.get("type")
-        score = item.get("score") if keep_score and isinstance(item.get("score"), (int, float)) else None
+        score = item.get("score")
+        if not (keep_score and isinstance(score, (int, float)) and not isinstance(score, bool)
+                and math.isfinite(score)):  # fmt: skip
+            score = None  # a missing, boolean or non-finite score (NaN) is no score
         if kind == "labels":
             at = f"{where}, region {item.get('id', i + 1)!r}"
             start, end = _span(item, text, reverse, at)
@@ -333,6 +337,9 @@ def from_task(task: Any, index: int, schema: Schema | None = None, *, skip_unrev
                 regions[region_id] = (start, end, labels[0])
         elif kind == "relation":
             head, tail, direction = item.get("from_id"), item.get("to_id"), item.get("direction") or "right"
+            for key, ref in (("from_id", head), ("to_id", tail)):
+                if not isinstance(ref, str):
+                    raise InputError(f"{at}: relation {key!r} must be a region id string, got {type(ref).__name__}")
             if direction not in DIRECTIONS:
                 raise InputError(f"{at}: relation direction {direction!r} is not one of {DIRECTIONS}")
             labels = _labels(item, at)

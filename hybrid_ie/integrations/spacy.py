@@ -16,7 +16,7 @@ registers it too.
 
 Config (all optional): ``schema`` (a shipped schema name, a schema file, a list of entity labels,
 or the schema itself as a dict, any form `hybrid_ie.load_schema` takes; default ``conll04``),
-``mode`` (``encoder`` / ``llm`` / ``hybrid``; default ``encoder``), ``model`` (an encoder
+``mode`` (``auto`` / ``encoder`` / ``llm`` / ``hybrid``; default ``auto``, `hybrid_ie.modes`), ``model`` (an encoder
 checkpoint folder; None = the shipped one, loaded on the first document), ``threshold`` and
 ``relation_threshold`` (None = the checkpoint's calibrated ones), ``llm_config`` (a TOML/JSON LLM
 config file for the hybrid and llm modes), ``batch_size`` (documents per `Extractor` batch in
@@ -67,6 +67,7 @@ from typing import Any, Dict, List, Union  # noqa: UP035 - spaCy's config valida
 
 from hybrid_ie.document import Document
 from hybrid_ie.errors import SchemaError
+from hybrid_ie.modes import DEFAULT_MODE
 
 INSTALL_HINT = "the spaCy component needs the optional extra: pip install hybrid-ie[spacy]"
 
@@ -82,7 +83,7 @@ SCHEMA_FILE = "schema.json"  # in the component's folder of a saved pipeline
 DATA_KEY = "hybrid_ie"  # doc.user_data[DATA_KEY]: what the extension getters read
 DEFAULT_CONFIG: dict[str, Any] = {
     "schema": "conll04",
-    "mode": "encoder",
+    "mode": DEFAULT_MODE,
     "model": None,
     "threshold": None,
     "relation_threshold": None,
@@ -293,7 +294,7 @@ class HybridIEComponent:
 
 def build_extractor(
     schema: Any = "conll04",
-    mode: str = "encoder",
+    mode: str = DEFAULT_MODE,
     model: str | None = None,
     threshold: float | None = None,
     relation_threshold: float | None = None,

@@ -5,12 +5,19 @@ message list (prompt templates, few-shot examples and the chunk), the response J
 the extraction schema's fingerprint and the generation parameters. Only answers that passed
 validation are stored, so a cached answer never needs a re-ask. The file is shared safely between
 threads and processes (WAL journal, one connection per cache object guarded by a lock).
+
+A failure to open the file raises `HybridIEError` (the client then goes on without a cache); a
+failure to read or write it later (a lock held too long by another process, a disk error, a
+corrupt file) is logged once and turns the cache off for this object: `get` misses, `put` is a
+no-op, the job goes on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -19,6 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from hybrid_ie.errors import HybridIEError
+
+log = logging.getLogger(__name__)
+BUSY_TIMEOUT_S = 10.0  # how long a read or write waits for another process's lock
 
 
 @dataclass(frozen=True)
@@ -36,14 +46,15 @@ def cache_key(**parts: Any) -> str:
 class ResponseCache:
     """`get(key)` / `put(key, ...)` over one sqlite file; counts hits and misses."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S):
         self.path = Path(path)
         self.hits = 0
         self.misses = 0
+        self.failed: str | None = None  # why the cache was turned off
         self._lock = threading.Lock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            self._db = sqlite3.connect(self.path, timeout=busy_timeout_s, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, model TEXT NOT NULL,"
@@ -54,11 +65,20 @@ class ResponseCache:
         except (OSError, sqlite3.Error) as exc:
             raise HybridIEError(f"{self.path}: cannot open the LLM cache ({exc})") from exc
 
+    def _turn_off(self, exc: BaseException) -> None:
+        self.failed = f"{type(exc).__name__}: {exc}"
+        log.warning("%s: LLM cache turned off for this run (%s)", self.path, self.failed)
+
     def get(self, key: str) -> CachedAnswer | None:
         with self._lock:
-            row = self._db.execute(
-                "SELECT answer, prompt_tokens, completion_tokens FROM answers WHERE key = ?", (key,)
-            ).fetchone()
+            row = None
+            if self.failed is None:
+                try:
+                    row = self._db.execute(
+                        "SELECT answer, prompt_tokens, completion_tokens FROM answers WHERE key = ?", (key,)
+                    ).fetchone()
+                except sqlite3.Error as exc:
+                    self._turn_off(exc)
             if row is None:
                 self.misses += 1
                 return None
@@ -67,11 +87,18 @@ class ResponseCache:
 
     def put(self, key: str, *, model: str, answer: str, prompt_tokens: int, completion_tokens: int) -> None:
         with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?)",
-                (key, model, answer, prompt_tokens, completion_tokens, time.time()),
-            )
-            self._db.commit()
+            if self.failed is not None:
+                return
+            try:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?)",
+                    (key, model, answer, prompt_tokens, completion_tokens, time.time()),
+                )
+                self._db.commit()
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.rollback()
+                self._turn_off(exc)
 
     def __len__(self) -> int:
         with self._lock:

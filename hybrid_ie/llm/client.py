@@ -9,9 +9,15 @@ How one call runs (`LLMClient.extract` / `LLMClient.verify`)::
          at most `max_reasks` times
            -> _send: one chat-completions request; transport errors (timeout, 429 with
               Retry-After, 5xx, dropped connection) retried with tenacity, exponential
-              backoff + jitter, all inside the call's deadline
-      -> ground strings to offsets, type-signature filter (answers.py, grounding.py)
-      -> LLMResult(status="ok") | LLMResult(status="llm_failed", error=<reason>)
+              backoff + jitter, all inside the call's deadline; each answer body is read
+              through `transport.py` (capped at `max_answer_bytes`, cut off at the attempt's
+              wall-clock deadline even when it trickles in)
+      -> ground strings to offsets, type-signature filter (answers.py, grounding.py); fuzzy
+         grounding stops at the call's deadline (the mention is then ungrounded)
+      -> LLMResult(status="ok") | LLMResult(status="llm_failed", error=<reason, at most
+         `transport.ERROR_CHARS` characters, saying how much was cut>)
+
+A cache that cannot be opened, read or written is a warning: the client goes on without it.
 
 Backends: "openai" (any chat-completions server through the openai SDK, whose own retries are
 turned off so that the policy above is the only one) and "local" (llama-cpp-python in process).
@@ -22,6 +28,7 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -37,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from hybrid_ie.document import Document, Entity, Relation
-from hybrid_ie.errors import InputError
+from hybrid_ie.errors import HybridIEError, InputError
 from hybrid_ie.llm.answers import (
     AnswerBuilder,
     Candidates,
@@ -47,9 +54,10 @@ from hybrid_ie.llm.answers import (
 )
 from hybrid_ie.llm.cache import ResponseCache, cache_key
 from hybrid_ie.llm.config import ConfigError, LLMConfig
-from hybrid_ie.llm.grounding import empty_counts
+from hybrid_ie.llm.grounding import empty_counts, grounding_deadline
 from hybrid_ie.llm.prompts import extract_messages, verify_messages
 from hybrid_ie.llm.responses import LabelSet, ListCaps, extraction_model, verification_model
+from hybrid_ie.llm.transport import AnswerTooLarge, attempt_deadline, bounded_http_client, cut
 from hybrid_ie.llm.usage import Usage, cost_of
 from hybrid_ie.schema import Schema, load_schema
 
@@ -116,16 +124,21 @@ def _is_transient(exc: BaseException) -> bool:
 
 
 def _retry_after_s(exc: BaseException | None) -> float | None:
-    """Seconds the server asked us to wait (Retry-After: seconds or an HTTP date), if any."""
+    """Seconds the server asked us to wait (Retry-After: seconds or an HTTP date), if any; a
+    value that is neither (or not finite) is ignored: the usual backoff applies."""
     response = getattr(exc, "response", None)
     value = response.headers.get("retry-after") if response is not None else None
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+            seconds = parsed.timestamp() - time.time()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 TRUNCATED = "answer cut off at max_tokens (incomplete JSON)"
@@ -142,6 +155,8 @@ def describe_error(exc: BaseException) -> str:
         return f"invalid answer after {exc.n_attempts} attempt(s): {detail}"
     if isinstance(exc, IncompleteOutputException):
         return TRUNCATED
+    if isinstance(exc, AnswerTooLarge):
+        return f"transport: {exc}"
     if isinstance(exc, openai.APITimeoutError):
         return "transport: request timed out"
     if isinstance(exc, openai.APIConnectionError):
@@ -167,7 +182,12 @@ class LLMClient:
         self._create = self._make_backend()
         self._mode = instructor.Mode.TOOLS if self._uses_tools else instructor.Mode.JSON_SCHEMA
         self._slots = threading.BoundedSemaphore(self.config.max_concurrency)
-        self.cache = ResponseCache(self.config.resolved_cache_path) if self.config.cache else None
+        self.cache: ResponseCache | None = None
+        if self.config.cache:
+            try:
+                self.cache = ResponseCache(self.config.resolved_cache_path)
+            except HybridIEError as exc:
+                log.warning("%s; going on without the LLM cache", exc)
 
     # -- public API ----------------------------------------------------------------------------
     def extract(self, text: str, schema: Schema | str) -> LLMResult:
@@ -234,8 +254,13 @@ class LLMClient:
         started = time.monotonic()
         key = self._cache_key(task, schema, messages, response_model)
         cached = self.cache.get(key) if self.cache is not None else None
+        answer = None
         if cached is not None:
-            answer = response_model.model_validate_json(cached.answer)
+            try:
+                answer = response_model.model_validate_json(cached.answer)
+            except ValidationError:
+                log.warning("LLM cache: a stored answer no longer validates; asking again")
+        if answer is not None:
             usage = Usage(latency_s=time.monotonic() - started, cache_hit=True, cache_hits=1)
             return self._result(task, read(answer), usage, schema_valid=True)
 
@@ -249,9 +274,10 @@ class LLMClient:
                 max_retries=self.config.max_reasks,
                 **self.config.generation_params(),
             )
-            built = read(answer)
+            with grounding_deadline(ledger.deadline):
+                built = read(answer)
         except Exception as exc:  # noqa: BLE001 - the contract: a failed call is a result, never raised
-            reason = describe_error(exc)
+            reason = cut(describe_error(exc))
             log.warning("LLM %s call failed: %s", task, reason)
             return LLMResult(task=task, status="llm_failed", error=reason,
                              usage=self._usage(ledger, started))
@@ -278,8 +304,9 @@ class LLMClient:
                     last = ledger.last_error
                     reason = f"; last error: {describe_error(last)}" if last else ""
                     raise DeadlineExceeded(f"{self.config.deadline_s:g} s used up{reason}")
-                with self._slots:
-                    response = self._create(timeout=min(self.config.timeout_s, remaining), **kwargs)
+                timeout = min(self.config.timeout_s, remaining)
+                with self._slots, attempt_deadline(time.monotonic() + timeout):
+                    response = self._create(timeout=timeout, **kwargs)
         ledger.responses += 1
         usage = getattr(response, "usage", None)
         ledger.prompt_tokens += getattr(usage, "prompt_tokens", 0) or 0
@@ -320,7 +347,9 @@ class LLMClient:
                     f"the openai backend needs an API key in ${cfg.api_key_env} (or a base_url of a local server)"
                 )
             api_key = PLACEHOLDER_API_KEY
-        client = openai.OpenAI(base_url=cfg.base_url, api_key=api_key, timeout=cfg.timeout_s, max_retries=0)
+        http_client = bounded_http_client(timeout_s=cfg.timeout_s, max_answer_bytes=cfg.max_answer_bytes)
+        client = openai.OpenAI(base_url=cfg.base_url, api_key=api_key, timeout=cfg.timeout_s, max_retries=0,
+                               http_client=http_client)  # fmt: skip
         return client.chat.completions.create
 
     def _format_request(self, kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -60,6 +60,7 @@ class LLMConfig(BaseModel):
     backoff_max_s: float = Field(20.0, ge=0)
     max_reasks: int = Field(2, ge=0, description="validation failures asked again")
     max_concurrency: int = Field(4, ge=1)
+    max_answer_bytes: int = Field(1_000_000, ge=1024, description="an answer body past this is not read further")
     # generation (deterministic)
     temperature: float = Field(0.0, ge=0)
     seed: int = 0
@@ -107,6 +108,35 @@ class LLMConfig(BaseModel):
             )
             raise ConfigError(f"invalid LLM configuration ({source}): {problems}") from exc
         return cls.model_validate(dict(settings))
+
+
+LLM_WAYS_OUT = (
+    "install and pull the local LLM (pip install 'hybrid-ie[local]' && hybrid-ie models pull "
+    f"{DEFAULT_LOCAL_MODEL}) or set an openai-compatible one (--llm-config / HYBRID_IE_LLM_*), "
+    "or use --mode encoder"
+)
+
+
+def llm_problem(config: LLMConfig) -> str | None:
+    """Why this configuration cannot make an LLM client, found without loading a model or
+    calling a server (None: it can): the local backend needs llama-cpp-python and a pulled model
+    (or a GGUF file); the openai backend needs an API key or a `base_url`."""
+    if config.backend == "openai":
+        if not config.base_url and not os.environ.get(config.api_key_env):
+            return f"the openai backend needs an API key in ${config.api_key_env} (or a base_url of a local server)"
+        return None
+    import importlib.util
+
+    from hybrid_ie.llm.local import LOCAL_MODELS, is_pulled
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        return "the local LLM backend needs llama-cpp-python, which is not installed"
+    spec = LOCAL_MODELS.get(config.model)
+    if spec is not None and not is_pulled(spec):
+        return f"the local model {config.model!r} is not pulled"
+    if spec is None and not Path(config.model).expanduser().is_file():
+        return f"the local model {config.model!r} is neither a known model nor a GGUF file"
+    return None
 
 
 class _FromEnvironment(LLMConfig, BaseSettings):

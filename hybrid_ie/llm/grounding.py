@@ -7,7 +7,10 @@ in order:
 2. case         the same string ignoring case;
 3. space        the same words with any (or no) whitespace between them, ignoring case
                 ("Ford Motor Co." finds "Ford Motor Co ." of a tokenised corpus);
-4. fuzzy        the word window most similar to the string (difflib ratio >= threshold).
+4. fuzzy        the word window most similar to the string (difflib ratio >= threshold);
+                only for mentions of at most `FUZZY_MAX_WORDS` words, candidates first screened
+                by difflib's cheap upper bounds, and never past the deadline set with
+                `grounding_deadline` (the LLM call's): then the mention stays ungrounded.
 
 Status is "exact" for stage 1 and "fuzzy" for stages 2-4; a mention found nowhere is
 "ungrounded" (`locate` returns None). Matches that start and end on word boundaries are preferred.
@@ -22,9 +25,12 @@ span satisfies `text[start:end] == span.text`.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import time
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Literal
@@ -33,6 +39,18 @@ from hybrid_ie.chunking import WORD_RE, word_spans
 
 GroundingStatus = Literal["exact", "fuzzy", "ungrounded"]
 STRIP_CHARS = " \t\r\n\"'`“”‘’"
+FUZZY_MAX_WORDS = 32  # an entity mention is a few words; a longer string is not searched fuzzily
+_deadline: ContextVar[float | None] = ContextVar("grounding_deadline", default=None)
+
+
+@contextlib.contextmanager
+def grounding_deadline(deadline: float | None) -> Iterator[None]:
+    """Fuzzy grounding inside the block stops at `deadline` (`time.monotonic()` seconds)."""
+    token = _deadline.set(deadline)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
 
 
 @dataclass(frozen=True)
@@ -106,15 +124,22 @@ class Grounder:
         return aligned or spans
 
     def _fuzzy(self, mention: str, n_words: int) -> list[tuple[int, int]]:
-        if not self._words or n_words == 0:
+        if not self._words or n_words == 0 or n_words > FUZZY_MAX_WORDS:
             return []
+        deadline = _deadline.get()
         target = mention_key(mention)
+        matcher = SequenceMatcher(None, autojunk=False)
+        matcher.set_seq1(target)
         best, best_spans = self.fuzzy_threshold, []
         for size in range(max(1, n_words - 1), n_words + 2):
             for i in range(len(self._words) - size + 1):
+                if deadline is not None and i % 64 == 0 and time.monotonic() > deadline:
+                    return []
                 start, end = self._words[i][0], self._words[i + size - 1][1]
-                candidate = mention_key(self.text[start:end])
-                ratio = SequenceMatcher(None, target, candidate, autojunk=False).ratio()
+                matcher.set_seq2(mention_key(self.text[start:end]))
+                if matcher.real_quick_ratio() < best - 1e-9 or matcher.quick_ratio() < best - 1e-9:
+                    continue
+                ratio = matcher.ratio()
                 if ratio > best + 1e-9:
                     best, best_spans = ratio, [(start, end)]
                 elif abs(ratio - best) <= 1e-9 and best_spans:

@@ -2,7 +2,7 @@
 
     from hybrid_ie.readers import read_file, page_at
     src = read_file("report.pdf")        # ReadResult(text, meta)
-    src.meta   # {"file", "format", "extractor", "pages": [[start, end), ...] (PDF), "title", ...}
+    src.meta   # {"file", "format", "reader", "extractor", "pages": [[start, end), ...] (PDF), "title", ...}
     page_at(src.meta["pages"], 1234)     # the 1-based page holding character 1234
 
 One module per format (`pdf`, `html`, `docx`), each imported only when a file of its format is
@@ -37,6 +37,7 @@ FORMATS: dict[str, tuple[str, str, str, str]] = {
 }
 SUFFIXES = tuple(FORMATS)
 EXTRA_HINT = "pip install hybrid-ie[docs]"
+READ_TIME_LIMIT_S = 120.0  # a PDF whose pages take longer than this to read is a ReadError
 
 
 class ReadError(InputError):
@@ -91,7 +92,7 @@ def read_file(path: str | Path) -> ReadResult:
         raise ReadError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     module = importlib.import_module(entry[1])
     text, meta = module.read(data, str(path))
-    return ReadResult(text, {"file": str(path), "format": entry[0], **meta})
+    return ReadResult(text, {"file": str(path), "format": entry[0], "reader": entry[1], **meta})
 
 
 def join_parts(parts: Sequence[str], sep: str = "\n\n") -> tuple[str, list[list[int]]]:
@@ -137,6 +138,7 @@ def library_version(dist: str) -> str:
 __all__ = [
     "EXTRA_HINT",
     "FORMATS",
+    "READ_TIME_LIMIT_S",
     "SUFFIXES",
     "MissingExtraError",
     "ReadError",

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import io
 import logging
+import time
 from typing import Any
 
-from hybrid_ie.readers import ReadError, join_parts, library_version
+from hybrid_ie.readers import READ_TIME_LIMIT_S, ReadError, join_parts, library_version
 
 
 def _open(data: bytes, where: str) -> Any:
@@ -52,7 +53,10 @@ def read(data: bytes, where: str) -> tuple[str, dict[str, Any]]:
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # warnings about sloppy files are not errors
     reader = _open(data, where)
     texts = []
+    started = time.monotonic()
     for number, page in enumerate(reader.pages, start=1):
+        if time.monotonic() - started > READ_TIME_LIMIT_S:
+            raise ReadError(f"{where}: reading took over {READ_TIME_LIMIT_S:g} s (stopped at page {number})")
         try:
             raw = page.extract_text() or ""
         except Exception as exc:  # pypdf raises many kinds on broken content streams

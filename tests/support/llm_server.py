@@ -17,11 +17,13 @@ it answers with `server.default` (`Reply.ok()` unless set). Replies:
   value: for hybrid-ie's verify task that is "ok" for every candidate).
 - `Reply.broken_json()`: truncated JSON. `Reply.schema_invalid()`: JSON of the wrong shape.
 - `Reply.bad_labels(label="Weapon")`: a schema-shaped answer whose enum values are `label`.
-- `Reply.rate_limited(retry_after=0.05)`: 429 with a Retry-After header (seconds).
+- `Reply.rate_limited(retry_after=0.05)`: 429 with a Retry-After header (seconds, or any
+  string: a malformed value).
 - `Reply.server_error(status=500)`: a 5xx (or any status) with an error body.
 - `Reply.hang(seconds)`: waits `seconds` before answering (set it past the client timeout).
 - `Reply.drop()`: closes the connection without answering.
 - `Reply.truncated()`: a 200 answer cut off with `finish_reason="length"`.
+- `Reply.trickle(interval_s)`: a 200 answer sent one byte every `interval_s` seconds.
 
 The answer is a message `content` for JSON-schema requests and a tool call when the request
 sends `tools`. Every reply carries `usage` (`prompt_tokens`, `completion_tokens`, settable per
@@ -119,8 +121,9 @@ class Reply:
         return cls("bad_labels", enum_value=label)
 
     @classmethod
-    def rate_limited(cls, retry_after: float = 0.05) -> Reply:
-        return cls("rate_limited", status=429, headers={"Retry-After": f"{retry_after:g}"})
+    def rate_limited(cls, retry_after: float | str = 0.05) -> Reply:
+        value = retry_after if isinstance(retry_after, str) else f"{retry_after:g}"
+        return cls("rate_limited", status=429, headers={"Retry-After": value})
 
     @classmethod
     def server_error(cls, status: int = 500) -> Reply:
@@ -133,6 +136,10 @@ class Reply:
     @classmethod
     def drop(cls) -> Reply:
         return cls("drop")
+
+    @classmethod
+    def trickle(cls, interval_s: float, content: Content = None) -> Reply:
+        return cls("trickle", content=content, delay_s=interval_s)
 
     @classmethod
     def truncated(cls) -> Reply:
@@ -200,6 +207,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
+        if reply.kind == "trickle":
+            self._trickle(self._completion(reply, request), reply.delay_s)
+            return
         if reply.delay_s and owner.stopping.wait(reply.delay_s):
             return
         if reply.status != 200:
@@ -235,6 +245,21 @@ class _Handler(BaseHTTPRequestHandler):
                 "total_tokens": reply.prompt_tokens + reply.completion_tokens,
             },
         }
+
+    def _trickle(self, payload: dict[str, Any], interval_s: float) -> None:
+        data = json.dumps(payload).encode("utf-8")
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            for i in range(len(data)):
+                self.wfile.write(data[i : i + 1])
+                self.wfile.flush()
+                if self.server.owner.stopping.wait(interval_s):
+                    return
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
 
     def _send_json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload).encode("utf-8")
