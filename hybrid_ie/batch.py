@@ -456,8 +456,8 @@ def run_job(
 ) -> JobSummary:
     """Extract every input not yet in `output`, appending each Document as it is finished.
 
-    The extractor is prepared (`prepare_job`) and the output checked before anything is written;
-    the output is locked for the job's lifetime and written as `hybrid_ie.job_output` says: a
+    The output is checked and locked, then the extractor prepared (`prepare_job`), all before
+    anything is written; the lock is held for the job's lifetime and written as `hybrid_ie.job_output` says: a
     fresh job writes ``<OUT>.partial`` and renames it when done; an existing output needs
     `resume` or `overwrite`. `on_document(doc, running_summary)` is called after each document
     is written (progress display).
@@ -465,10 +465,10 @@ def run_job(
     output = Path(output)
     started = time.perf_counter()
     check_output_path(output)
-    prepare_job(extractor, batch_size)
     summary = JobSummary(output=str(output), warnings=list(warnings), settings=dict(settings or {}))
     with OutputLock(output):
-        plan = plan_output(output, resume=resume, overwrite=overwrite, settings=settings)
+        plan = plan_output(output, resume=resume, overwrite=overwrite, settings=settings)  # reads only
+        prepare_job(extractor, batch_size)  # the slow checks (models) once the output is known to be ours
         summary.warnings += plan.warnings
         done: set[str] = set()
         if plan.resumed:
