@@ -203,6 +203,17 @@ def test_a_killed_run_resumes_from_last_and_ends_where_an_unbroken_run_ends(tmp_
     assert fresh.resume_state is None
 
 
+def test_the_resume_state_loads_without_unpickling_code(tmp_path, monkeypatch):
+    """A training state file from elsewhere cannot run code: it is read with weights_only=True."""
+    _tiny_data(tmp_path / "data")
+    Trainer(_cfg(tmp_path, tmp_path / "data", max_steps=2, eval_every=100), encoder=tiny_encoder(seed=0)).train()
+    seen = []
+    real_load = torch.load
+    monkeypatch.setattr(torch, "load", lambda *a, **kw: seen.append(kw.get("weights_only")) or real_load(*a, **kw))
+    assert Trainer(_cfg(tmp_path, tmp_path / "data", max_steps=2), encoder=tiny_encoder(seed=0)).resume_state["step"] == 2
+    assert seen == [True]
+
+
 def test_config_file_rejects_unknown_keys(tmp_path):
     path = tmp_path / "cfg.json"
     path.write_text(json.dumps({"max_steps": 1, "learning_rate": 3}))
