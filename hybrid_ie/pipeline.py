@@ -67,6 +67,7 @@ from hybrid_ie.tiers import EncoderTier, LLMAnswer, LLMTier
 
 log = logging.getLogger(__name__)
 LLM_MODE_REASON = "mode_llm"
+DEFAULT_BATCH_SIZE = 16  # documents per batch of `Extractor.extract_many` (and of the spaCy component)
 
 
 @dataclass(frozen=True)
@@ -222,7 +223,8 @@ class Extractor:
                                       relation_threshold=relation_threshold))  # fmt: skip
 
     def extract_many(
-        self, items: Iterable[str | dict | Document], batch_size: int = 16, *, threshold: float | None = None,
+        self, items: Iterable[str | dict | Document], batch_size: int = DEFAULT_BATCH_SIZE, *,
+        threshold: float | None = None,
         relation_threshold: float | None = None,
     ) -> Iterator[Document]:  # fmt: skip
         """Stream one Document per input (str, ``{"id", "text"}`` or Document), in input order.

@@ -68,6 +68,7 @@ from typing import Any, Dict, List, Union  # noqa: UP035 - spaCy's config valida
 from hybrid_ie.document import Document
 from hybrid_ie.errors import SchemaError
 from hybrid_ie.modes import DEFAULT_MODE
+from hybrid_ie.pipeline import DEFAULT_BATCH_SIZE, extractor_defaults
 
 INSTALL_HINT = "the spaCy component needs the optional extra: pip install hybrid-ie[spacy]"
 
@@ -81,14 +82,14 @@ except ImportError as exc:  # a one-line error naming the extra
 FACTORY = "hybrid_ie"
 SCHEMA_FILE = "schema.json"  # in the component's folder of a saved pipeline
 DATA_KEY = "hybrid_ie"  # doc.user_data[DATA_KEY]: what the extension getters read
-DEFAULT_CONFIG: dict[str, Any] = {
-    "schema": "conll04",
+DEFAULT_CONFIG: dict[str, Any] = {  # the Extractor's own defaults where it has one
+    "schema": extractor_defaults()["schema"],
     "mode": DEFAULT_MODE,
     "model": None,
     "threshold": None,
     "relation_threshold": None,
     "llm_config": None,
-    "batch_size": 16,
+    "batch_size": DEFAULT_BATCH_SIZE,
     "spans_key": "hybrid_ie",
     "set_ents": True,
 }
@@ -224,9 +225,9 @@ class HybridIEComponent:
         name: str = FACTORY,
         *,
         extractor: Any = None,
-        batch_size: int = 16,
-        spans_key: str = "hybrid_ie",
-        set_ents: bool = True,
+        batch_size: int = DEFAULT_CONFIG["batch_size"],
+        spans_key: str = DEFAULT_CONFIG["spans_key"],
+        set_ents: bool = DEFAULT_CONFIG["set_ents"],
         settings: dict[str, Any] | None = None,
         schema_error: SchemaError | None = None,
     ) -> None:
