@@ -2,19 +2,20 @@
 (which labels each example is shown with: `sampling.LabelSettings`), `optim` (the optimiser and
 the loss) and `run` (output, dev sets, schedule of evaluations and saves).
 
-Each dataclass is the single source of its defaults. A settings file (`hybrid-ie train --config`)
+Each dataclass is the single source of its defaults. A settings file (`hybrid-ie train --config`;
+JSON, or TOML for any other suffix, read by `settings_files.read_settings`)
 writes the sections as objects, or, as older files and checkpoints do, every key flat at the top
 level; both read the same (`TrainConfig.from_dict`). Keys starting with "_" are comments.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from hybrid_ie.errors import InputError
+from hybrid_ie.settings_files import read_settings
 from hybrid_ie.training.labellers.actions import DEFAULT_WORDNET_DIR
 from hybrid_ie.training.sampling import LabelSettings
 
@@ -144,13 +145,7 @@ class TrainConfig:
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> TrainConfig:
         """A settings file, with flat `overrides` (None: not given) on top."""
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InputError(f"{path}: cannot read training config ({exc})") from exc
-        if not isinstance(data, dict):
-            raise InputError(f"{path}: a training config is a JSON object")
-        cfg = cls.from_dict(data, source=str(path))
+        cfg = cls.from_dict(read_settings(path, "training config"), source=str(path))
         return cfg.updated(**overrides)
 
     def updated(self, **flat: Any) -> TrainConfig:

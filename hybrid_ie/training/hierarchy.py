@@ -17,12 +17,12 @@ person). Catch-alls count as ancestors of every prompt below a `catch_all_covers
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hybrid_ie.errors import InputError
+from hybrid_ie.settings_files import read_settings
 
 HIERARCHY_FILE = Path(__file__).with_name("label_hierarchy.json")
 WORDNET_MAX_DEPTH = 12  # hypernym steps followed up from a head word's first sense
@@ -38,6 +38,7 @@ class LabelHierarchy:
     wordnet_roots: tuple[str, ...] = ()
     _ancestors: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     _children: dict[str, set[str]] = field(default_factory=dict, repr=False)
+    _descendants: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.parents = {k.lower(): [p.lower() for p in v] for k, v in self.parents.items()}
@@ -69,11 +70,14 @@ class LabelHierarchy:
         self._ancestors[key] = found = tuple(order)
         return found
 
-    def descendants(self, prompt: str) -> set[str]:
+    def descendants(self, prompt: str) -> frozenset[str]:
         """Every prompt below `prompt` by the parent links (catch-alls do not count here: a
         catch-all is not treated as a parent of everything when deciding what may be true)."""
+        key = prompt.lower()
+        if (found := self._descendants.get(key)) is not None:
+            return found
         out: set[str] = set()
-        frontier = [prompt.lower()]
+        frontier = [key]
         while frontier:
             nxt = []
             for node in frontier:
@@ -82,7 +86,8 @@ class LabelHierarchy:
                         out.add(c)
                         nxt.append(c)
             frontier = nxt
-        return out
+        self._descendants[key] = found = frozenset(out)
+        return found
 
     def with_parents(self, extra: dict[str, list[str]]) -> LabelHierarchy:
         """A copy with `extra` links added for prompts that have none yet."""
@@ -94,10 +99,7 @@ class LabelHierarchy:
 
 
 def load_hierarchy(path: str | Path = HIERARCHY_FILE) -> LabelHierarchy:
-    try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the label hierarchy ({exc})") from exc
+    raw = read_settings(path, "a label hierarchy")
     parents = raw.get("parents")
     if not isinstance(parents, dict) or not all(
         isinstance(v, list) and all(isinstance(p, str) for p in v) for v in parents.values()

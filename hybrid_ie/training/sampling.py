@@ -339,6 +339,7 @@ class LabelSampler:
         self.relation_pool = sorted({p for t in sets.values() for p in t.relations.values()})
         self.entity_near = NearMisses(self.entity_pool, embed)
         self.relation_near = NearMisses(self.relation_pool, embed)
+        self._same_as = self._same_meaning_table()
 
     def known_labels(self) -> list[str]:
         """Every prompt training shows (pool + synonyms): what the router treats as familiar."""
@@ -392,7 +393,7 @@ class LabelSampler:
                     raised.append(self.rng.choice(specific))
         blocked = {d for t in present for d in hierarchy.descendants(own[t])} if hierarchy else set()
         if phrase:  # a relation worded like a gold one is no negative for the text
-            blocked |= self._same_meaning({own[t] for t in present})
+            blocked |= {q for t in present for q in self._same_as.get(own[t], ())}
         chosen: list[tuple[str, tuple[str, ...]]] = [(own[t], (t,)) for t in kept]
         # The rest of the set's own types: true negatives for a completely annotated text
         # (for a partial one every own type is shown, so the gold item is scored against them).
@@ -403,7 +404,7 @@ class LabelSampler:
         chosen += [(own[t], (t,)) for t in others[: min(len(others), n_total)]]
         # Ancestors beside a kept gold: negatives on its spans, the specific label wins.
         offered = {p for p, _ in chosen}
-        extra = list(dict.fromkeys(raised))
+        extra = list(raised)
         if ladders and self.s.ancestor_prob and self.rng.random() < self.s.ancestor_prob:
             extra += [self.rng.choice(ladders[t]) for t in kept if ladders[t]]
         for p in dict.fromkeys(extra):
@@ -442,15 +443,19 @@ class LabelSampler:
         self.rng.shuffle(prompts)
         return [p for p, _ in prompts], {name: i for i, (_, names) in enumerate(prompts) for name in names}
 
-    def _same_meaning(self, prompts: set[str]) -> set[str]:
-        """Relation prompts of the pool that `phrasings` words like one of `prompts` (a phrasing of
-        one is the other, either way), or that share a head -> tail phrasing with one of them."""
+    def _same_meaning_table(self) -> dict[str, frozenset[str]]:
+        """Relation prompt of the pool -> the pool prompts `phrasings` words like it (a phrasing of
+        one is the other, either way, or the two share a head -> tail phrasing): no negatives for
+        a text that has it. Empty without phrasings."""
         table = self.phrasings
-        if table is None or not self.s.phrasing_prob or not prompts:
-            return set()
-        words = {w for p in prompts for w in table.same.get(p, [])}
-        return {q for q in self.relation_pool
-                if q in words or not prompts.isdisjoint(table.same.get(q, [])) or not words.isdisjoint(table.same.get(q, []))}  # fmt: skip
+        if table is None or not self.s.phrasing_prob:
+            return {}
+        out = {}
+        for p in self.relation_pool:
+            words = set(table.same.get(p, []))
+            out[p] = frozenset(q for q in self.relation_pool
+                               if q in words or p in table.same.get(q, []) or not words.isdisjoint(table.same.get(q, [])))  # fmt: skip
+        return out
 
     def _rename(
         self, prompt: str, names: tuple[str, ...], symmetric: set[str] | frozenset[str], phrase: bool
