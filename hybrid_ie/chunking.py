@@ -53,6 +53,12 @@ def words_from_tokens(tokens: list[str]) -> tuple[str, list[tuple[int, int]]]:
     return " ".join(tokens), spans
 
 
+def ends_in_abbreviation(text: str, end: int) -> bool:
+    """Whether `text[:end]` ends in an abbreviation's period ("Mr.", "Inc.", "U.S.", "a.m."):
+    a period there need not end a sentence, and belongs to the word before it."""
+    return ABBREVIATION_RE.search(text, max(0, end - ABBREVIATION_LOOKBACK), end) is not None
+
+
 def split_sentences(text: str) -> list[Chunk]:
     """Split on sentence-final punctuation followed by whitespace and a capital or digit.
 
@@ -65,7 +71,7 @@ def split_sentences(text: str) -> list[Chunk]:
         m.end()
         for m in SENTENCE_END_RE.finditer(text)
         # look back a bounded stretch only: slicing text[:m.start()] made long texts quadratic
-        if not ABBREVIATION_RE.search(text, max(0, m.start() - ABBREVIATION_LOOKBACK), m.start())
+        if not ends_in_abbreviation(text, m.start())
     ] + [len(text)]
     for end in boundaries:
         piece = text[pos:end]

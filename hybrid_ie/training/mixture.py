@@ -6,6 +6,9 @@ where the zero-shot protocol's held-out sets go). Each set's labels come from it
 `types.json` verbose names; its annotation (complete / partial) from the registry.
 
 Words are `hybrid_ie.chunking.word_spans` of the text (the segmentation used at inference).
+A mention that ends in a period word that is no abbreviation's ("Texas." as one SpERT token at a
+sentence end) ends before it: the period closes the sentence, and the encoder reads raw text with
+the period as a word of its own, so a mention learned with it would end in "." on users' text.
 Texts longer than `max_words` words (document-level sets) are cut into windows of at most that
 many words, at a sentence end where one is near; items crossing a cut are dropped.
 """
@@ -19,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from hybrid_ie.chunking import word_spans
+from hybrid_ie.chunking import ends_in_abbreviation, word_spans
 from hybrid_ie.datasets import DataSet, discover_sets
 from hybrid_ie.document import Document
 from hybrid_ie.errors import InputError
@@ -101,8 +104,11 @@ def to_examples(
         entities = []
         for ent in doc.entities:
             if ent.start in starts and ent.end in ends and starts[ent.start] <= ends[ent.end]:
+                first, last = starts[ent.start], ends[ent.end]
+                if last > first and doc.text[spans[lo + last][0]:ent.end] == "." and not ends_in_abbreviation(doc.text, ent.end):
+                    last -= 1
                 index[ent.id] = len(entities)
-                entities.append((starts[ent.start], ends[ent.end], ent.label))
+                entities.append((first, last, ent.label))
         kept = [(i, r) for i, r in enumerate(doc.relations) if r.head in index and r.tail in index]
         relations = [(index[r.head], index[r.tail], r.label) for _, r in kept]
         words = [doc.text[s:e] for s, e in spans[lo:hi]]

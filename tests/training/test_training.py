@@ -101,6 +101,18 @@ def test_long_documents_are_cut_into_windows_at_sentence_ends():
     assert len(to_examples(spert_to_document(sentence, "d-0"), "conll04")) == 1
 
 
+def test_a_sentence_final_period_token_leaves_the_mention_but_an_abbreviation_keeps_it():
+    tokens = ["He", "moved", "from", "Jamestown", "N.Y.", "to", "Galveston", ",", "Texas."]
+    sentence = {"tokens": tokens, "entities": [{"type": "Loc", "start": 3, "end": 5},
+                                               {"type": "Loc", "start": 6, "end": 7},
+                                               {"type": "Loc", "start": 8, "end": 9}],
+                "relations": [{"type": "Near", "head": 1, "tail": 2}]}
+    ex = to_examples(spert_to_document(sentence, "d-0"), "conll04")[0]
+    named = [" ".join(ex.words[a:b + 1]) for a, b, _ in ex.entities]
+    assert named == ["Jamestown N.Y .", "Galveston", "Texas"]
+    assert ex.words[-1] == "." and ex.relations == [(1, 2, "Near")]
+
+
 def test_partial_annotation_counts_only_marked_spans_and_pairs():
     complete = Example("c", ["a", "b", "c"], [(0, 0, "X")], [])
     partial = Example("p", ["a", "b", "c"], [(0, 0, "entity"), (2, 2, "entity")], [(0, 1, "R")], True)
