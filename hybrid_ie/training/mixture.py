@@ -6,9 +6,10 @@ where the zero-shot protocol's held-out sets go). Each set's labels come from it
 `types.json` verbose names; its annotation (complete / partial) from the registry.
 
 Words are `hybrid_ie.chunking.word_spans` of the text (the segmentation used at inference).
-A mention that ends in a period word that is no abbreviation's ("Texas." as one SpERT token at a
-sentence end) ends before it: the period closes the sentence, and the encoder reads raw text with
-the period as a word of its own, so a mention learned with it would end in "." on users' text.
+With `trim_sentence_periods`, a mention that ends in a period word that is no abbreviation's
+("Texas." as one SpERT token at a sentence end, as conll04 tokenises) ends before it: the period
+closes the sentence, and a mention learned with it ends in "." on users' raw text. Off by default,
+because the sets that tokenise so also score against gold mentions that keep the period.
 Texts longer than `max_words` words (document-level sets) are cut into windows of at most that
 many words, at a sentence end where one is near; items crossing a cut are dropped.
 """
@@ -88,9 +89,11 @@ def to_examples(
     max_words: int = 0,
     weights: tuple[dict[str, float], dict[int, float]] | None = None,
     negative_weight: float = 1.0,
+    trim_sentence_periods: bool = False,
 ) -> list[Example]:
     """One document -> one or more Examples (several when it is longer than `max_words`).
-    `weights`: (entity id -> loss weight, relation index -> loss weight), missing ones 1.0."""
+    `weights`: (entity id -> loss weight, relation index -> loss weight), missing ones 1.0.
+    `trim_sentence_periods`: see the module docstring."""
     spans = word_spans(doc.text)
     ent_w, rel_w = weights or ({}, {})
     if not spans:
@@ -105,7 +108,7 @@ def to_examples(
         for ent in doc.entities:
             if ent.start in starts and ent.end in ends and starts[ent.start] <= ends[ent.end]:
                 first, last = starts[ent.start], ends[ent.end]
-                if last > first and doc.text[spans[lo + last][0]:ent.end] == "." and not ends_in_abbreviation(doc.text, ent.end):
+                if trim_sentence_periods and last > first and doc.text[spans[lo + last][0]:ent.end] == "." and not ends_in_abbreviation(doc.text, ent.end):
                     last -= 1
                 index[ent.id] = len(entities)
                 entities.append((first, last, ent.label))
@@ -174,6 +177,7 @@ def load_mixture(
     noun_links: bool | str = False,
     noun_strict: bool = False,
     measure_notations: bool = False,
+    trim_sentence_periods: bool = False,
 ) -> tuple[dict[str, list[Example]], dict[str, SetTypes]]:
     """Examples and label sides of each set (sets without the split are skipped, with a log line).
     For each set named in `relation_roles`, also a derived NER set `<name>+roles` (`role_example`).
@@ -187,7 +191,8 @@ def load_mixture(
     `noun_strict`, nouns whose first sense is uncertain stay unknown and no noun type is a label
     that a data set of the mixture annotates; `hybrid_ie.training.labellers.nouns`). With
     `measure_notations`, the measures set and the linked actions set write each measure's unit in
-    a form of its notation group (`measures.vary_notation`)."""
+    a form of its notation group (`measures.vary_notation`). `trim_sentence_periods`: see
+    `to_examples`."""
     examples: dict[str, list[Example]] = {}
     types: dict[str, SetTypes] = {}
     by_name = {ds.name: ds for ds in sets}
@@ -205,7 +210,8 @@ def load_mixture(
             log.warning("data set %s has no %s split; skipped", ds.name, split)
             continue
         docs = ds.load(split)[:limit]
-        exs = [ex for d in docs if d.text.strip() for ex in to_examples(d, ds.name, partial=ds.partial, max_words=max_words)]
+        exs = [ex for d in docs if d.text.strip() for ex in to_examples(
+            d, ds.name, partial=ds.partial, max_words=max_words, trim_sentence_periods=trim_sentence_periods)]
         examples[ds.name] = exs
         types[ds.name] = set_types(ds.schema())
         log.info("%s: %d examples (%s annotation)", ds.name, len(exs), ds.annotation)

@@ -107,9 +107,12 @@ def test_a_sentence_final_period_token_leaves_the_mention_but_an_abbreviation_ke
                                                {"type": "Loc", "start": 6, "end": 7},
                                                {"type": "Loc", "start": 8, "end": 9}],
                 "relations": [{"type": "Near", "head": 1, "tail": 2}]}
-    ex = to_examples(spert_to_document(sentence, "d-0"), "conll04")[0]
-    named = [" ".join(ex.words[a:b + 1]) for a, b, _ in ex.entities]
-    assert named == ["Jamestown N.Y .", "Galveston", "Texas"]
+    def named(ex):
+        return [" ".join(ex.words[a:b + 1]) for a, b, _ in ex.entities]
+
+    assert named(to_examples(spert_to_document(sentence, "d-0"), "conll04")[0])[-1] == "Texas ."  # the set's own
+    ex = to_examples(spert_to_document(sentence, "d-0"), "conll04", trim_sentence_periods=True)[0]
+    assert named(ex) == ["Jamestown N.Y .", "Galveston", "Texas"]
     assert ex.words[-1] == "." and ex.relations == [(1, 2, "Near")]
 
 
