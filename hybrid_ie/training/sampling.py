@@ -294,7 +294,11 @@ class LabelSettings:
     label_hierarchy: bool | str = False  # entity labels follow "the most specific offered label wins"
     # (True: label_hierarchy.json, or the path of such a file; hierarchy.py)
     hierarchy_wordnet: bool = True  # with a hierarchy: prompts it does not list get WordNet parents
-    ancestor_prob: float = 0.0  # with a hierarchy: show an ancestor beside a gold / instead of it
+    ancestor_prob: float = 0.0  # with a hierarchy: show an ancestor beside a gold (a negative there)
+    ancestor_raise_prob: float | None = None  # with a hierarchy: a kept gold is replaced by one of its
+    # ancestors, which then covers its mentions (None: ancestor_prob / 2). Coarsely annotated sets
+    # teach that cover already; raising on finely annotated ones makes the ancestor a positive on the
+    # same spans where it is a negative beside the fine label
     relation_phrasings: bool | str = False  # relation prompts sometimes in users' words, passive forms
     # swapped (True: relation_phrasings.json, or the path of such a file)
     phrasing_prob: float = 0.0  # with phrasings: a relation prompt becomes one of its phrasings
@@ -303,8 +307,8 @@ class LabelSettings:
 
     def __post_init__(self) -> None:
         for name in ("label_drop", "synonym_prob", "near_miss_share", "projection_prob", "ancestor_prob",
-                     "phrasing_prob", "lowercase_prob"):  # fmt: skip
-            if not 0.0 <= getattr(self, name) <= 1.0:
+                     "phrasing_prob", "lowercase_prob", "ancestor_raise_prob"):  # fmt: skip
+            if getattr(self, name) is not None and not 0.0 <= getattr(self, name) <= 1.0:
                 raise InputError(f"{name} must be in [0, 1], got {getattr(self, name)}")
 
 
@@ -385,10 +389,11 @@ class LabelSampler:
         # Hierarchy: replace a kept gold by one of its ancestors (it becomes the gold, below).
         ladders = {t: hierarchy.ancestors(own[t]) for t in present} if hierarchy and not partial else {}
         raised: list[str] = []
-        if ladders and self.s.ancestor_prob:
+        raise_prob = self.s.ancestor_prob / 2 if self.s.ancestor_raise_prob is None else self.s.ancestor_raise_prob
+        if ladders and raise_prob:
             for t in list(kept):
                 specific = [a for a in ladders[t] if a not in hierarchy.catch_alls]
-                if specific and self.rng.random() < self.s.ancestor_prob / 2:
+                if specific and self.rng.random() < raise_prob:
                     kept.remove(t)
                     raised.append(self.rng.choice(specific))
         blocked = {d for t in present for d in hierarchy.descendants(own[t])} if hierarchy else set()
@@ -486,13 +491,17 @@ class LabelSampler:
         extra: list[tuple[int, int, str]] = []
         if ex.partial or not self.positives or self.rng.random() >= self.s.projection_prob:
             return ent_prompts, ent_index, rel_prompts, rel_index, extra
-        own = set(self.sets[ex.dataset].entities.values())
+        own_types = self.sets[ex.dataset].entities
+        own = set(own_types.values())
         positions = ngram_positions(ex.words)
+        # With a hierarchy, no projection onto a gold mention of a descendant: the specific label wins.
+        specific = {(a, b): own_types[t] for a, b, t in ex.entities if t in own_types} if self.hierarchy else {}
         matches = {}
         for prompt, strings in self.positives.items():
             if prompt in own:
                 continue
-            spans = sorted({span for m in strings.intersection(positions) for span in positions[m]})
+            spans = sorted({span for m in strings.intersection(positions) for span in positions[m]
+                            if span not in specific or prompt not in self.hierarchy.ancestors(specific[span])})
             if spans:
                 matches[prompt] = spans
         for prompt in self.rng.sample(sorted(matches), min(self.s.max_projected, len(matches))):

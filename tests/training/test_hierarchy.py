@@ -95,6 +95,28 @@ def test_ancestors_beside_the_gold_are_negatives_and_the_fine_gold_wins():
     assert beside > 50 and raised > 50
 
 
+def test_raising_has_its_own_probability_and_zero_keeps_every_fine_gold():
+    s = sampler(ancestor_prob=1.0, ancestor_raise_prob=0.0, label_drop=0.0)
+    beside = 0
+    for _ in range(300):
+        prompts, index, _, _ = s.sample(FINE)
+        assert prompts[index["Pol"]] == "politician" and prompts[index["City"]] == "city"
+        beside += "person" in prompts
+    assert beside > 100
+    with pytest.raises(InputError, match="ancestor_raise_prob"):
+        LabelSettings(ancestor_raise_prob=1.5)
+
+
+def test_no_projection_of_an_ancestor_onto_a_finer_gold_mention():
+    positives = {"person": frozenset({"ann"}), "location": frozenset({"rome", "visited"})}
+    kwargs = dict(label_drop=0.0, projection_prob=1.0, max_projected=3)
+    with_h = LabelSampler(SETS, LabelSettings(**kwargs), random.Random(3), synonyms={}, hierarchy=H, positives=positives)
+    without = LabelSampler(SETS, LabelSettings(**kwargs), random.Random(3), synonyms={}, positives=positives)
+    for _ in range(50):
+        assert with_h.sample_with_projections(FINE)[4] == [(1, 1, "@location")]  # a word no gold holds
+    assert (0, 0, "@person") in without.sample_with_projections(FINE)[4]
+
+
 def test_a_dropped_gold_takes_its_nearest_offered_ancestor():
     s = sampler(ancestor_prob=0.0, label_drop=1.0)  # label_drop 1 keeps one gold at random
     hits = 0
