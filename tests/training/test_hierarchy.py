@@ -109,9 +109,9 @@ def test_raising_has_its_own_probability_and_zero_keeps_every_fine_gold():
 
 def test_no_projection_of_an_ancestor_onto_a_finer_gold_mention():
     positives = {"person": frozenset({"ann"}), "location": frozenset({"rome", "visited"})}
-    kwargs = dict(label_drop=0.0, projection_prob=1.0, max_projected=3)
-    with_h = LabelSampler(SETS, LabelSettings(**kwargs), random.Random(3), synonyms={}, hierarchy=H, positives=positives)
-    without = LabelSampler(SETS, LabelSettings(**kwargs), random.Random(3), synonyms={}, positives=positives)
+    settings = LabelSettings(label_drop=0.0, projection_prob=1.0, max_projected=3)
+    with_h = LabelSampler(SETS, settings, random.Random(3), synonyms={}, hierarchy=H, positives=positives)
+    without = LabelSampler(SETS, settings, random.Random(3), synonyms={}, positives=positives)
     for _ in range(50):
         assert with_h.sample_with_projections(FINE)[4] == [(1, 1, "@location")]  # a word no gold holds
     assert (0, 0, "@person") in without.sample_with_projections(FINE)[4]
