@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hybrid_ie.chunking import MAX_CHUNK_WORDS, Chunk, chunk_text
+from hybrid_ie.competence import Competence
 from hybrid_ie.document import Document, Entity, Relation, make_entity
 from hybrid_ie.errors import InputError
 from hybrid_ie.modes import AUTO_MODE, DEFAULT_MODE, MODES, resolve_mode
@@ -180,6 +181,7 @@ class Extractor:
         self._encoder = encoder
         self._llm = llm
         self._unknown: list[str] = []  # the schema types the encoder is unfamiliar with (router)
+        self.competence: Competence | None = None  # the last run's per-label estimate (competence escalation)
         self.options.update(schema=self.schema, policy=self.policy, reconcile=self.strategy, mode=self.mode)
         # Entered around every LLM request: the Ray engine bounds the requests of a whole cluster here.
         self.llm_gate: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext
@@ -265,7 +267,7 @@ class Extractor:
             for c in chunks:
                 c.decision = RouteDecision([Signal(LLM_MODE_REASON, 1.0)], escalate=True)
         if self.mode != "encoder":
-            self._call_llm(docs, chunks)
+            self._call_llm(docs, chunks, state)
         return [self._assemble(work) for work in docs]
 
     def _predict(self, chunks: Sequence[_ChunkWork], doc_ids: Sequence[str], cut: _Cut) -> list[Document]:
@@ -308,14 +310,19 @@ class Extractor:
     def _route(self, chunks: list[_ChunkWork], state: BudgetState) -> None:
         unknown = encoder_unknown_labels(self.schema, self.encoder, self.policy)
         self._unknown = [name for name, _, _ in unknown]
+        if self.policy.escalation.name == "competence" and state.competence is None:
+            state.competence = Competence(self.schema, reference_f1=self.llm_score)
+        self.competence = state.competence  # the run's estimate, for reports
+        weak = state.competence.weak() if state.competence is not None else None
         for c in chunks:
-            c.decision = route_chunk(c.result, self.schema, self.policy, unknown=unknown, nested=self.nested)
+            c.decision = route_chunk(c.result, self.schema, self.policy, unknown=unknown, nested=self.nested, weak=weak)
         apply_budget([c.decision for c in chunks], self.policy, state)
 
-    def _call_llm(self, docs: list[_DocWork], chunks: list[_ChunkWork]) -> None:
+    def _call_llm(self, docs: list[_DocWork], chunks: list[_ChunkWork], state: BudgetState) -> None:
         """Call the LLM on the escalated chunks, first-ranked first. With a token cap the calls
         go one by one until the cap is spent; without one, an openai-backend client runs up to
-        its `max_concurrency` calls at once (the in-process local model runs one at a time)."""
+        its `max_concurrency` calls at once (the in-process local model runs one at a time).
+        The run's competence estimate (if any) observes every answer before any is merged."""
         escalated = [c for c in chunks if c.decision is not None and c.decision.escalate]
         escalated.sort(key=lambda c: c.decision.rank_key(self.policy.rank), reverse=True)
         cap = self.policy.max_llm_tokens
@@ -334,11 +341,16 @@ class Extractor:
                 c.llm = self._ask(c)
                 spent += c.llm.usage.prompt_tokens + c.llm.usage.completion_tokens
                 self._answered()
+        if state.competence is not None and self.mode == "hybrid":
+            for c in escalated:
+                if c.llm is not None and c.llm.status == "ok":
+                    state.competence.observe(c.result, self._llm_doc(c))
+        trust = state.competence.trust_map() if state.competence is not None else None
         for c in escalated:
             if c.llm is None:
                 continue
             if c.llm.status == "ok":
-                c.result = self._merge(c)
+                c.result = self._merge(c, trust)
             elif self.mode == "llm":
                 c.result = Document(id=f"{docs[c.doc].input.id}#{c.chunk.index}", text=c.chunk.text)
 
@@ -355,15 +367,19 @@ class Extractor:
                 return self.llm.extract(c.chunk.text, schema)
             return self.llm.verify(c.chunk.text, self.schema, c.result)
 
-    def _merge(self, c: _ChunkWork) -> Document:
-        llm_doc = Document(
+    @staticmethod
+    def _llm_doc(c: _ChunkWork) -> Document:
+        return Document(
             id=f"llm#{c.chunk.index}", text=c.chunk.text, entities=list(c.llm.entities), relations=list(c.llm.relations)
         )
+
+    def _merge(self, c: _ChunkWork, trust: dict[str, dict[str, float]] | None = None) -> Document:
+        llm_doc = self._llm_doc(c)
         if self.mode == "llm":
             return normalize(llm_doc, self.schema, nested=self.nested, default_score=self.llm_score)
         return self.policy.escalation.merge(
             c.result, llm_doc, c.llm.task, self.schema, self.strategy,
-            shown=lambda: self._shown(c.result), nested=self.nested, llm_score=self.llm_score,
+            shown=lambda: self._shown(c.result), nested=self.nested, llm_score=self.llm_score, trust=trust,
         )  # fmt: skip
 
     def _shown(self, candidates: Document) -> Document:

@@ -19,6 +19,9 @@ reason                      when                                                
 ``type_violation``          an encoder relation whose label or argument types the schema       ``1.0``
                             does not allow
 ``empty_long_chunk``        no entity in a chunk of at least ``empty_min_words`` words         ``0.5``
+``weak_label``              (``competence`` escalation) an encoder item (kept entity or        ``1 - estimate``
+                            relation, or a candidate within the band) of a label the run's
+                            `hybrid_ie.competence.Competence` estimates weak; one per item
 ``always``                  the policy escalates every chunk (``RoutingPolicy.always()``)      ``0.0``
 ==========================  ================================================================  =========================
 
@@ -50,6 +53,10 @@ one choice: the `Escalation` (``RoutingPolicy.escalation``; `Escalation.task`, `
 ``verify-no-add``        verify, and the answer's items that were not among the candidates shown
                          are discarded (`reconcile.only_candidates`): the LLM may drop or relabel,
                          never add
+``competence``           the run keeps a per-label competence estimate (`hybrid_ie.competence`):
+                         chunks holding items of weak labels escalate first (``weak_label``) and
+                         are extracted with the whole schema (so are ``empty_long_chunk`` ones),
+                         others verified; the vote weighs the encoder per label by its trust
 =======================  ===========================================================================
 
 Verify cannot add an entity the encoder never proposed; ``extract-unfamiliar`` can. The default
@@ -59,11 +66,12 @@ stays ``verify`` until the measurement of ``eval/bench_escalation.py`` picks ano
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hybrid_ie.chunking import word_spans
+from hybrid_ie.competence import weak_items
 from hybrid_ie.document import Document
 from hybrid_ie.errors import InputError
 from hybrid_ie.reconcile import only_candidates, reconcile
@@ -76,6 +84,7 @@ OVERLAP = "overlap"
 UNKNOWN_LABEL = "unknown_label"
 TYPE_VIOLATION = "type_violation"
 EMPTY_LONG_CHUNK = "empty_long_chunk"
+WEAK_LABEL = "weak_label"
 ALWAYS = "always"
 REASONS = (
     ENTITY_NEAR_THRESHOLD,
@@ -84,11 +93,12 @@ REASONS = (
     UNKNOWN_LABEL,
     TYPE_VIOLATION,
     EMPTY_LONG_CHUNK,
+    WEAK_LABEL,
     ALWAYS,
 )
 
 RANKS = ("signals", "uncertainty")
-ESCALATIONS = ("verify", "extract", "extract-unfamiliar", "verify-no-add")
+ESCALATIONS = ("verify", "extract", "extract-unfamiliar", "verify-no-add", "competence")
 
 # Skipped-by-budget markers written into meta["route"].
 SKIPPED_BUDGET = "budget"
@@ -112,7 +122,7 @@ class Escalation:
     def task(self, reasons: Sequence[str], schema: Schema, unknown: Sequence[str]) -> tuple[str, Schema]:
         """("extract" | "verify", the schema to ask with) for a chunk escalated for `reasons`;
         `unknown` names the schema types the encoder is unfamiliar with."""
-        if self.name == "extract":
+        if self.name == "extract" or (self.name == "competence" and {EMPTY_LONG_CHUNK, WEAK_LABEL} & set(reasons)):
             return "extract", schema
         if self.name == "extract-unfamiliar":
             if EMPTY_LONG_CHUNK in reasons:
@@ -133,11 +143,12 @@ class Escalation:
         shown: Callable[[], Document],
         nested: bool = False,
         llm_score: float,
+        trust: Mapping[str, Mapping[str, float]] | None = None,
     ) -> Document:
         """The chunk's answer: the encoder's and the LLM's (asked `task`) reconciled with
-        `strategy`, except that an extract-unfamiliar extraction merges by union and a
-        verify-no-add answer first loses every item outside `shown()` (the candidates the verify
-        prompt listed)."""
+        `strategy` (and the per-label `trust` of the vote), except that an extract-unfamiliar
+        extraction merges by union and a verify-no-add answer first loses every item outside
+        `shown()` (the candidates the verify prompt listed)."""
         if self.name == "extract-unfamiliar" and task == "extract":
             strategy = "union"  # the LLM read the chunk for what the encoder cannot find: its items add
         elif self.name == "verify-no-add" and task == "verify":
@@ -147,7 +158,7 @@ class Escalation:
             pairs = {((ents[r.head].start, ents[r.head].end), (ents[r.tail].start, ents[r.tail].end))
                      for r in listed.relations}  # fmt: skip
             llm_doc = only_candidates(llm_doc, spans, pairs)
-        return reconcile(encoder_doc, llm_doc, schema, strategy, nested=nested, llm_score=llm_score)
+        return reconcile(encoder_doc, llm_doc, schema, strategy, nested=nested, llm_score=llm_score, trust=trust)
 
 
 @dataclass(frozen=True)
@@ -360,12 +371,14 @@ def route_chunk(
     *,
     unknown: Sequence[str] | Sequence[tuple[str, float, str]] = (),
     nested: bool = False,
+    weak: Mapping[str, Mapping[str, float]] | None = None,
 ) -> RouteDecision:
     """Collect the escalation signals of one chunk's encoder output (see the module table).
 
     `chunk` is the encoder's Document for the chunk, with `meta["encoder"]` as the encoder
     contract defines it; `unknown` is `label_familiarity(...)` (name, similarity, nearest
-    training prompt) or plain names (`unknown_labels(...)`, similarity taken as 0).
+    training prompt) or plain names (`unknown_labels(...)`, similarity taken as 0); `weak` is
+    `Competence.weak()` ({kind: {label: estimate}}) for the ``weak_label`` signal.
     """
     info = chunk.meta.get("encoder", {})
     ent_t = float(info.get("threshold", 0.5))
@@ -418,6 +431,8 @@ def route_chunk(
 
     if policy.empty_min_words and not chunk.entities and len(word_spans(chunk.text)) >= policy.empty_min_words:
         signals.append(Signal(EMPTY_LONG_CHUNK, 0.5))
+    for estimate, what in weak_items(chunk, weak or {}, policy.entity_band):
+        signals.append(Signal(WEAK_LABEL, max(1.0 - estimate, 1e-6), f"weak: {what} ({estimate:.2f})"))
     return RouteDecision(signals=signals)
 
 
@@ -438,9 +453,11 @@ def unfamiliar_schema(schema: Schema, names: Sequence[str]) -> Schema:
 
 @dataclass
 class BudgetState:
-    """Running counts across the batches of one run (one per Extractor.extract_many call)."""
+    """Running counts across the batches of one run (one per Extractor.extract_many call), and
+    the run's `hybrid_ie.competence.Competence` under the ``competence`` escalation."""
 
     chunks_seen: int = 0
+    competence: Any = None
 
     def slots(self, budget: float, n_chunks: int) -> int:
         """LLM slots for a batch of n chunks: the slots these chunks add to the run total."""

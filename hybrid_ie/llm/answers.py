@@ -6,8 +6,11 @@
 - `read_extraction` / `read_verification`: a validated answer -> Entities with character offsets
   (source "llm") and Relations between them, with grounding counts.
 
-Relations always pass the type-signature filter: a relation is kept only when its head and tail
-are entities of this answer whose types the schema allows for that relation.
+A relation is kept when its label is the schema's and its head and tail are entities of this
+answer; its argument types are checked after the merge (`hybrid_ie.reconcile`, or
+`reconcile.normalize` in llm mode), against the labels the entities end up with, since the LLM's
+own label of an argument may be the one the merge replaces. Where a mention repeats, the pair the
+schema allows comes first.
 """
 
 from __future__ import annotations
@@ -93,7 +96,7 @@ def verify_candidates(doc: Document, limit: int) -> Candidates:
 
 
 class AnswerBuilder:
-    """Collects grounded entities and type-checked relations for one chunk text."""
+    """Collects grounded entities and their relations for one chunk text."""
 
     def __init__(self, text: str, schema: Schema):
         self.text = text
@@ -140,10 +143,12 @@ class AnswerBuilder:
         return self.add_entity(span.start, span.end, label, mention, grounding=(span.method, round(similarity, 4)))
 
     def add_relation(self, heads: list[Entity], label: str, tails: list[Entity]) -> None:
-        """Keep the head/tail pair the schema allows for `label` that lie closest together (a
-        mention repeated in the chunk: the relation is stated near its arguments); else count it
-        dropped. A relation already kept is not added twice."""
-        pairs = [(h, t) for h in heads for t in tails if h.id != t.id and self.schema.allows(label, h.label, t.label)]
+        """Keep the head/tail pair that lie closest together (a mention repeated in the chunk: the
+        relation is stated near its arguments), among the pairs the schema allows for `label` when
+        there are any (types are checked again after the merge); count it dropped when an
+        argument is missing. A relation already kept is not added twice."""
+        pairs = [(h, t) for h in heads for t in tails if h.id != t.id]
+        pairs = [p for p in pairs if self.schema.allows(label, p[0].label, p[1].label)] or pairs
         if not pairs:
             self.dropped_relations += 1
             return

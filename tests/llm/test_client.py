@@ -11,6 +11,7 @@ from support.llm_server import LLMServer, Reply, client_config
 from hybrid_ie.document import Document, Entity, Relation
 from hybrid_ie.errors import InputError
 from hybrid_ie.llm import ConfigError, LLMClient, LLMConfig, Price
+from hybrid_ie.reconcile import normalize
 
 TEXT = "Steve Jobs , the chief of Apple , lives in Palo Alto ."
 ANSWER = {
@@ -170,7 +171,10 @@ def test_prompt_injection_cannot_add_labels(server: LLMServer, conll04):
     assert injected not in first[0]["content"]
 
 
-def test_type_signature_filter_drops_impossible_relations(server: LLMServer, conll04):
+def test_relation_types_are_checked_after_the_merge(server: LLMServer, conll04):
+    """The client keeps a schema relation between two answer entities whatever their LLM types
+    (the merge may relabel an argument); `normalize` (llm mode) and the reconciler drop it when
+    the final types do not fit. A relation without its argument is dropped at once."""
     server.script(Reply.ok({
         "entities": [{"text": "Steve Jobs", "type": "Peop"}, {"text": "Apple", "type": "Org"}],
         "relations": [
@@ -180,8 +184,12 @@ def test_type_signature_filter_drops_impossible_relations(server: LLMServer, con
         ],
     }))
     result = LLMClient(client_config(server)).extract(TEXT, conll04)
-    assert triples(result) == [("Steve Jobs", "Work_For", "Apple")]
-    assert result.dropped_relations == 2
+    assert triples(result) == [("Apple", "Work_For", "Steve Jobs"), ("Steve Jobs", "Work_For", "Apple")]
+    assert result.dropped_relations == 1
+    doc = Document(id="c", text=TEXT, entities=result.entities, relations=result.relations)
+    kept = normalize(doc, conll04)
+    names = {e.id: e.text for e in kept.entities}
+    assert [(names[r.head], r.label, names[r.tail]) for r in kept.relations] == [("Steve Jobs", "Work_For", "Apple")]
 
 
 def test_cache_hit_spends_nothing_and_survives_a_new_client(server: LLMServer, conll04, tmp_path):

@@ -1,0 +1,205 @@
+"""Per-label competence: what the encoder's answers are worth for each label of this schema on
+this corpus, measured during one run.
+
+The contract
+------------
+`Competence` keeps, per schema type (entity types and relation types apart), how often the
+encoder's items agree with a *reference* answer for the same chunk text:
+
+- `observe(encoder, reference)`: one chunk. The reference is the LLM's answer on an escalated
+  chunk (a running estimate as a batch job goes) or the gold of a labelled example the user gave
+  (`observe_examples`). Items match as the reconciler matches them: an entity by (start, end,
+  label), a relation by (head span, tail span, label), a symmetric relation in either order. Per
+  label L: ``both`` counts the items of L both sides returned, ``total`` the items of L each side
+  returned (so ``2 * both / total`` is their Dice agreement, the F1 of one against the other). A
+  relabel ("location" by the encoder, "country" by the LLM, same span) counts against both labels.
+- `estimate(L)` is the encoder's F1 on L as seen through a reference whose own F1 is
+  ``reference_f1`` (1 for gold; for an LLM the reconciler's `llm_score`, "how good the LLM is"):
+  with independent errors the agreement of an encoder of F1 e with a reference of F1 q is about
+  ``e * q``, so ``estimate = agreement / q`` clipped to [0, 1]. The agreement is shrunk toward the
+  pooled agreement of all labels of its kind by `prior_items` pseudo-items, so a label seen once
+  does not swing to 0 or 1. Before anything was observed every label is 1.0 (trusted), which
+  keeps the reconciler's behaviour of a run without the estimate.
+- `trust(L)` = ``min(1, estimate(L) / trusted)``: the weight of the encoder's votes on L in the
+  reconciler (`reconcile(..., trust=...)`); 1 for a label the encoder is competent on, so there
+  the merge is the plain vote.
+- `weak()`: the labels whose estimate is below `weak_below`; the router's ``weak_label`` signal
+  (`weak_items`) marks the chunks holding encoder items or plausible candidates of them,
+  one signal per item, so under the default rank the chunks with the most such items escalate
+  first, and the ``competence`` escalation has the LLM extract those chunks with the whole schema.
+
+Which reference, and why the LLM's agreement and not the encoder's own scores: measured on dev
+splits by `eval/bench_competence.py` (eval/RESULTS.md, "Competence"). Sibling-label competition
+(`competition_estimate`: the share of a label's kept entities that a candidate of another label
+on the same span scores close to) is kept as a diagnostic; labelled examples are the same
+`observe` against gold (`observe_examples`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hybrid_ie.document import Document
+from hybrid_ie.schema import Schema
+
+# Chosen on dev splits with oracle LLMs (eval/bench_competence.py; eval/RESULTS.md, "Competence").
+WEAK_BELOW = 0.6  # a label whose estimate is below this is weak: its chunks go to the LLM first
+TRUSTED = 0.8  # the estimate at and above which the encoder's votes count fully
+PRIOR_ITEMS = 4.0  # pseudo-items of the pooled agreement every label's estimate starts with
+RIVAL_RATIO = 0.8  # competition: a rival label scoring at least this share of the kept one's
+
+ENTITIES, RELATIONS = "entities", "relations"
+
+
+@dataclass
+class _Tally:
+    both: float = 0.0
+    total: float = 0.0
+
+
+def _entity_keys(doc: Document) -> set[tuple[int, int, str]]:
+    return {(e.start, e.end, e.label) for e in doc.entities}
+
+
+def _relation_keys(doc: Document, symmetric: set[str]) -> set[tuple[tuple[int, int], tuple[int, int], str]]:
+    ents = doc.entity_map()
+    keys = set()
+    for r in doc.relations:
+        head, tail = ents[r.head].span, ents[r.tail].span
+        if r.label in symmetric and tail < head:
+            head, tail = tail, head
+        keys.add((head, tail, r.label))
+    return keys
+
+
+@dataclass
+class Competence:
+    """The running per-label estimate of one run (see the module docstring)."""
+
+    schema: Schema
+    reference_f1: float = 1.0
+    weak_below: float = WEAK_BELOW
+    trusted: float = TRUSTED
+    prior_items: float = PRIOR_ITEMS
+    tallies: dict[str, dict[str, _Tally]] = field(default_factory=lambda: {ENTITIES: {}, RELATIONS: {}})
+    chunks: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.reference_f1 <= 1.0:
+            raise ValueError(f"reference_f1 must be in (0, 1], got {self.reference_f1}")
+        for label in self.schema.entity_labels:
+            self.tallies[ENTITIES].setdefault(label, _Tally())
+        for label in self.schema.relation_labels:
+            self.tallies[RELATIONS].setdefault(label, _Tally())
+
+    # -- observations ------------------------------------------------------------------------
+    def observe(self, encoder: Document, reference: Document) -> None:
+        """Count one chunk's agreement per label (the two Documents cover the same text)."""
+        self.chunks += 1
+        symmetric = self.schema.symmetric_relations
+        pairs = ((ENTITIES, _entity_keys(encoder), _entity_keys(reference)),
+                 (RELATIONS, _relation_keys(encoder, symmetric), _relation_keys(reference, symmetric)))  # fmt: skip
+        for kind, enc, ref in pairs:
+            table = self.tallies[kind]
+            for key in enc | ref:
+                tally = table.setdefault(key[-1], _Tally())
+                tally.total += (key in enc) + (key in ref)
+                tally.both += key in enc and key in ref
+
+    def observe_examples(self, encoder_docs: Sequence[Document], gold: Sequence[Document]) -> None:
+        """Labelled examples: the encoder's Documents for their texts against their gold."""
+        for enc, ref in zip(encoder_docs, gold, strict=True):
+            self.observe(enc, ref)
+
+    # -- estimates (`kind`: ENTITIES or RELATIONS; an entity and a relation type may share a name)
+    def pooled(self, kind: str) -> float | None:
+        """The agreement of all labels of `kind` together; None before any item was seen."""
+        both = sum(t.both for t in self.tallies[kind].values())
+        total = sum(t.total for t in self.tallies[kind].values())
+        return 2.0 * both / total if total else None
+
+    def agreement(self, label: str, kind: str = ENTITIES) -> float | None:
+        """The label's Dice agreement, shrunk toward its kind's pooled agreement."""
+        pooled = self.pooled(kind)
+        if pooled is None:
+            return None
+        tally = self.tallies[kind].get(label, _Tally())
+        return (2.0 * tally.both + pooled * 2.0 * self.prior_items) / (tally.total + 2.0 * self.prior_items)
+
+    def estimate(self, label: str, kind: str = ENTITIES) -> float:
+        agreement = self.agreement(label, kind)
+        return 1.0 if agreement is None else min(1.0, agreement / self.reference_f1)
+
+    def trust(self, label: str, kind: str = ENTITIES) -> float:
+        return min(1.0, self.estimate(label, kind) / self.trusted) if self.trusted > 0 else 1.0
+
+    def trust_map(self) -> dict[str, dict[str, float]]:
+        """{kind: {label: trust}} for every label seen or in the schema (`reconcile(trust=...)`)."""
+        return {kind: {label: self.trust(label, kind) for label in table} for kind, table in self.tallies.items()}
+
+    def weak(self) -> dict[str, dict[str, float]]:
+        """{kind: {label: estimate}} of the labels whose estimate is below `weak_below`."""
+        estimates = {kind: {label: self.estimate(label, kind) for label in table} for kind, table in self.tallies.items()}
+        return {kind: {label: e for label, e in table.items() if e < self.weak_below} for kind, table in estimates.items()}
+
+    def to_meta(self) -> dict[str, Any]:
+        """What a report shows: chunks observed, and per label its counts, estimate and trust."""
+        return {
+            "chunks": self.chunks,
+            "reference_f1": self.reference_f1,
+            **{kind: {label: {"both": t.both, "total": t.total, "estimate": round(self.estimate(label, kind), 4),
+                              "trust": round(self.trust(label, kind), 4)}
+                      for label, t in table.items()}
+               for kind, table in self.tallies.items()},
+        }  # fmt: skip
+
+
+def competition_estimate(docs: Iterable[Document], ratio: float = RIVAL_RATIO) -> dict[str, float]:
+    """Sibling-label competition, from the encoder's output alone: per entity label, 1 minus the
+    share of its kept entities on whose span a candidate of another label scores at least
+    `ratio` of the kept score (`meta["encoder"]["candidates"]`). Labels never kept are absent."""
+    kept: dict[str, int] = {}
+    rivalled: dict[str, int] = {}
+    for doc in docs:
+        rivals: dict[tuple[int, int], list[tuple[str, float]]] = {}
+        for c in doc.meta.get("encoder", {}).get("candidates", []):
+            rivals.setdefault((int(c["start"]), int(c["end"])), []).append((str(c["label"]), float(c["score"])))
+        for e in doc.entities:
+            score = 1.0 if e.score is None else e.score
+            kept[e.label] = kept.get(e.label, 0) + 1
+            if any(label != e.label and s >= ratio * score for label, s in rivals.get(e.span, [])):
+                rivalled[e.label] = rivalled.get(e.label, 0) + 1
+    return {label: 1.0 - rivalled.get(label, 0) / n for label, n in kept.items()}
+
+
+def weak_items(chunk: Document, weak: Mapping[str, Mapping[str, float]], entity_band: float) -> list[tuple[float, str]]:
+    """(estimate, what) of the chunk's encoder items of weak labels (`weak` as `Competence.weak()`
+    gives it): kept entities, candidates scored within `entity_band` below their cut-off or
+    above it, and kept relations."""
+    ents_weak, rels_weak = weak.get(ENTITIES, {}), weak.get(RELATIONS, {})
+    if not ents_weak and not rels_weak:
+        return []
+    info = chunk.meta.get("encoder", {})
+    cut = float(info.get("threshold", 0.5))
+    own: Mapping[str, float] = info.get("label_thresholds") or {}
+    items = [(ents_weak[e.label], f"{e.text!r} {e.label}") for e in chunk.entities if e.label in ents_weak]
+    items += [(ents_weak[c["label"]], f"{c['text']!r} {c['label']} (candidate)")
+              for c in info.get("candidates", [])
+              if c["label"] in ents_weak and float(c["score"]) >= float(own.get(c["label"], cut)) - entity_band]  # fmt: skip
+    ents = chunk.entity_map()
+    items += [(rels_weak[r.label], f"{ents[r.head].text!r} {r.label} {ents[r.tail].text!r}")
+              for r in chunk.relations if r.label in rels_weak]  # fmt: skip
+    return items
+
+
+__all__ = [
+    "PRIOR_ITEMS",
+    "RIVAL_RATIO",
+    "TRUSTED",
+    "WEAK_BELOW",
+    "Competence",
+    "competition_estimate",
+    "weak_items",
+]
