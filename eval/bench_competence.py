@@ -1,0 +1,236 @@
+"""Escalation and trust by per-label competence, against today's rule: one command.
+
+    python eval/bench_competence.py --sets conll04:dev,wnut17:dev,wlp:dev,multiconer2-en:dev:coarse \
+        --limit 100 --llm oracle:0.1,oracle:0.3 --json eval/reports/competence/dev.json
+    python eval/bench_competence.py --sets DEV_OR_TEST_SETS --llm config:llm-1.5b.toml \
+        --cache eval/reports/competence/llm-cache.sqlite ...     # a real LLM, answers cached
+
+For each set (``name:split``, ``name:split:coarse`` = the label-competition variant of
+`eval/label_competition.json`: coarse labels and the catch-all beside the fine ones, merged gold)
+on its first `--limit` sentences it scores strict micro F1 of these rows: the encoder alone; per
+LLM (``LLM@SCORE`` gives that LLM's `--llm-score`), the LLM alone (``--mode llm``) and the hybrid
+at each budget with the old rule (today's defaults: ``verify`` escalation, ``vote``) and the new
+rule (the ``competence`` escalation: `hybrid_ie.competence`), both with that LLM score. Sets are read with their own labels, as the
+zero-shot protocol reads them (`eval/ZERO_SHOT.md`; conll04 with the repository's schema);
+flat decoding.
+
+The encoder runs once per set (its Documents are reused by every row), so a row costs only its
+LLM calls. LLMs: ``oracle[:P]`` is the gold-reading loopback oracle of `hybrid_ie.benchmark.oracle`
+(deterministic, cheap; it reads gold, so it cannot stand in for a real LLM's *kind* of errors);
+``config:PATH`` is any LLM configuration `LLMConfig.load` reads (the local llama.cpp model, an
+openai-compatible server), with its answers cached in `--cache` (sqlite; a re-run asks nothing
+twice).
+
+It also reports how well each per-label competence estimate predicts the encoder's true per-label
+F1 on the rows' sentences (labels with at least 5 gold mentions; mean absolute error weighted by
+gold mentions, and Spearman's rank correlation): the running LLM agreement of the new rule at each
+budget, sibling-label competition (`competition_estimate`), and labelled examples (the first
+`--examples` sentences' gold).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+RULES = ("old", "new")
+
+
+class CachedEncoder:
+    """An encoder tier whose `predict` answers each (text, schema, cut-offs) once per process."""
+
+    def __init__(self, encoder: Any) -> None:
+        self.encoder = encoder
+        self.memo: dict[tuple, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.encoder, name)
+
+    def predict(self, texts, schema, *, ids=None, threshold=None, relation_threshold=None, nested=False,
+                batch_size=16, progress=False):  # fmt: skip
+        ids = list(ids) if ids is not None else [f"doc-{i}" for i in range(len(texts))]
+        keys = [(schema.fingerprint, t, threshold, relation_threshold, nested) for t in texts]
+        todo = [i for i, k in enumerate(keys) if k not in self.memo]
+        if todo:
+            done = self.encoder.predict([texts[i] for i in todo], schema, ids=[ids[i] for i in todo],
+                                        threshold=threshold, relation_threshold=relation_threshold,
+                                        nested=nested, batch_size=batch_size)  # fmt: skip
+            for i, doc in zip(todo, done, strict=True):
+                self.memo[keys[i]] = doc
+        if callable(progress):
+            progress(len(texts))
+        return [self.memo[k].model_copy(update={"id": i}, deep=True) for k, i in zip(keys, ids, strict=True)]
+
+
+def load_set(spec: str, limit: int | None) -> tuple[Any, list]:
+    """(schema, gold documents) of ``name:split[:coarse]``."""
+    from hybrid_ie.benchmark.suite import set_schema
+    from hybrid_ie.benchmark.suite_parts import coarse_schema, load_hierarchies, merged_gold
+    from hybrid_ie.datasets import get_set
+
+    name, split, *variant = spec.split(":")
+    ds = get_set(name)
+    gold = ds.load(split)[:limit]
+    if name == "conll04":
+        return ds.schema(), gold
+    schema = set_schema(ds, ("entities", "relations") if ds.relation_types else ("entities",))
+    if variant == ["coarse"]:
+        h = load_hierarchies(HERE / "label_competition.json", {name: ds})[name]
+        schema = coarse_schema(dataclasses.replace(schema, relation_types=()), h)
+        gold = merged_gold(gold, h)
+    return schema, gold
+
+
+def run_row(extractor: Any, gold: list, schema: Any) -> tuple[dict[str, Any], list]:
+    from hybrid_ie.metrics import score
+
+    t0 = time.perf_counter()
+    pred = list(extractor.extract_many([{"id": d.id, "text": d.text} for d in gold], batch_size=16))
+    seconds = time.perf_counter() - t0
+    report = score(gold, pred, symmetric=schema.symmetric_relations).to_dict()
+    calls = sum(int((d.meta.get("llm") or {}).get("calls", 0)) for d in pred)
+    row = {"entity_f1": round(100 * report["entities"]["strict"]["f1"], 2),
+           "relation_f1": round(100 * report["relations"]["strict"]["f1"], 2) if schema.relation_types else None,
+           "llm_calls": calls, "seconds": round(seconds, 2), "per_label": report["per_label"]}  # fmt: skip
+    return row, pred
+
+
+def spearman(xs: list[float], ys: list[float]) -> float | None:
+    def ranks(v: list[float]) -> list[float]:
+        order = sorted(range(len(v)), key=lambda i: v[i])
+        r = [0.0] * len(v)
+        i = 0
+        while i < len(order):
+            j = i
+            while j + 1 < len(order) and v[order[j + 1]] == v[order[i]]:
+                j += 1
+            for k in range(i, j + 1):
+                r[order[k]] = (i + j) / 2.0
+            i = j + 1
+        return r
+
+    if len(xs) < 3:
+        return None
+    rx, ry = ranks(xs), ranks(ys)
+    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
+    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=True))
+    var = (sum((a - mx) ** 2 for a in rx) * sum((b - my) ** 2 for b in ry)) ** 0.5
+    return round(cov / var, 3) if var else None
+
+
+def estimator_quality(estimate: dict[str, float], per_label: dict[str, Any]) -> dict[str, Any]:
+    """How an entity-label estimate matches the true per-label F1 (labels with >= 5 gold)."""
+    labels = [lab for lab, m in per_label.items() if m["tp"] + m["fn"] >= 5]
+    if not labels:
+        return {"labels": 0}
+    true = [per_label[lab]["f1"] for lab in labels]
+    est = [estimate.get(lab, 1.0) for lab in labels]
+    weights = [per_label[lab]["tp"] + per_label[lab]["fn"] for lab in labels]
+    mae = sum(w * abs(a - b) for w, a, b in zip(weights, true, est, strict=True)) / sum(weights)
+    return {"labels": len(labels), "mae": round(mae, 3), "spearman": spearman(est, true)}
+
+
+def make_llm(stack: ExitStack, spec: str, gold: list, schema: Any, cache: str | None) -> Any:
+    if spec.startswith("oracle"):
+        from hybrid_ie.benchmark.oracle import oracle_llm
+
+        return stack.enter_context(oracle_llm(spec, gold, schema))[0]
+    from hybrid_ie.llm import LLMClient, LLMConfig
+
+    path = spec.removeprefix("config:")
+    config = LLMConfig.load(path or None)
+    if cache:
+        config = config.model_copy(update={"cache": True, "cache_path": Path(cache)})
+    return stack.enter_context(LLMClient(config))
+
+
+def bench_set(spec: str, args: argparse.Namespace, encoder: Any) -> list[dict[str, Any]]:
+    from hybrid_ie.competence import Competence, competition_estimate
+    from hybrid_ie.pipeline import Extractor
+    from hybrid_ie.router import RoutingPolicy
+
+    schema, gold = load_set(spec, args.limit)
+    base, enc_pred = run_row(Extractor(schema, encoder=encoder, mode="encoder"), gold, schema)
+    true = base["per_label"]["entities"]
+    examples = Competence(schema)
+    examples.observe_examples(enc_pred[: args.examples], gold[: args.examples])
+    quality = {"competition": estimator_quality(competition_estimate(enc_pred), true),
+               f"examples ({args.examples})": estimator_quality(
+                   {lab: examples.estimate(lab) for lab in schema.entity_labels}, true)}  # fmt: skip
+    rows = [{"set": spec, "llm": "-", "row": "encoder", **base}]
+    for llm_spec in args.llm.split(","):
+        llm_name, _, given = llm_spec.partition("@")
+        llm_score = float(given) if given else args.llm_score
+        with ExitStack() as stack:
+            llm = make_llm(stack, llm_name, gold, schema, args.cache)
+            row, _ = run_row(Extractor(schema, llm=llm, mode="llm", llm_score=llm_score), gold, schema)
+            rows.append({"set": spec, "llm": llm_spec, "row": "LLM only", **row})
+            for budget in (float(b) for b in args.budgets.split(",")):
+                for rule in args.rules.split(","):
+                    escalation = "competence" if rule == "new" else "verify"
+                    ex = Extractor(schema, encoder=encoder, llm=llm, mode="hybrid", llm_score=llm_score,
+                                   policy=RoutingPolicy(budget=budget, escalation=escalation))  # fmt: skip
+                    row, _ = run_row(ex, gold, schema)
+                    rows.append({"set": spec, "llm": llm_spec, "row": f"hybrid {budget:g} {rule}", **row})
+                    if ex.competence is not None:
+                        est = {lab: ex.competence.estimate(lab) for lab in schema.entity_labels}
+                        quality[f"agreement {llm_spec} @{budget:g}"] = estimator_quality(est, true)
+                        rows[-1]["competence"] = ex.competence.to_meta()
+                    print(json.dumps({k: v for k, v in rows[-1].items() if k not in ("per_label", "competence")}),
+                          file=sys.stderr, flush=True)  # fmt: skip
+    rows[0]["estimators"] = quality
+    return rows
+
+
+def print_rows(rows: list[dict[str, Any]]) -> None:
+    cols = ("set", "llm", "row", "entity_f1", "relation_f1", "llm_calls", "seconds")
+    print("| " + " | ".join(cols) + " |")
+    print("|" + "---|" * len(cols))
+    for r in rows:
+        print("| " + " | ".join("-" if r.get(c) is None else str(r.get(c)) for c in cols) + " |")
+    print("\n| set | estimator | labels | weighted MAE | Spearman |\n|---|---|---|---|---|")
+    for r in rows:
+        for name, q in (r.get("estimators") or {}).items():
+            print(f"| {r['set']} | {name} | {q['labels']} | {q.get('mae', '-')} | {q.get('spearman', '-')} |")
+    print(f"\nload average: {os.getloadavg()}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from hybrid_ie.reconcile import LLM_SCORE
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sets", default="conll04:dev,wnut17:dev,wlp:dev,multiconer2-en:dev:coarse")
+    ap.add_argument("--limit", type=int, default=100)
+    ap.add_argument("--budgets", default="0.2,0.5,1")
+    ap.add_argument("--rules", default=",".join(RULES))
+    ap.add_argument("--llm", default="oracle:0.1@0.9,oracle:0.3", help="comma list of LLM[@LLM_SCORE]; an LLM is "
+                    "oracle[:P] or config:PATH; @LLM_SCORE: its --llm-score (else --llm-score)")
+    ap.add_argument("--cache", default=None, help="sqlite cache of a real LLM's answers (config: LLMs)")
+    ap.add_argument("--llm-score", type=float, default=LLM_SCORE)
+    ap.add_argument("--examples", type=int, default=20, help="labelled examples for that estimator")
+    ap.add_argument("--model", default=None, help="encoder checkpoint (default: the shipped one)")
+    ap.add_argument("--json", default=None, help="also write every row (with per-label scores) here")
+    args = ap.parse_args(argv)
+
+    from hybrid_ie.encoder import JointEncoder
+
+    encoder = CachedEncoder(JointEncoder.from_pretrained(args.model))
+    rows = [row for spec in args.sets.split(",") for row in bench_set(spec, args, encoder)]
+    print_rows(rows)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps({"argv": sys.argv, "args": vars(args), "rows": rows,
+                                               "load": os.getloadavg()}, indent=1))  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

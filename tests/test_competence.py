@@ -1,0 +1,239 @@
+"""Per-label competence (`hybrid_ie.competence`), the trust-weighted vote, the ``competence``
+escalation end to end with a scripted encoder and the loopback LLM server, and LLM relations that
+survive the merge."""
+
+from __future__ import annotations
+
+import pytest
+from support.llm_server import LLMServer, Reply, client_config
+
+from hybrid_ie.competence import ENTITIES, RELATIONS, Competence, competition_estimate, weak_items
+from hybrid_ie.document import Document, Entity, Relation, make_entity
+from hybrid_ie.pipeline import Extractor
+from hybrid_ie.reconcile import reconcile
+from hybrid_ie.router import WEAK_LABEL, Escalation, RoutingPolicy, route_chunk
+from hybrid_ie.schema import Schema
+
+SCHEMA = Schema.from_labels(["person", "politician", "city"], ["born in"])
+TEXTS = [f"Senator Obama{i} was born in Honolulu ." for i in range(6)]
+
+
+def make_schema(entities: list[str], relation: dict) -> Schema:
+    return Schema.from_dict({"name": "s", "entity_types": [{"name": n, "description": n} for n in entities],
+                             "relation_types": [{"description": relation["name"], **relation}]})  # fmt: skip
+
+
+def ent(text: str, mention: str, label: str, score: float | None = 0.9, i: int = 1, source: str = "encoder") -> Entity:
+    start = text.index(mention)
+    return make_entity(text, start, start + len(mention), label, id=f"T{i}", score=score, source=source)
+
+
+def chunk(text: str, ents: list[Entity], rels: list[Relation] = (), candidates: list[dict] = ()) -> Document:
+    meta = {"encoder": {"threshold": 0.5, "relation_threshold": 0.5, "candidates": list(candidates)}}
+    return Document(id="c", text=text, entities=ents, relations=list(rels), meta=meta)
+
+
+def encoder_doc(text: str) -> Document:
+    """The scripted encoder: the senator as a person (gold: politician), the city right."""
+    name = text.split()[1]
+    born = Relation(head="T1", tail="T2", label="born in", score=0.9, source="encoder")
+    return chunk(text, [ent(text, name, "person", 0.9, 1), ent(text, "Honolulu", "city", 0.9, 2)], [born])
+
+
+def gold_doc(text: str) -> Document:
+    name = text.split()[1]
+    born = Relation(head="T1", tail="T2", label="born in")
+    return Document(id="g", text=text, entities=[ent(text, name, "politician", None, 1), ent(text, "Honolulu", "city", None, 2)],
+                    relations=[born])  # fmt: skip
+
+
+# -- the estimate ---------------------------------------------------------------------------------
+
+
+def test_before_any_observation_every_label_is_trusted():
+    c = Competence(SCHEMA, reference_f1=0.5)
+    assert c.estimate("person") == c.estimate("born in", RELATIONS) == 1.0
+    assert c.trust_map() == {ENTITIES: {"person": 1.0, "politician": 1.0, "city": 1.0}, RELATIONS: {"born in": 1.0}}
+    assert c.weak() == {ENTITIES: {}, RELATIONS: {}}
+
+
+def test_agreement_against_gold_separates_the_wrong_label_from_the_right_one():
+    c = Competence(SCHEMA)
+    c.observe_examples([encoder_doc(t) for t in TEXTS], [gold_doc(t) for t in TEXTS])
+    # pooled entity agreement: 2 * 6 both / 24 items = 0.5; city agrees 6 of 6, person 0 of 6
+    assert c.pooled(ENTITIES) == pytest.approx(0.5)
+    assert c.estimate("city") == pytest.approx((12 + 0.5 * 8) / (12 + 8))
+    assert c.estimate("person") == pytest.approx((0 + 0.5 * 8) / (6 + 8))
+    assert c.estimate("politician") == c.estimate("person")  # 6 gold items, none from the encoder
+    assert set(c.weak()[ENTITIES]) == {"person", "politician"}
+    assert c.trust("city") == 1.0 and c.trust("person") == pytest.approx(c.estimate("person") / c.trusted)
+    # the relation's arguments are the same spans: it agrees although one argument's label does not
+    assert c.estimate("born in", RELATIONS) == 1.0 and c.to_meta()["chunks"] == 6
+
+
+def test_a_weaker_reference_reads_the_same_agreement_as_higher_competence():
+    strict, lenient = Competence(SCHEMA, reference_f1=1.0), Competence(SCHEMA, reference_f1=0.5)
+    for c in (strict, lenient):
+        c.observe_examples([encoder_doc(t) for t in TEXTS[:2]], [gold_doc(t) for t in TEXTS[:2]])
+    assert lenient.estimate("person") == pytest.approx(min(1.0, 2 * strict.estimate("person")))
+    with pytest.raises(ValueError, match="reference_f1"):
+        Competence(SCHEMA, reference_f1=0.0)
+
+
+def test_symmetric_relations_agree_in_either_order():
+    schema = make_schema(["person"], {"name": "knows", "symmetric": True})
+    text = "Ann met Bob ."
+    a, b = ent(text, "Ann", "person", 0.9, 1), ent(text, "Bob", "person", 0.9, 2)
+    enc = chunk(text, [a, b], [Relation(head="T1", tail="T2", label="knows")])
+    ref = chunk(text, [a, b], [Relation(head="T2", tail="T1", label="knows")])
+    c = Competence(schema)
+    c.observe(enc, ref)
+    assert c.tallies[RELATIONS]["knows"].both == 1 and c.estimate("knows", RELATIONS) == 1.0
+
+
+def test_competition_reads_rival_labels_on_the_same_span():
+    text = TEXTS[0]
+    name = text.split()[1]
+    s = text.index(name)
+    rival = {"start": s, "end": s + len(name), "text": name, "label": "politician", "score": 0.8}
+    far = {"start": s, "end": s + len(name), "text": name, "label": "city", "score": 0.2}
+    docs = [chunk(text, [ent(text, name, "person", 0.9), ent(text, "Honolulu", "city", 0.9, 2)], candidates=[rival, far])]
+    assert competition_estimate(docs) == {"person": 0.0, "city": 1.0}
+    assert competition_estimate(docs, ratio=0.95) == {"person": 1.0, "city": 1.0}
+
+
+# -- routing and escalation -----------------------------------------------------------------------
+
+
+def test_weak_items_become_weak_label_signals_one_per_item():
+    text = TEXTS[0]
+    name = text.split()[1]
+    s = text.index(name)
+    near = {"start": s, "end": s + len(name), "text": name, "label": "politician", "score": 0.4}
+    low = {"start": s, "end": s + len(name), "text": name, "label": "politician", "score": 0.2}
+    doc = chunk(text, encoder_doc(text).entities, encoder_doc(text).relations, candidates=[near, low])
+    weak = {ENTITIES: {"person": 0.3, "politician": 0.4}, RELATIONS: {"born in": 0.5}}
+    items = weak_items(doc, weak, entity_band=0.15)
+    assert [round(e, 2) for e, _ in items] == [0.3, 0.4, 0.5]  # the kept person, the near candidate, the relation
+    quiet = RoutingPolicy(entity_band=0.0, relation_band=0.0, check_overlaps=False, check_unknown_labels=False,
+                          check_type_violations=False, empty_min_words=0)  # fmt: skip
+    decision = route_chunk(doc, SCHEMA, quiet, weak=weak)
+    assert [s.reason for s in decision.signals] == [WEAK_LABEL] * 2  # band 0: the candidate at 0.4 is not plausible
+    assert decision.uncertainty == pytest.approx(0.7)
+    assert route_chunk(doc, SCHEMA, quiet).signals == []
+
+
+def test_the_competence_escalation_extracts_weak_and_empty_chunks_and_verifies_the_rest():
+    esc = Escalation("competence")
+    assert esc.task([WEAK_LABEL], SCHEMA, []) == ("extract", SCHEMA)
+    assert esc.task(["empty_long_chunk"], SCHEMA, []) == ("extract", SCHEMA)
+    assert esc.task(["entity_near_threshold", "unknown_label"], SCHEMA, ["politician"])[0] == "verify"
+
+
+# -- the trust-weighted vote, and LLM relations ----------------------------------------------------
+
+
+def llm_answer(text: str) -> Document:
+    """The LLM's answer: the senator as a politician, the city, the relation."""
+    name = text.split()[1]
+    return Document(id="l", text=text, entities=[ent(text, name, "politician", None, 1, "llm"),
+                                                 ent(text, "Honolulu", "city", None, 2, "llm")],
+                    relations=[Relation(head="T1", tail="T2", label="born in", source="llm")])  # fmt: skip
+
+
+def labels(doc: Document) -> list[tuple[str, str, str]]:
+    return [(e.text, e.label, e.source) for e in doc.entities]
+
+
+def test_full_trust_is_the_plain_vote_and_no_trust_lets_the_llm_decide():
+    text = TEXTS[0]
+    enc, llm = encoder_doc(text), llm_answer(text)
+    plain = reconcile(enc, llm, SCHEMA, "vote")
+    full = {ENTITIES: {"person": 1.0, "politician": 1.0, "city": 1.0}, RELATIONS: {"born in": 1.0}}
+    assert reconcile(enc, llm, SCHEMA, "vote", trust=full) == plain
+    # the plain vote keeps the encoder's label (0.9 against the LLM's 0.5) and drops the addition
+    assert ("Obama0", "person", "encoder") in labels(plain)
+    weak = {ENTITIES: {"person": 0.1, "politician": 0.1}}
+    merged = reconcile(enc, llm, SCHEMA, "vote", trust=weak)
+    assert labels(merged) == [("Obama0", "politician", "llm"), ("Honolulu", "city", "both")]
+    # the relation both returned survives on the relabelled argument, typed after the merge
+    assert [(r.label, r.source) for r in merged.relations] == [("born in", "both")]
+
+
+def test_an_llm_relation_whose_arguments_survive_is_kept_with_its_provenance():
+    text = TEXTS[0]
+    enc = encoder_doc(text).model_copy(update={"relations": []})
+    llm = llm_answer(text)
+    weak_rel = {ENTITIES: {"person": 0.0, "politician": 0.0}, RELATIONS: {"born in": 0.0}}
+    merged = reconcile(enc, llm, SCHEMA, "vote", trust=weak_rel)
+    assert [(r.label, r.source) for r in merged.relations] == [("born in", "llm")]
+    # a relation the schema forbids between the merged types is dropped after the merge
+    strict = make_schema(["person", "politician", "city"], {"name": "born in", "head_types": ["person"], "tail_types": ["city"]})
+    assert reconcile(enc, llm, strict, "vote", trust=weak_rel).relations == []
+    # with full trust the encoder, which did not have it as a candidate, outvotes the addition
+    assert reconcile(enc, llm, SCHEMA, "vote").relations == []
+
+
+# -- end to end: a scripted encoder, the loopback LLM ------------------------------------------------
+
+
+class ScriptedEncoder:
+    """An EncoderTier that always answers `encoder_doc` (no model)."""
+
+    known_labels = {"person", "politician", "city", "born in"}
+
+    def predict(self, texts, schema, *, ids=None, **_):
+        ids = ids or [f"d{i}" for i in range(len(texts))]
+        return [encoder_doc(t).model_copy(update={"id": i}) for t, i in zip(texts, ids, strict=True)]
+
+    def quantize(self, mode):
+        return self
+
+
+def politician_answer(request):
+    """Extract: the senator as a politician; verify: relabel every candidate named like one."""
+    text = request.chunk_text
+    name = text.split()[1]
+    body = {"entities": [{"text": name, "type": "politician"}, {"text": "Honolulu", "type": "city"}],
+            "relations": [{"head": name, "type": "born in", "tail": "Honolulu"}]}  # fmt: skip
+    if "add_entities" in request.response_schema["properties"]:
+        return {"entities": ["politician", "ok"], "relations": ["ok"], "add_entities": [], "add_relations": []}
+    return body
+
+
+@pytest.fixture
+def server():
+    with LLMServer() as srv:
+        yield srv
+
+
+def run(server: LLMServer, escalation: str, batch_size: int = 2) -> tuple[list[Document], Extractor]:
+    policy = RoutingPolicy(budget=1.0, escalation=escalation, escalate_all=True)
+    ex = Extractor(SCHEMA, encoder=ScriptedEncoder(), llm=client_config(server), policy=policy, mode="hybrid",
+                   llm_score=0.7)  # fmt: skip
+    return list(ex.extract_many(TEXTS, batch_size=batch_size)), ex
+
+
+def test_the_running_estimate_moves_trust_to_the_llm_on_the_label_it_keeps_correcting(server):
+    server.default = Reply.ok(politician_answer)
+    old, old_ex = run(server, "verify")
+    new, new_ex = run(server, "competence")
+    assert old_ex.competence is None
+    # at the same LLM score the plain vote keeps the encoder's label: 0.9 against the LLM's 0.7
+    assert all([e.label for e in d.entities] == ["person", "city"] for d in old)
+    # the first batch merges after its own answers were observed: person's estimate is already low
+    assert all([e.label for e in d.entities] == ["politician", "city"] for d in new)
+    assert all(d.relations and d.relations[0].label == "born in" for d in new)
+    meta = new_ex.competence.to_meta()
+    assert meta["chunks"] == len(TEXTS) and meta[ENTITIES]["city"]["trust"] == 1.0
+    # person: agreed 0 of 6 items, shrunk toward the pooled 0.5 by 4 pseudo-items, read through an LLM of 0.7
+    assert meta[ENTITIES]["person"]["trust"] == pytest.approx((0.5 * 8 / (6 + 8)) / 0.7 / 0.8, abs=1e-4)
+    assert new[0].meta["pipeline"]["escalation"] == "competence"
+
+
+def test_failed_llm_answers_teach_the_estimate_nothing(server):
+    server.default = Reply.server_error(500)
+    docs, ex = run(server, "competence")
+    assert ex.competence.chunks == 0
+    assert all(d.error and d.error.startswith("llm_failed") for d in docs)
+    assert all([e.label for e in d.entities] == ["person", "city"] for d in docs)  # the encoder's answer stays
