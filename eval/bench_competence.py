@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import sys
@@ -152,7 +153,22 @@ def make_llm(stack: ExitStack, spec: str, gold: list, schema: Any, cache: str | 
     return stack.enter_context(LLMClient(config))
 
 
+def rule_grid(args: argparse.Namespace) -> list[tuple[str, dict[str, float]]]:
+    """("old", {}) and the new rule once per (trusted, weak_below) of the selection grid (named
+    "new" when the grid is the defaults' single point)."""
+    out: list[tuple[str, dict[str, float]]] = []
+    for rule in args.rules.split(","):
+        if rule != "new":
+            out.append((rule, {}))
+            continue
+        points = [(float(t), float(w)) for t in args.trusted.split(",") for w in args.weak_below.split(",")]
+        for t, w in points:
+            out.append(("new" if len(points) == 1 else f"new t{t:g} w{w:g}", {"trusted": t, "weak_below": w}))
+    return out
+
+
 def bench_set(spec: str, args: argparse.Namespace, encoder: Any) -> list[dict[str, Any]]:
+    from hybrid_ie import pipeline
     from hybrid_ie.competence import Competence, competition_estimate
     from hybrid_ie.pipeline import Extractor
     from hybrid_ie.router import RoutingPolicy
@@ -174,8 +190,9 @@ def bench_set(spec: str, args: argparse.Namespace, encoder: Any) -> list[dict[st
             row, _ = run_row(Extractor(schema, llm=llm, mode="llm", llm_score=llm_score), gold, schema)
             rows.append({"set": spec, "llm": llm_spec, "row": "LLM only", **row})
             for budget in (float(b) for b in args.budgets.split(",")):
-                for rule in args.rules.split(","):
-                    escalation = "competence" if rule == "new" else "verify"
+                for rule, settings in rule_grid(args):
+                    escalation = "competence" if rule.startswith("new") else "verify"
+                    pipeline.Competence = functools.partial(Competence, **settings)
                     ex = Extractor(schema, encoder=encoder, llm=llm, mode="hybrid", llm_score=llm_score,
                                    policy=RoutingPolicy(budget=budget, escalation=escalation))  # fmt: skip
                     row, _ = run_row(ex, gold, schema)
@@ -204,6 +221,7 @@ def print_rows(rows: list[dict[str, Any]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from hybrid_ie.competence import TRUSTED, WEAK_BELOW
     from hybrid_ie.reconcile import LLM_SCORE
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -215,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
                     "oracle[:P] or config:PATH; @LLM_SCORE: its --llm-score (else --llm-score)")
     ap.add_argument("--cache", default=None, help="sqlite cache of a real LLM's answers (config: LLMs)")
     ap.add_argument("--llm-score", type=float, default=LLM_SCORE)
+    ap.add_argument("--trusted", default=str(TRUSTED), help="the new rule's Competence.trusted (comma list: a grid)")
+    ap.add_argument("--weak-below", default=str(WEAK_BELOW), help="the new rule's Competence.weak_below (a grid)")
     ap.add_argument("--examples", type=int, default=20, help="labelled examples for that estimator")
     ap.add_argument("--model", default=None, help="encoder checkpoint (default: the shipped one)")
     ap.add_argument("--json", default=None, help="also write every row (with per-label scores) here")

@@ -16,7 +16,9 @@ encoder's items agree with a *reference* answer for the same chunk text:
 - `estimate(L)` is the encoder's F1 on L as seen through a reference whose own F1 is
   ``reference_f1`` (1 for gold; for an LLM the reconciler's `llm_score`, "how good the LLM is"):
   with independent errors the agreement of an encoder of F1 e with a reference of F1 q is about
-  ``e * q``, so ``estimate = agreement / q`` clipped to [0, 1]. The agreement is shrunk toward the
+  ``e * q``, so ``estimate = agreement / q`` clipped to [0, 1]. For relation types the reference
+  is taken as ``q ** 2``: a relation is right only when both arguments and the label are (the
+  oracle LLMs' relation F1 is about the square of their entity F1). The agreement is shrunk toward the
   pooled agreement of all labels of its kind by `prior_items` pseudo-items, so a label seen once
   does not swing to 0 or 1. Before anything was observed every label is 1.0 (trusted), which
   keeps the reconciler's behaviour of a run without the estimate.
@@ -27,6 +29,10 @@ encoder's items agree with a *reference* answer for the same chunk text:
   (`weak_items`) marks the chunks holding encoder items or plausible candidates of them,
   one signal per item, so under the default rank the chunks with the most such items escalate
   first, and the ``competence`` escalation has the LLM extract those chunks with the whole schema.
+
+The estimate lives on the run's `router.BudgetState` (one per `Extractor.extract_many` call);
+the Ray engine runs batches apart, each with its own state, so there each batch estimates from
+its own answers. The answers of a batch are all observed before any of them is merged.
 
 Which reference, and why the LLM's agreement and not the encoder's own scores: measured on dev
 splits by `eval/bench_competence.py` (eval/RESULTS.md, "Competence"). Sibling-label competition
@@ -45,8 +51,8 @@ from hybrid_ie.document import Document
 from hybrid_ie.schema import Schema
 
 # Chosen on dev splits with oracle LLMs (eval/bench_competence.py; eval/RESULTS.md, "Competence").
-WEAK_BELOW = 0.6  # a label whose estimate is below this is weak: its chunks go to the LLM first
-TRUSTED = 0.8  # the estimate at and above which the encoder's votes count fully
+WEAK_BELOW = 0.4  # a label whose estimate is below this is weak: its chunks go to the LLM first
+TRUSTED = 0.4  # the estimate at and above which the encoder's votes count fully
 PRIOR_ITEMS = 4.0  # pseudo-items of the pooled agreement every label's estimate starts with
 RIVAL_RATIO = 0.8  # competition: a rival label scoring at least this share of the kept one's
 
@@ -130,7 +136,8 @@ class Competence:
 
     def estimate(self, label: str, kind: str = ENTITIES) -> float:
         agreement = self.agreement(label, kind)
-        return 1.0 if agreement is None else min(1.0, agreement / self.reference_f1)
+        reference = self.reference_f1 if kind == ENTITIES else self.reference_f1**2
+        return 1.0 if agreement is None else min(1.0, agreement / reference)
 
     def trust(self, label: str, kind: str = ENTITIES) -> float:
         return min(1.0, self.estimate(label, kind) / self.trusted) if self.trusted > 0 else 1.0

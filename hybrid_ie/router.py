@@ -60,7 +60,8 @@ one choice: the `Escalation` (``RoutingPolicy.escalation``; `Escalation.task`, `
 =======================  ===========================================================================
 
 Verify cannot add an entity the encoder never proposed; ``extract-unfamiliar`` can. The default
-stays ``verify`` until the measurement of ``eval/bench_escalation.py`` picks another.
+stays ``verify``: neither ``eval/bench_escalation.py`` nor ``eval/bench_competence.py`` (which
+costs conll04 points against it with oracle LLMs; eval/RESULTS.md, "Competence") picked another.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from support.llm_server import LLMServer, Reply, client_config
 
-from hybrid_ie.competence import ENTITIES, RELATIONS, Competence, competition_estimate, weak_items
+from hybrid_ie.competence import ENTITIES, RELATIONS, TRUSTED, Competence, competition_estimate, weak_items
 from hybrid_ie.document import Document, Entity, Relation, make_entity
 from hybrid_ie.pipeline import Extractor
 from hybrid_ie.reconcile import reconcile
@@ -180,7 +180,7 @@ def test_an_llm_relation_whose_arguments_survive_is_kept_with_its_provenance():
 class ScriptedEncoder:
     """An EncoderTier that always answers `encoder_doc` (no model)."""
 
-    known_labels = {"person", "politician", "city", "born in"}
+    known_labels = frozenset({"person", "politician", "city", "born in"})
 
     def predict(self, texts, schema, *, ids=None, **_):
         ids = ids or [f"d{i}" for i in range(len(texts))]
@@ -207,11 +207,14 @@ def server():
         yield srv
 
 
-def run(server: LLMServer, escalation: str, batch_size: int = 2) -> tuple[list[Document], Extractor]:
+RUN_TEXTS = [f"Senator Obama{i} was born in Honolulu ." for i in range(24)]
+
+
+def run(server: LLMServer, escalation: str, batch_size: int = 8, texts: list[str] = RUN_TEXTS) -> tuple[list[Document], Extractor]:
     policy = RoutingPolicy(budget=1.0, escalation=escalation, escalate_all=True)
     ex = Extractor(SCHEMA, encoder=ScriptedEncoder(), llm=client_config(server), policy=policy, mode="hybrid",
-                   llm_score=0.7)  # fmt: skip
-    return list(ex.extract_many(TEXTS, batch_size=batch_size)), ex
+                   llm_score=0.8)  # fmt: skip
+    return list(ex.extract_many(texts, batch_size=batch_size)), ex
 
 
 def test_the_running_estimate_moves_trust_to_the_llm_on_the_label_it_keeps_correcting(server):
@@ -219,21 +222,21 @@ def test_the_running_estimate_moves_trust_to_the_llm_on_the_label_it_keeps_corre
     old, old_ex = run(server, "verify")
     new, new_ex = run(server, "competence")
     assert old_ex.competence is None
-    # at the same LLM score the plain vote keeps the encoder's label: 0.9 against the LLM's 0.7
+    # at the same LLM score the plain vote keeps the encoder's label: 0.9 against the LLM's 0.8
     assert all([e.label for e in d.entities] == ["person", "city"] for d in old)
-    # the first batch merges after its own answers were observed: person's estimate is already low
+    # the first batch merges after its own answers were observed: person's trust is already 0.78
     assert all([e.label for e in d.entities] == ["politician", "city"] for d in new)
     assert all(d.relations and d.relations[0].label == "born in" for d in new)
     meta = new_ex.competence.to_meta()
-    assert meta["chunks"] == len(TEXTS) and meta[ENTITIES]["city"]["trust"] == 1.0
-    # person: agreed 0 of 6 items, shrunk toward the pooled 0.5 by 4 pseudo-items, read through an LLM of 0.7
-    assert meta[ENTITIES]["person"]["trust"] == pytest.approx((0.5 * 8 / (6 + 8)) / 0.7 / 0.8, abs=1e-4)
+    assert meta["chunks"] == len(RUN_TEXTS) and meta[ENTITIES]["city"]["trust"] == 1.0
+    # person: agreed 0 of 24 items, shrunk toward the pooled 0.5 by 4 pseudo-items, read through an LLM of 0.8
+    assert meta[ENTITIES]["person"]["trust"] == pytest.approx((0.5 * 8 / (24 + 8)) / 0.8 / TRUSTED, abs=1e-4)
     assert new[0].meta["pipeline"]["escalation"] == "competence"
 
 
 def test_failed_llm_answers_teach_the_estimate_nothing(server):
     server.default = Reply.server_error(500)
-    docs, ex = run(server, "competence")
+    docs, ex = run(server, "competence", batch_size=2, texts=TEXTS[:3])
     assert ex.competence.chunks == 0
     assert all(d.error and d.error.startswith("llm_failed") for d in docs)
     assert all([e.label for e in d.entities] == ["person", "city"] for d in docs)  # the encoder's answer stays
