@@ -51,7 +51,7 @@ from hybrid_ie.document import Document
 from hybrid_ie.schema import Schema
 
 # Chosen on dev splits with oracle LLMs (eval/bench_competence.py; eval/RESULTS.md, "Competence").
-WEAK_BELOW = 0.4  # a label whose estimate is below this is weak: its chunks go to the LLM first
+WEAK_BELOW = 0.6  # a label whose estimate is below this is weak: its chunks go to the LLM first
 TRUSTED = 0.4  # the estimate at and above which the encoder's votes count fully
 PRIOR_ITEMS = 4.0  # pseudo-items of the pooled agreement every label's estimate starts with
 RIVAL_RATIO = 0.8  # competition: a rival label scoring at least this share of the kept one's
