@@ -182,6 +182,7 @@ def bench_set(spec: str, args: argparse.Namespace, encoder: Any) -> list[dict[st
                f"examples ({args.examples})": estimator_quality(
                    {lab: examples.estimate(lab) for lab in schema.entity_labels}, true)}  # fmt: skip
     rows = [{"set": spec, "llm": "-", "row": "encoder", **base}]
+    say(rows[-1])
     for llm_spec in args.llm.split(","):
         llm_name, _, given = llm_spec.partition("@")
         llm_score = float(given) if given else args.llm_score
@@ -189,22 +190,30 @@ def bench_set(spec: str, args: argparse.Namespace, encoder: Any) -> list[dict[st
             llm = make_llm(stack, llm_name, gold, schema, args.cache)
             row, _ = run_row(Extractor(schema, llm=llm, mode="llm", llm_score=llm_score), gold, schema)
             rows.append({"set": spec, "llm": llm_spec, "row": "LLM only", **row})
+            say(rows[-1])
             for budget in (float(b) for b in args.budgets.split(",")):
                 for rule, settings in rule_grid(args):
                     escalation = "competence" if rule.startswith("new") else "verify"
-                    pipeline.Competence = functools.partial(Competence, **settings)
                     ex = Extractor(schema, encoder=encoder, llm=llm, mode="hybrid", llm_score=llm_score,
                                    policy=RoutingPolicy(budget=budget, escalation=escalation))  # fmt: skip
-                    row, _ = run_row(ex, gold, schema)
+                    pipeline.Competence = functools.partial(Competence, **settings)  # the grid point
+                    try:
+                        row, _ = run_row(ex, gold, schema)
+                    finally:
+                        pipeline.Competence = Competence
                     rows.append({"set": spec, "llm": llm_spec, "row": f"hybrid {budget:g} {rule}", **row})
                     if ex.competence is not None:
                         est = {lab: ex.competence.estimate(lab) for lab in schema.entity_labels}
                         quality[f"agreement {llm_spec} @{budget:g}"] = estimator_quality(est, true)
                         rows[-1]["competence"] = ex.competence.to_meta()
-                    print(json.dumps({k: v for k, v in rows[-1].items() if k not in ("per_label", "competence")}),
-                          file=sys.stderr, flush=True)  # fmt: skip
+                    say(rows[-1])
     rows[0]["estimators"] = quality
     return rows
+
+
+def say(row: dict[str, Any]) -> None:
+    """One finished row on stderr, as a JSON line (without its per-label tables)."""
+    print(json.dumps({k: v for k, v in row.items() if k not in ("per_label", "competence")}), file=sys.stderr, flush=True)
 
 
 def print_rows(rows: list[dict[str, Any]]) -> None:
@@ -243,12 +252,14 @@ def main(argv: list[str] | None = None) -> int:
     from hybrid_ie.encoder import JointEncoder
 
     encoder = CachedEncoder(JointEncoder.from_pretrained(args.model))
-    rows = [row for spec in args.sets.split(",") for row in bench_set(spec, args, encoder)]
+    rows: list[dict[str, Any]] = []
+    for spec in args.sets.split(","):
+        rows += bench_set(spec, args, encoder)
+        if args.json:  # after every set, so a stopped run keeps what it finished
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.json).write_text(json.dumps({"argv": sys.argv, "args": vars(args), "rows": rows,
+                                                   "load": os.getloadavg()}, indent=1))  # fmt: skip
     print_rows(rows)
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"argv": sys.argv, "args": vars(args), "rows": rows,
-                                               "load": os.getloadavg()}, indent=1))  # fmt: skip
     return 0
 
 
