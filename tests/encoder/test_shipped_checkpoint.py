@@ -130,8 +130,8 @@ def test_raw_text_possessives_and_hyphen_parts_come_apart(encoder):
 
 
 @pytest.mark.xfail(strict=True, reason="the shipped checkpoint learned conll04's mentions that end in the sentence's "
-                   "period ('Beirut.'); the training data ends them before it now (hybrid_ie/training/mixture.py), so "
-                   "this passes once a checkpoint trained on it ships: then drop this mark")  # fmt: skip
+                   "period ('Beirut.'); trained with trim_sentence_periods (hybrid_ie/training) they end before it, so "
+                   "this passes once such a checkpoint ships: then drop this mark")  # fmt: skip
 def test_a_sentence_final_period_is_not_part_of_an_entity(encoder, request):
     if request.node.callspec.params["encoder"] != "default":
         pytest.skip("the default checkpoint's behaviour")
