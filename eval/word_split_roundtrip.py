@@ -9,7 +9,11 @@ entity / relation F1 on
 
 - the space-joined text (the harness's view, which training also reads),
 - the natural text,
-- the natural text of the sentences with a possessive "'s" only.
+- the natural text of the sentences with a possessive "'s" only;
+
+and, per text kind, how many predicted and gold entities end in a sentence-final period word
+(a "." that is no abbreviation's: "Tuesday.", not "Inc." or "U.S."), `period_end` [predicted,
+of all predicted, gold].
 
 Patterns: `whitespace-punct` (the splitter before clitics were split off: a word is letters with
 inner apostrophes, hyphens or dots), `clitics` (possessive and contraction clitics apart),
@@ -86,6 +90,16 @@ def f1(gold: list[Document], pred: list[Document], symmetric) -> tuple[float, fl
     return round(100 * report.entities["strict"].f1, 2), round(100 * report.relations["strict"].f1, 2)
 
 
+def period_end(gold: list[Document], pred: list[Document]) -> list[int]:
+    """[predicted entities ending in a sentence-final period word, all predicted, such gold entities]."""
+
+    def count(docs: list[Document]) -> int:
+        return sum(e.text.endswith(".") and not chunking.ends_in_abbreviation(d.text, e.end)
+                   for d in docs for e in d.entities)  # fmt: skip
+
+    return [count(pred), sum(len(d.entities) for d in pred), count(gold)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sets", default="conll04,ade")
@@ -118,6 +132,8 @@ def main() -> None:
                     sym,
                 ),
                 "possessive_sentences": len(possessive),
+                "period_end": {"joined": period_end(gold_joined, pred_joined),
+                               "natural": period_end(gold_natural, pred_natural)},
                 "seconds": round(time.perf_counter() - started, 1),
             }
             rows.append(row)

@@ -512,13 +512,15 @@ def extract(
     """One call: `extract("text")` -> Document; `extract([texts])` -> list of Documents.
     `options` go to `Extractor` (encoder, llm, policy, reconcile, threshold, ...). The encoder
     of a checkpoint folder (or of the shipped one) is loaded once per process and quantisation
-    (`hybrid_ie.encoder.cache`), so later calls start at once."""
+    (`hybrid_ie.encoder.cache`), so later calls start at once, whatever the mode (``auto``
+    included). The mode is resolved first: ``hybrid`` without a usable LLM fails before a model
+    loads."""
+    extractor = Extractor(schema=schema, mode=mode, **options)
     encoder = options.get("encoder")
-    if mode in ("encoder", "hybrid") and (encoder is None or isinstance(encoder, (str, os.PathLike))):
+    if extractor.mode != "llm" and (encoder is None or isinstance(encoder, (str, os.PathLike))):
         from hybrid_ie.encoder.cache import cached_encoder
 
-        options["encoder"] = cached_encoder(encoder, quantize=options.get("quantize", "none"))
-    extractor = Extractor(schema=schema, mode=mode, **options)
+        extractor._encoder = cached_encoder(encoder, quantize=extractor.quantize)
     if isinstance(texts, str):
         return extractor.extract(texts)
     return list(extractor.extract_many(texts))

@@ -93,20 +93,32 @@ def test_resume_refuses_other_settings(tmp_path, corpus, checkpoint):
 def test_hybrid_without_a_usable_llm_fails_at_once_and_auto_falls_back(tmp_path, corpus, checkpoint):
     out = tmp_path / "out.jsonl"
     missing = {"HYBRID_IE_LLM_MODEL": str(tmp_path / "absent.gguf"), "HYBRID_IE_LLM_BACKEND": "local"}
-    run_env = {**env(tmp_path), **missing}
-    run = subprocess.run(extract_cmd(corpus, out, checkpoint, "--mode", "hybrid"), env=run_env,
-                         capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
-    assert run.returncode == 2, run.stderr
-    message = run.stderr.strip()
-    assert message.count("\n") == 0, message
-    assert "pip install 'hybrid-ie[local]'" in message and "hybrid-ie models pull" in message
-    assert "--mode encoder" in message
-    assert not out.exists() and not (tmp_path / "out.jsonl.partial").exists()
+    run_env = {**{k: v for k, v in env(tmp_path).items() if not k.upper().startswith("HYBRID_IE_LLM_")}, **missing}
+    for extra in ((), ("--budget", "0")):  # no budget for the LLM still asks for one
+        run = subprocess.run(extract_cmd(corpus, out, checkpoint, "--mode", "hybrid", *extra), env=run_env,
+                             capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+        assert run.returncode == 2, (extra, run.stderr)
+        message = run.stderr.strip()
+        assert message.count("\n") == 0, message
+        assert "pip install 'hybrid-ie[local]'" in message and "hybrid-ie models pull" in message
+        assert "--mode encoder" in message
+        assert not out.exists() and not (tmp_path / "out.jsonl.partial").exists()
     auto = subprocess.run(extract_cmd(corpus, out, checkpoint), env=run_env, capture_output=True, text=True,
                           timeout=300, check=False)  # fmt: skip
     assert auto.returncode == 0, auto.stderr
     assert "mode auto chose encoder" in auto.stderr
     assert {d["meta"]["pipeline"]["mode"] for d in lines(out)} == {"encoder"}
+
+
+def test_the_default_mode_is_hybrid_where_an_llm_is_configured(tmp_path, corpus, checkpoint):
+    with LLMServer() as server:
+        config = llm_config_file(tmp_path, server)
+        out = tmp_path / "out.jsonl"
+        run = subprocess.run(extract_cmd(corpus, out, checkpoint, "--llm-config", str(config)), env=env(tmp_path),
+                             capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "mode auto" not in run.stderr
+    assert {d["meta"]["pipeline"]["mode"] for d in lines(out)} == {"hybrid"}
 
 
 def test_exit_1_when_every_document_failed(tmp_path, corpus, checkpoint):

@@ -298,3 +298,34 @@ def test_a_missing_schema_is_raised_on_use_not_hidden(hs):
     nlp.add_pipe("hybrid_ie", config={"schema": "no-such-schema.json", "mode": "encoder"})
     with pytest.raises(SchemaError, match="no-such-schema.json"):
         nlp("A text.")
+
+
+def test_the_default_mode_is_the_extractors_auto(hs, encoder, tmp_path, monkeypatch):
+    """No mode in the config: the component runs as `hybrid_ie.extract` and `hybrid-ie extract` do
+    by default: hybrid where an LLM is configured (a loopback server here), else the encoder."""
+    import spacy
+    from support.llm_server import LLMServer
+
+    from hybrid_ie.pipeline import extractor_defaults
+
+    for name in [n for n in os.environ if n.upper().startswith("HYBRID_IE_LLM_")]:
+        monkeypatch.delenv(name)
+    checkpoint = str(encoder.save_pretrained(tmp_path / "ckpt"))
+
+    def mode_of_a_fresh_pipeline() -> str:
+        nlp = spacy.blank("en")
+        nlp.add_pipe("hybrid_ie", config={"model": checkpoint})
+        assert nlp.config["components"]["hybrid_ie"]["mode"] == extractor_defaults()["mode"]
+        doc = nlp("John Smith works for Acme Corp in Boston.")
+        assert nlp.get_pipe("hybrid_ie").extractor.mode == doc._.hybrid_ie.meta["pipeline"]["mode"]
+        return doc._.hybrid_ie.meta["pipeline"]["mode"]
+
+    monkeypatch.setenv("HYBRID_IE_LLM_BACKEND", "local")
+    monkeypatch.setenv("HYBRID_IE_LLM_MODEL", str(tmp_path / "absent.gguf"))
+    assert mode_of_a_fresh_pipeline() == "encoder"
+    with LLMServer() as server:
+        monkeypatch.setenv("HYBRID_IE_LLM_BACKEND", "openai")
+        monkeypatch.setenv("HYBRID_IE_LLM_MODEL", "test-model")
+        monkeypatch.setenv("HYBRID_IE_LLM_BASE_URL", server.base_url)
+        monkeypatch.setenv("HYBRID_IE_LLM_CACHE", "false")
+        assert mode_of_a_fresh_pipeline() == "hybrid"

@@ -115,3 +115,38 @@ def test_module_level_extract_loads_each_checkpoint_once(encoder, tmp_path, monk
         cache.clear()
     err = capfd.readouterr().err
     assert "hybrid-ie: loading encoder ckpt (" in err and "hybrid-ie: loaded encoder ckpt (" in err
+
+
+@pytest.fixture
+def no_llm(tmp_path, monkeypatch):
+    """No usable LLM whatever this machine has set up: the local backend, a GGUF file that is not there."""
+    import os
+
+    for name in [n for n in os.environ if n.upper().startswith("HYBRID_IE_LLM_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HYBRID_IE_LLM_BACKEND", "local")
+    monkeypatch.setenv("HYBRID_IE_LLM_MODEL", str(tmp_path / "absent.gguf"))
+
+
+def test_the_default_mode_loads_once_and_hybrid_without_an_llm_loads_nothing(encoder, tmp_path, monkeypatch, no_llm):
+    """`hybrid_ie.extract` as printed in the README (no mode: auto) keeps its encoder between calls;
+    `mode="hybrid"` with no LLM stops before any model loads, with one line naming the ways out."""
+    from hybrid_ie.llm.config import ConfigError
+
+    checkpoint = encoder.save_pretrained(tmp_path / "ckpt")
+    loads = []
+    real = cache.JointEncoder.from_pretrained
+    monkeypatch.setattr(cache.JointEncoder, "from_pretrained", lambda *a, **k: loads.append(a) or real(*a, **k))
+    cache.clear()
+    try:
+        with pytest.raises(ConfigError) as refused:
+            hybrid_ie.extract(TEXTS[0], schema=LABELS, mode="hybrid", encoder=checkpoint)
+        assert loads == []
+        message = str(refused.value)
+        assert "\n" not in message and "pip install 'hybrid-ie[local]'" in message and "--mode encoder" in message
+        first = hybrid_ie.extract(TEXTS[0], schema=LABELS, encoder=checkpoint)
+        second = hybrid_ie.extract([TEXTS[1]], schema=LABELS, encoder=checkpoint)
+        assert len(loads) == 1
+        assert first.meta["pipeline"]["mode"] == second[0].meta["pipeline"]["mode"] == "encoder"
+    finally:
+        cache.clear()

@@ -127,3 +127,14 @@ def test_raw_text_possessives_and_hyphen_parts_come_apart(encoder):
     assert sum(e.text == "Berlin" and e.label == "location" for d in docs for e in d.entities) == 2
     assert not any(e.text.endswith(("'s", "-based")) for d in docs for e in d.entities)
     assert all(d.text[e.start : e.end] == e.text for d in docs for e in d.entities)
+
+
+@pytest.mark.xfail(strict=True, reason="the shipped checkpoint learned conll04's mentions that end in the sentence's "
+                   "period ('Beirut.'); trained with trim_sentence_periods (hybrid_ie/training) they end before it, so "
+                   "this passes once such a checkpoint ships: then drop this mark")  # fmt: skip
+def test_a_sentence_final_period_is_not_part_of_an_entity(encoder, request):
+    if request.node.callspec.params["encoder"] != "default":
+        pytest.skip("the default checkpoint's behaviour")
+    texts = ["The meeting with Tim Cook is on Tuesday.", "He left on Tuesday."]
+    found = [(e["text"], e["label"]) for t in texts for e in encoder.predict_entities(t, ["person", "date"], threshold=0.1)]
+    assert ("Tuesday", "date") in found and not any(text.endswith(".") for text, _ in found), found
