@@ -33,7 +33,7 @@ from hybrid_ie.encoder.checkpoints import (
 from hybrid_ie.encoder.decoding import PairCandidate, SpanCandidate, decode_entities
 from hybrid_ie.encoder.inputs import ENT_TOKEN, REL_TOKEN, InputBuilder, SequenceTooLong, collate
 from hybrid_ie.encoder.model import EncoderConfig, JointEncoderModel, center_label_logits
-from hybrid_ie.encoder.storage import pack, unpack
+from hybrid_ie.encoder.storage import STORAGE_METADATA_KEY, pack, unpack
 from hybrid_ie.encoder.windowed import SpanEncoder, Thresholds, Window
 from hybrid_ie.schema import Schema, prompt_key
 from hybrid_ie.status import loading
@@ -88,7 +88,8 @@ class JointEncoder(SpanEncoder):
         (default: the default checkpoint), found in the order of `hybrid_ie.encoder.checkpoints`:
         explicit path, installed weights package, `models/` of a development checkout. A name
         found nowhere is fetched with `huggingface_hub.snapshot_download`, which fails offline
-        with a clear error. Weights stored in fp16 are upcast to fp32. A status line shows on
+        with a clear error. Weights are read back as fp32 whatever their storage (fp16, int8:
+        `hybrid_ie.encoder.storage`). A status line shows on
         stderr while it loads (`hybrid_ie.status`; `hybrid_ie.encoder.cache.cached_encoder` keeps
         loaded ones per process).
         `quantize="int8"`: int8 inference on CPU (see `quantize`)."""
@@ -131,13 +132,15 @@ class JointEncoder(SpanEncoder):
 
     def save_pretrained(self, directory: str | os.PathLike, *, half: bool = False, storage: str | None = None) -> Path:
         """Write config.json, model.safetensors and the tokenizer files. Weights in `storage`
-        (`hybrid_ie.encoder.storage`: fp32, fp16, int8); default fp16 when `half`, else fp32."""
+        (`hybrid_ie.encoder.storage`: fp32, fp16, int8 groups; recorded in the file's metadata);
+        default fp16 when `half`, else fp32."""
         if self.quantization != "none":
             raise EncoderLoadError(f"an encoder quantised to {self.quantization} cannot be saved; save the fp32 one")
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
-        state = pack(self.model.state_dict(), storage or ("fp16" if half else "fp32"))
-        save_file(state, str(out / WEIGHTS_NAME), metadata={"format": "pt"})
+        storage = storage or ("fp16" if half else "fp32")
+        state = pack(self.model.state_dict(), storage)
+        save_file(state, str(out / WEIGHTS_NAME), metadata={"format": "pt", STORAGE_METADATA_KEY: storage})
         config = {**self.config.to_dict(), "backbone": portable_backbone(self.config.backbone)}  # no machine path
         (out / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         self.tokenizer.save_pretrained(str(out))
