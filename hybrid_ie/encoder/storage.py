@@ -6,15 +6,15 @@ Storages `pack` writes:
 - `fp16`: every floating tensor in half precision (half of fp32's size).
 - `int8`: int8 with one scale per group of `GROUP_SIZE` consecutive values along the last (input)
   dimension, for the large matrices: 2-D with at least `MIN_INT8_VALUES` values (the word and
-  position embeddings, every Linear weight of the backbone and the heads). A row length that
-  `GROUP_SIZE` does not divide gets groups of their greatest common divisor, or stays fp16 when
-  that is under `MIN_GROUP_SIZE`. Each is written as two tensors: `NAME`, int8 of the original
-  shape [rows, cols], and `NAME + SCALE_SUFFIX`, fp16 of shape [rows, cols / group]. Symmetric:
-  a group's scale is its largest |w| / 127 (rounded to fp16 first, so the stored scale is the
-  one the values were divided by), value = round(w / scale) in [-127, 127], and w ~= value *
-  scale. Every other floating tensor (LayerNorm, biases, token-type embeddings) is fp16. With
-  groups of 32 that is 1.06 bytes per value, about 0.27 of fp32's size. Weight storage only:
-  inference runs on the fp32 weights rebuilt at load (unlike `quantize`, which computes in int8).
+  position embeddings, every Linear weight of the backbone and the heads) whose row length
+  `GROUP_SIZE` divides (a matrix with other rows stays fp16). Each is written as two tensors:
+  `NAME`, int8 of the original shape [rows, cols], and `NAME + SCALE_SUFFIX`, fp16 of shape
+  [rows, cols / GROUP_SIZE]. Symmetric: a group's scale is its largest |w| / 127, rounded to
+  fp16 first (so the stored scale is the one the values were divided by) and at least fp16's
+  smallest normal; value = round(w / scale) in [-127, 127], and w ~= value * scale. Every other
+  floating tensor (LayerNorm, biases, token-type embeddings) is fp16. That is 1.125 bytes per
+  value (1 + 2 / 16), about 0.28 of fp32's size. Weight storage only: inference runs on the fp32
+  weights rebuilt at load (unlike `quantize`, which computes in int8).
 
 `unpack` rebuilds fp32 tensors from any of them, and from the earlier int8 layout with one fp32
 scale per row (`NAME + ROW_SCALE_SUFFIX`, [rows, 1]; read, no longer written): a scale tensor of
@@ -26,13 +26,10 @@ as before.
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 STORAGES = ("fp32", "fp16", "int8")
-GROUP_SIZE = 32
-MIN_GROUP_SIZE = 16
+GROUP_SIZE = 16
 MIN_INT8_VALUES = 65536
 SCALE_SUFFIX = ".int8_group_scale"
 ROW_SCALE_SUFFIX = ".int8_row_scale"
@@ -51,19 +48,15 @@ def pack(state: dict[str, torch.Tensor], storage: str, *, group_size: int = GROU
             out[name] = value.contiguous()
         elif storage == "fp32":
             out[name] = value.float().contiguous()
-        elif storage == "int8" and (group := _int8_group(value, group_size)):
-            out[name], out[name + SCALE_SUFFIX] = quantize_groups(value, group)
+        elif storage == "int8" and _grouped(value, group_size):
+            out[name], out[name + SCALE_SUFFIX] = quantize_groups(value, group_size)
         else:
             out[name] = value.to(torch.float16).contiguous()
     return out
 
 
-def _int8_group(value: torch.Tensor, group_size: int) -> int:
-    """The group size `value` is stored int8 with, 0 when it stays fp16."""
-    if value.dim() != 2 or value.numel() < MIN_INT8_VALUES:
-        return 0
-    group = math.gcd(value.shape[1], group_size)
-    return group if group >= MIN_GROUP_SIZE else 0
+def _grouped(value: torch.Tensor, group_size: int) -> bool:
+    return value.dim() == 2 and value.numel() >= MIN_INT8_VALUES and value.shape[1] % group_size == 0
 
 
 def quantize_groups(weights: torch.Tensor, group_size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -71,7 +64,9 @@ def quantize_groups(weights: torch.Tensor, group_size: int) -> tuple[torch.Tenso
     rows, cols = weights.shape
     groups = weights.float().reshape(rows, cols // group_size, group_size)
     scale = (groups.abs().amax(dim=2) / 127).to(torch.float16)
-    tiny = torch.finfo(torch.float16).smallest_normal  # an all-zero (or denormal) group stays finite
+    # never below fp16's smallest normal: no zero (or subnormal) scale, and a group of values that
+    # small is still stored to within half of it (3e-5)
+    tiny = torch.finfo(torch.float16).smallest_normal
     scale = torch.where(scale.float() < tiny, torch.tensor(tiny, dtype=torch.float16), scale)
     values = torch.round(groups / scale.float().unsqueeze(2)).clamp(-127, 127).to(torch.int8)
     return values.reshape(rows, cols).contiguous(), scale.contiguous()

@@ -4,8 +4,6 @@ each rebuilds fp32 weights the encoder predicts with."""
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
@@ -32,7 +30,7 @@ def _state() -> dict[str, torch.Tensor]:
     gen = torch.Generator().manual_seed(0)
     big = torch.randn(300, 256, generator=gen)
     big[0, 5] = 40.0  # an outlier: only its own group's scale may grow
-    return {"big": big, "odd": torch.randn(1000, 96, generator=gen), "tiny_groups": torch.randn(5000, 20, generator=gen),
+    return {"big": big, "odd": torch.randn(1000, 96, generator=gen), "uneven": torch.randn(5000, 20, generator=gen),
             "small": torch.randn(4, 8, generator=gen), "bias": torch.randn(300, generator=gen),
             "ids": torch.arange(5)}  # fmt: skip
 
@@ -43,9 +41,9 @@ def test_int8_stores_large_matrices_with_one_fp16_scale_per_group():
     assert stored["big"].dtype == torch.int8 and stored["big"].shape == (300, 256)
     scale = stored["big" + SCALE_SUFFIX]
     assert scale.dtype == torch.float16 and scale.shape == (300, 256 // GROUP_SIZE)
-    assert stored["odd" + SCALE_SUFFIX].shape == (1000, 96 // math.gcd(96, GROUP_SIZE))  # groups of 16 or 32
-    # groups below the minimum size, small matrices and vectors stay fp16; ints as they are
-    for name in ("tiny_groups", "small", "bias"):
+    assert stored["odd" + SCALE_SUFFIX].shape == (1000, 96 // GROUP_SIZE)
+    # rows the group size does not divide, small matrices and vectors stay fp16; ints as they are
+    for name in ("uneven", "small", "bias"):
         assert stored[name].dtype == torch.float16 and name + SCALE_SUFFIX not in stored
     assert stored["ids"].dtype == torch.int64 and torch.equal(stored["ids"], state["ids"])
     assert 300 * 256 >= MIN_INT8_VALUES
@@ -104,7 +102,7 @@ def test_each_storage_loads_back_and_predicts_like_the_original(tmp_path, storag
     expected = {"fp32": torch.float32, "fp16": torch.float16}.get(storage, torch.int8)
     assert written[WORDS].dtype == expected  # the tiny word embeddings are 32 wide
     if storage == "int8":
-        assert written[WORDS + SCALE_SUFFIX].shape == (written[WORDS].shape[0], 32 // math.gcd(32, GROUP_SIZE))
+        assert written[WORDS + SCALE_SUFFIX].shape == (written[WORDS].shape[0], 32 // GROUP_SIZE)
     loaded = JointEncoder.from_pretrained(path, device="cpu")
     for name, value in loaded.model.state_dict().items():
         assert value.dtype == enc.model.state_dict()[name].dtype  # fp32 again on CPU
