@@ -138,3 +138,17 @@ def test_a_sentence_final_period_is_not_part_of_an_entity(encoder, request):
     texts = ["The meeting with Tim Cook is on Tuesday.", "He left on Tuesday."]
     found = [(e["text"], e["label"]) for t in texts for e in encoder.predict_entities(t, ["person", "date"], threshold=0.1)]
     assert ("Tuesday", "date") in found and not any(text.endswith(".") for text, _ in found), found
+
+
+def test_shipped_checkpoint_files_fit_30_mb_and_store_int8_groups():
+    """What ships (also the weights package) is at most 30 MB: the weights as int8 groups
+    (`hybrid_ie.encoder.storage`), which load back as fp32."""
+    from safetensors import safe_open
+
+    from hybrid_ie.encoder.storage import SCALE_SUFFIX, STORAGE_METADATA_KEY
+
+    assert sum(f.stat().st_size for f in ZS_DIR.iterdir() if f.is_file()) <= 30_000_000
+    with safe_open(str(ZS_DIR / "model.safetensors"), framework="pt") as f:
+        names = set(f.keys())
+        assert f.metadata()[STORAGE_METADATA_KEY] == "int8"
+    assert "backbone.embeddings.word_embeddings.weight" + SCALE_SUFFIX in names
