@@ -34,7 +34,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     imported = time.perf_counter() - started
-    from hybrid_ie.encoder.cache import cached_encoder
+    from hybrid_ie.api import cached_encoder
 
     times, bare = [], []
     for i in range(args.calls + 1):

@@ -135,7 +135,7 @@ def compare(args: argparse.Namespace) -> None:
     from gliner import GLiNER
 
     from hybrid_ie.encoder import JointEncoder
-    from hybrid_ie.encoder.gliner_backend import GlinerEncoder
+    from hybrid_ie.integrations.gliner import GlinerEncoder
 
     settings = load_settings(args.config)["compare"]
     batch_size = args.batch_size or settings["batch_size"]

@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "Extractor": ("hybrid_ie.pipeline", "Extractor"),
-    "extract": ("hybrid_ie.pipeline", "extract"),
+    "extract": ("hybrid_ie.api", "extract"),
     "distill": ("hybrid_ie.distill", "distill"),
     "Distiller": ("hybrid_ie.distill", "Distiller"),
     "JointEncoder": ("hybrid_ie.encoder", "JointEncoder"),

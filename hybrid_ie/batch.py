@@ -50,6 +50,7 @@ from typing import Any
 from hybrid_ie.document import Document, write_document
 from hybrid_ie.errors import InputError
 from hybrid_ie.job_output import OutputLock, check_output_path, plan_output, summary_path
+from hybrid_ie.pipeline import DEFAULT_BATCH_SIZE
 from hybrid_ie.readers import SUFFIXES as DOCUMENT_SUFFIXES
 from hybrid_ie.readers import ReadError, format_of, page_at, read_file, require
 from hybrid_ie.router import BudgetState
@@ -62,6 +63,7 @@ JSONL_SUFFIXES = (".jsonl", ".ndjson")
 PARQUET_SUFFIXES = (".parquet",)
 PARQUET_EXTRA = "reading Parquet needs pyarrow: pip install hybrid-ie[ray]"
 BAD_UTF8_POLICIES = ("error", "replace")
+ON_BAD_UTF8 = "error"  # the default policy
 
 
 @dataclass(frozen=True)
@@ -224,7 +226,7 @@ def _file_ids(paths: Sequence[Path]) -> dict[Path, str]:
     return ids
 
 
-def collect_inputs(paths: Sequence[str | Path], on_bad_utf8: str = "error") -> tuple[list[InputText], list[str]]:
+def collect_inputs(paths: Sequence[str | Path], on_bad_utf8: str = ON_BAD_UTF8) -> tuple[list[InputText], list[str]]:
     """Read and check every input; returns (texts in input order, warnings)."""
     if on_bad_utf8 not in BAD_UTF8_POLICIES:
         raise InputError(f"on_bad_utf8 must be one of {BAD_UTF8_POLICIES}, got {on_bad_utf8!r}")
@@ -301,7 +303,7 @@ def extract_batch(items: Sequence[InputText], extractor: Any, state: BudgetState
 
 
 def extract_inputs(
-    inputs: Iterable[InputText], extractor: Any, batch_size: int = 16, warnings: list[str] | None = None
+    inputs: Iterable[InputText], extractor: Any, batch_size: int = DEFAULT_BATCH_SIZE, warnings: list[str] | None = None
 ) -> Iterator[Document]:
     """One Document per input, in input order: the readable ones batch by batch (`extract_batch`,
     one routing budget over the whole run, the batches of `batches_of`), a failed Document for
@@ -449,7 +451,7 @@ def run_job(
     *,
     resume: bool = False,
     overwrite: bool = False,
-    batch_size: int = 16,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     on_document: Callable[[Document, JobSummary], None] | None = None,
     settings: dict[str, Any] | None = None,
     warnings: Sequence[str] = (),

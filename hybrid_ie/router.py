@@ -73,7 +73,7 @@ from typing import Any
 
 from hybrid_ie.chunking import word_spans
 from hybrid_ie.competence import weak_items
-from hybrid_ie.document import Document
+from hybrid_ie.document import Document, clashes
 from hybrid_ie.errors import InputError
 from hybrid_ie.reconcile import only_candidates, reconcile
 from hybrid_ie.schema import Schema, prompt_key
@@ -299,21 +299,9 @@ def _band_signals(
     return signals
 
 
-def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
-    return a[0] < b[1] and b[0] < a[1]
-
-
-def _nested(a: tuple[int, int], b: tuple[int, int]) -> bool:
-    return (a[0] <= b[0] and b[1] <= a[1]) or (b[0] <= a[0] and a[1] <= b[1])
-
-
 def _competes(kept: tuple[int, int], other: tuple[int, int], same_label: bool, nested: bool) -> bool:
     """Two spans compete when only one of them can be right under the decoding mode."""
-    if kept == other:
-        return not same_label
-    if not _overlaps(kept, other):
-        return False
-    return not (nested and _nested(kept, other))
+    return not same_label if kept == other else clashes(kept, other, nested=nested)
 
 
 def unknown_labels(

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from hybrid_ie.document import Document, Entity, Relation
     from hybrid_ie.schema import Schema
 
+ENCODER_BATCH_SIZE = 16  # texts (windows) per forward pass of the encoder backends' `predict`
+
 
 class EncoderTier(Protocol):
     """The local encoder as the pipeline and the router use it."""
@@ -37,8 +39,8 @@ class EncoderTier(Protocol):
         ids: Sequence[str] | None = None,
         threshold: float | None = None,
         relation_threshold: float | None = None,
-        nested: bool = False,
-        batch_size: int = 16,
+        nested: bool = ...,
+        batch_size: int = ...,
     ) -> list[Document]: ...
 
     def quantize(self, mode: str) -> Any: ...
@@ -66,4 +68,4 @@ class LLMTier(Protocol):
     def verify(self, text: str, schema: Schema, candidates: Document) -> LLMAnswer: ...
 
 
-__all__ = ["EncoderTier", "LLMAnswer", "LLMTier"]
+__all__ = ["ENCODER_BATCH_SIZE", "EncoderTier", "LLMAnswer", "LLMTier"]

@@ -33,7 +33,7 @@ def test_weights_package_is_the_default_checkpoint_with_all_its_files():
     its build copies from models/ is there (the wheel itself is built by .ci/install-test)."""
     import ast
 
-    from hybrid_ie.encoder.checkpoints import CONFIG_NAME, DEFAULT_CHECKPOINT, ENTRY_POINT_GROUP, WEIGHTS_NAME
+    from hybrid_ie.checkpoints import CONFIG_NAME, DEFAULT_CHECKPOINT, ENTRY_POINT_GROUP, WEIGHTS_NAME
 
     folder = ROOT / "packages" / DEFAULT_CHECKPOINT
     project = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))["project"]

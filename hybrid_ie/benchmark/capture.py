@@ -35,6 +35,7 @@ from typing import Any
 from hybrid_ie.document import Document
 from hybrid_ie.metrics.counts import f1_of, safe_ratio
 from hybrid_ie.metrics.scoring import entity_items, relation_items
+from hybrid_ie.pipeline import DEFAULT_BATCH_SIZE
 from hybrid_ie.router import (
     BudgetState,
     RouteDecision,
@@ -44,6 +45,7 @@ from hybrid_ie.router import (
     route_chunk,
 )
 from hybrid_ie.schema import Schema
+from hybrid_ie.tiers import ENCODER_BATCH_SIZE
 
 ERROR_KINDS = ("entity_fp", "entity_fn", "relation_fp", "relation_fn")
 STRATEGIES = ("router", "random", "ideal")
@@ -76,9 +78,9 @@ def route_documents(
     policy: RoutingPolicy,
     *,
     nested: bool = False,
-    batch_size: int = 16,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     max_chunk_words: int | None = None,
-    encoder_batch_size: int = 16,
+    encoder_batch_size: int = ENCODER_BATCH_SIZE,
 ) -> list[ChunkRoute]:
     """The router's decision for every chunk of every document (chunked, encoded and routed with
     the pipeline's own functions and options; with a `SharedEncoder` the encoder pass is the one
@@ -309,7 +311,7 @@ def measure_capture(
     *,
     symmetric: frozenset[str],
     nested: bool = False,
-    batch_size: int = 16,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     seed: int = 0,
     seeds: int = DEFAULT_SEEDS,
 ) -> dict[str, Any]:

@@ -54,7 +54,7 @@ def encoder_identity(model: str | None, encoder: Any) -> str:
     one in the same folder is not)."""
     if encoder is not None:
         return type(encoder).__name__
-    from hybrid_ie.encoder.checkpoints import DEFAULT_CHECKPOINT, EncoderLoadError, resolve
+    from hybrid_ie.checkpoints import DEFAULT_CHECKPOINT, EncoderLoadError, resolve
 
     try:
         folder = resolve(model) or Path(str(model))

@@ -60,6 +60,7 @@ from hybrid_ie.datasets import load_documents
 from hybrid_ie.document import Document, read_jsonl, write_document, write_jsonl
 from hybrid_ie.errors import InputError
 from hybrid_ie.metrics import score
+from hybrid_ie.pipeline import DEFAULT_BATCH_SIZE, extractor_defaults
 from hybrid_ie.schema import Schema, available_schemas, load_schema
 
 MODES = ("encoder", "llm", "hybrid")
@@ -81,8 +82,8 @@ class BenchmarkConfig:
     seed: int = 0
     model: str | None = None
     llm_config: str | None = None
-    batch_size: int = 16
-    nested: bool = False
+    batch_size: int = DEFAULT_BATCH_SIZE
+    nested: bool = extractor_defaults()["nested"]
     calibration_source: str | None = "auto"
     examples_per_kind: int = 3
     progress: bool = True

@@ -1,7 +1,8 @@
 """`hybrid-ie benchmark`: encoder-only, LLM-only and hybrid at each escalation budget on the same
 documents; writes report.md, report.json, PNG figures and the predictions (preds/) to a folder.
 `hybrid-ie benchmark --suite NAME` runs a suite of data sets with the encoder alone instead
-(`suite_cmds`)."""
+(`suite_cmds`). An option that `BenchmarkConfig` has defaults to None, "not given": the config's
+default applies (`hybrid_ie.benchmark.runner`, the one place it is written)."""
 
 from __future__ import annotations
 
@@ -87,16 +88,16 @@ def benchmark(
         ),
     ] = None,
     budgets: Annotated[
-        str,
+        str | None,
         typer.Option("--budgets", help="Hybrid escalation budgets (fractions of chunks), comma-separated."),
-    ] = "0,0.1,0.2,0.3,0.5,1.0",
-    seed: Annotated[int, typer.Option("--seed", help="Seed for torch and the error-example sample.")] = 0,
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed for torch and the error-example sample.")] = None,
     model: Model = None,
     llm_config: LLMConfigFile = None,
     schema: Annotated[
         str | None, typer.Option("--schema", help="Schema name or file (default: named like the data set).")
     ] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Documents per pipeline batch.")] = 16,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Documents per pipeline batch.", min=1)] = None,
     nested: Nested = None,
     calibration: Annotated[
         str | None,
@@ -105,19 +106,19 @@ def benchmark(
             help="Where to measure encoder calibration: 'auto' (the dev split beside the data), "
             "a name:split or file, or 'none'.",
         ),
-    ] = "auto",
-    examples: Annotated[int, typer.Option("--examples", help="Error examples per kind and mode.")] = 3,
+    ] = None,
+    examples: Annotated[int | None, typer.Option("--examples", help="Error examples per kind and mode.")] = None,
     resume: Annotated[
-        bool,
+        bool | None,
         typer.Option(
             "--resume",
             help="Re-use runs an earlier invocation finished in the same folder with the same documents, "
             "models and settings (their numbers are the ones measured then).",
         ),
-    ] = False,
+    ] = None,
     progress: Annotated[
-        bool, typer.Option("--progress/--no-progress", help="Progress bars on stderr.")
-    ] = True,
+        bool | None, typer.Option("--progress/--no-progress", help="Progress bars on stderr.")
+    ] = None,
     threads: Annotated[
         int | None, typer.Option("--threads", help="Torch CPU threads (default: torch's choice).")
     ] = None,
@@ -133,13 +134,13 @@ def benchmark(
         ),
     ] = None,
     capture: Annotated[
-        bool,
+        bool | None,
         typer.Option(
             "--capture",
             help="Measure the router's error capture (share of encoder errors in escalated chunks, router vs "
             "random vs ideal) without any LLM; alone it runs the encoder only. Always done with hybrid runs.",
         ),
-    ] = False,
+    ] = None,
     reconcile: Reconcile = None,
     escalation: Escalation = None,
     llm_score: LLMScore = None,
@@ -177,29 +178,25 @@ def benchmark(
         if modes is None:
             modes = "encoder,hybrid" if capture and llms else "encoder" if capture else "encoder,llm,hybrid"
         source = dataset if Path(dataset).exists() else f"{dataset}:{split}"
+        options = given(budgets=_budgets(budgets) if budgets is not None else None, seed=seed, batch_size=batch_size,
+                        nested=nested, examples_per_kind=examples, progress=progress, resume=resume, capture=capture)
+        if calibration is not None:  # "none": measure no calibration
+            options["calibration_source"] = None if calibration.lower() == "none" else calibration
         config = BenchmarkConfig(
             source=source,
             output_dir=output,
             schema=schema,
             modes=tuple(_split_list(modes, "--modes")),
-            budgets=_budgets(budgets),
             limit=limit,
-            seed=seed,
             model=model,
             llm_config=str(llm_config) if llm_config else None,
-            batch_size=batch_size,
-            **given(nested=nested),
-            calibration_source=None if (calibration or "none").lower() == "none" else calibration,
-            examples_per_kind=examples,
-            progress=progress,
-            resume=resume,
             command=_command_line(ctx.params),
             llms=llms,
-            capture=capture,
             reconcile=reconcile,
             escalation=escalation,
             rank=rank,
             llm_score=llm_score,
+            **options,
         )
         report = run_benchmark(config)
         written = write_report(report, output)

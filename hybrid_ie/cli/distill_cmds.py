@@ -29,7 +29,7 @@ def distill(
     llm_config: Annotated[Path | None, Opt("--llm-config", help="LLM config file (TOML or JSON).")] = None,
     verify: Annotated[bool | None, Opt("--verify/--extract", help="The LLM verifies the encoder's candidates "
                                        f"instead of extracting (default: {'verify' if D.verify else 'extract'}).")] = None,
-    base: Annotated[str | None, Opt("--base", help="Encoder to start from (default: models/hybrid-ie-minilm-zs).")] = None,
+    base: Annotated[str | None, Opt("--base", help="Encoder checkpoint to start from (default: the default checkpoint).")] = None,
     replay: Annotated[float | None, Opt("--replay", help="Share of training examples replayed from the base's mixture "
                                         f"(0: silver only; default {D.replay}).", min=0.0, max=0.99)] = None,
     replay_sets: Annotated[str | None, Opt("--replay-sets", help="Comma-separated sets to replay instead of the "
@@ -44,7 +44,7 @@ def distill(
     negative_weight: Annotated[float | None, Opt("--negative-weight", help="Loss weight of a silver negative (soft; "
                                                  f"default {D.negative_weight}).")] = None,
     relations: Annotated[bool | None, Opt("--relations/--no-relations", help="Train on the silver relations too "
-                                          "(default); --no-relations: entities only (the relation head keeps "
+                                          f"(default {D.relations}); --no-relations: entities only (the relation head keeps "
                                           "learning from replay; for an LLM whose relations are poor).")] = None,
     min_grounding: Annotated[float | None, Opt("--min-grounding", help="Keep a fuzzy-grounded LLM entity only at "
                                                f"this similarity to its span text (default {D.min_grounding}).")] = None,
@@ -58,7 +58,7 @@ def distill(
     seed: Annotated[int | None, Opt("--seed", help=f"Sample, split and training seed (default {D.seed}).")] = None,
     threads: Annotated[int | None, Opt("--threads", help=f"CPU threads for torch (default {D.threads}).")] = None,
     keep_state: Annotated[bool | None, Opt("--keep-state/--drop-state", help="Keep OUTPUT/train (optimizer state) "
-                                           "at the end (default: drop it).")] = None,
+                                           f"at the end (default {D.keep_state}).")] = None,
     progress: Annotated[bool | None, Opt("--progress/--no-progress", help="Progress bars on stderr.")] = None,
 ) -> None:
     """Teach the encoder your labels: the LLM labels a sample of your documents, the answers that are

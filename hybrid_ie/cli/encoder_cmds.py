@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from hybrid_ie.cli.common import err_console, user_errors
+from hybrid_ie.cli.options import given
 
 Opt = typer.Option
 
@@ -175,14 +176,15 @@ def _grid(value: str, option: str, what: str, high: float = float("inf")) -> lis
 def average(
     checkpoints: Annotated[list[Path], typer.Argument(help="Two or more checkpoint folders of the same network.")],
     output: Annotated[Path, Opt("-o", "--output", help="Where to write the averaged (uncalibrated) checkpoint.")],
-    half: Annotated[bool, Opt("--half/--full", help="Store the weights as fp16.")] = False,
+    half: Annotated[bool | None, Opt("--half/--full", help="Store the weights as fp16 or as fp32 "
+                                       "(default: as `average_checkpoints` does).")] = None,
 ) -> None:
     """Average the weights of several checkpoints (a "model soup" of runs that continue one
     checkpoint); calibrate the result with `hybrid-ie calibrate` before use."""
     from hybrid_ie.training.averaging import average_checkpoints
 
     with user_errors():
-        out = average_checkpoints(checkpoints, output, half=half)
+        out = average_checkpoints(checkpoints, output, **given(half=half))
     err_console.print(f"average of {len(checkpoints)} checkpoints written to {out}; calibrate it next")
 
 

@@ -48,7 +48,7 @@ def list_models(
 
 def encoder_table() -> Table:
     """The encoder checkpoints found, in lookup order; the default's line says when it is missing."""
-    from hybrid_ie.encoder.checkpoints import DEFAULT_CHECKPOINT, checkout_models, installed_packages
+    from hybrid_ie.checkpoints import DEFAULT_CHECKPOINT, checkout_models, installed_packages
 
     table = Table(title="encoder checkpoints (lookup: explicit path, weights package, models/ of a checkout)")
     for column in ("name", "found in", "version", "path"):

@@ -17,6 +17,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from hybrid_ie.batch import BAD_UTF8_POLICIES, ON_BAD_UTF8
 from hybrid_ie.cli.common import err_console, user_errors
 from hybrid_ie.cli.options import (
     EXTRACTOR,
@@ -29,6 +30,11 @@ from hybrid_ie.cli.options import (
     Reconcile,
     given,
 )
+from hybrid_ie.engines import DEFAULT_ENGINE, ENGINES
+from hybrid_ie.engines.ray import RayOptions
+from hybrid_ie.pipeline import DEFAULT_BATCH_SIZE
+
+RAY = RayOptions()
 
 
 class _Rate(ProgressColumn):
@@ -129,29 +135,31 @@ def extract(
         bool, typer.Option("--overwrite", help="Replace an existing OUT (it stays intact until this job finishes).")
     ] = False,
     on_bad_utf8: Annotated[
-        str, typer.Option("--on-bad-utf8", help="error | replace (replace bad bytes with U+FFFD and warn).")
-    ] = "error",
+        str, typer.Option("--on-bad-utf8", help=f"{' | '.join(BAD_UTF8_POLICIES)} (replace: bad bytes become "
+                          "U+FFFD, with a warning).")
+    ] = ON_BAD_UTF8,
     limit: Annotated[int | None, typer.Option("--limit", help="Only the first N input documents.", min=0)] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Documents per pipeline batch.", min=1)] = 16,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Documents per pipeline batch.", min=1)] = DEFAULT_BATCH_SIZE,
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr: chunks done and their rate.")
     ] = True,
     engine: Annotated[str, typer.Option("--engine", help="local (this process) | ray (a Ray cluster; the ray extra).")]
-    = "local",
-    workers: Annotated[int | None, typer.Option("--workers", help="Ray: encoder actors (default 2).", min=1)] = None,
+    = DEFAULT_ENGINE,
+    workers: Annotated[int | None, typer.Option("--workers", help=f"Ray: encoder actors (default {RAY.workers}).", min=1)] = None,
     llm_concurrency: Annotated[
         int | None,
-        typer.Option("--llm-concurrency", help="Ray: LLM requests in flight over the cluster (default 4).", min=1),
+        typer.Option("--llm-concurrency", help=f"Ray: LLM requests in flight over the cluster (default {RAY.llm_concurrency}).",
+                     min=1),
     ] = None,
     address: Annotated[
         str | None, typer.Option("--address", help="Ray: join this cluster (default $RAY_ADDRESS, else start one).")
     ] = None,
     num_cpus: Annotated[int | None, typer.Option("--num-cpus", help="Ray: CPUs of a local instance.", min=1)] = None,
     shard_size: Annotated[
-        int | None, typer.Option("--shard-size", help="Ray: documents per shard (1000).", min=1)
+        int | None, typer.Option("--shard-size", help=f"Ray: documents per shard (default {RAY.shard_size}).", min=1)
     ] = None,
     output_format: Annotated[
-        str | None, typer.Option("--output-format", help="Ray: jsonl | parquet shards (default jsonl).")
+        str | None, typer.Option("--output-format", help=f"Ray: jsonl | parquet shards (default {RAY.output_format}).")
     ] = None,
     llm: Annotated[
         str | None, typer.Option("--llm", hidden=True, help="Not for extract: the LLM is set by --llm-config.")
@@ -163,7 +171,7 @@ def extract(
     before the output is touched; the output is locked while the job runs. Exit status: 0, 2 for
     a usage or configuration error, 1 when every document of this run failed."""
     from hybrid_ie.batch import collect_inputs
-    from hybrid_ie.engines import ENGINES, extract_dataset
+    from hybrid_ie.engines import extract_dataset
     from hybrid_ie.errors import InputError
     from hybrid_ie.job_output import check_output_path
     from hybrid_ie.pipeline import Extractor

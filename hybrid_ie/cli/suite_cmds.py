@@ -42,6 +42,7 @@ def suite_command_line(ctx: typer.Context) -> str:
 
 
 def run_suite_command(ctx: typer.Context) -> None:
+    from hybrid_ie.benchmark import BenchmarkConfig
     from hybrid_ie.benchmark.suite import DEFAULT_BATCH_SIZE, run_suite
     from hybrid_ie.benchmark.suite_report import (
         bar_lines,
@@ -70,7 +71,7 @@ def run_suite_command(ctx: typer.Context) -> None:
             threads=p["threads"],
             output_dir=p["output"],
             batch_size=p["batch_size"] if _given(ctx, "batch_size") else DEFAULT_BATCH_SIZE,
-            progress=p["progress"],
+            progress=BenchmarkConfig.progress if p["progress"] is None else p["progress"],
             command=suite_command_line(ctx),
         )
         written = write_suite_report(report, p["output"])

@@ -49,7 +49,7 @@ MIXTURE_KEYS = (
 def resolve_base(base: str | Path | None) -> Path:
     """The base checkpoint folder: a folder or a checkpoint name (default: the default checkpoint),
     found as `JointEncoder.from_pretrained` finds it."""
-    from hybrid_ie.encoder.checkpoints import resolve
+    from hybrid_ie.checkpoints import resolve
 
     path = resolve(base) or Path(str(base))
     if not (path / "config.json").exists():

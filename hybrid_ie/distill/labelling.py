@@ -84,8 +84,7 @@ def label_chunks(
         raise InputError("verify needs the encoder's candidates: give an encoder")
     predicted: list[Document | None] = [None] * len(chunks)
     if encoder is not None and chunks:
-        predicted = list(encoder.predict([c.text for c in chunks], schema, ids=[c.id for c in chunks],
-                                         nested=nested, batch_size=16))  # fmt: skip
+        predicted = list(encoder.predict([c.text for c in chunks], schema, ids=[c.id for c in chunks], nested=nested))
 
     def ask(i: int) -> Any:
         c = chunks[i]

@@ -23,8 +23,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hybrid_ie.chunking import MAX_CHUNK_WORDS, chunk_text
-from hybrid_ie.document import Document
+from hybrid_ie.document import Document, join_chunks
 from hybrid_ie.schema import Schema, SchemaLike, label_types, load_schema
+from hybrid_ie.tiers import ENCODER_BATCH_SIZE
 
 Labels = SchemaLike | Sequence[str] | Mapping[str, str]
 
@@ -44,9 +45,6 @@ class FieldAPI:
     """`predict_entities`, `predict_relations`, `batch_predict_entities`, `batch_predict` over
     the backend's `predict` (mixed into `SpanEncoder`)."""
 
-    def predict(self, texts: Sequence[str], schema: Schema, **options: Any) -> list[Document]:
-        raise NotImplementedError
-
     def batch_predict(
         self,
         texts: Sequence[str],
@@ -56,7 +54,7 @@ class FieldAPI:
         threshold: float | None = None,
         relation_threshold: float | None = None,
         flat_ner: bool = True,
-        batch_size: int = 16,
+        batch_size: int = ENCODER_BATCH_SIZE,
     ) -> list[dict[str, list[dict[str, Any]]]]:
         """For each text: ``{"entities": [...], "relations": [...]}``; a relation is
         ``{"head": entity, "tail": entity, "label", "score"}`` with the entities as in
@@ -72,21 +70,17 @@ class FieldAPI:
             nested=not flat_ner,
             batch_size=batch_size,
         )
-        out: list[dict[str, list[dict[str, Any]]]] = [{"entities": [], "relations": []} for _ in texts]
+        parts: list[list[tuple[int, Document]]] = [[] for _ in texts]
         for (i, chunk), doc in zip(chunks, docs, strict=True):
-            text = texts[i]
-            shifted = {}
-            for e in doc.entities:
-                start, end = e.start + chunk.start, e.end + chunk.start
-                shifted[e.id] = {"start": start, "end": end, "text": text[start:end], "label": e.label,
-                                 "score": e.score}  # fmt: skip
-            out[i]["entities"].extend(shifted.values())
-            out[i]["relations"].extend(
-                {"head": shifted[r.head], "tail": shifted[r.tail], "label": r.label, "score": r.score}
-                for r in doc.relations
-            )
-        for result in out:
-            result["entities"].sort(key=lambda e: (e["start"], -e["end"], e["label"]))
+            parts[i].append((chunk.start, doc))
+        out = []
+        for i, text in enumerate(texts):
+            doc = join_chunks(f"text-{i}", text, parts[i])
+            ents = {e.id: {"start": e.start, "end": e.end, "text": e.text, "label": e.label, "score": e.score}
+                    for e in doc.entities}  # fmt: skip
+            rels = [{"head": ents[r.head], "tail": ents[r.tail], "label": r.label, "score": r.score}
+                    for r in doc.relations]  # fmt: skip
+            out.append({"entities": list(ents.values()), "relations": rels})
         return out
 
     def batch_predict_entities(
@@ -96,7 +90,7 @@ class FieldAPI:
         threshold: float | None = None,
         flat_ner: bool = True,
         *,
-        batch_size: int = 16,
+        batch_size: int = ENCODER_BATCH_SIZE,
     ) -> list[list[dict[str, Any]]]:
         """The entities of each text: ``{"start", "end", "text", "label", "score"}``."""
         schema = load_schema(labels)

@@ -5,9 +5,9 @@ Spans are `(start, end)` with `end` exclusive, in any unit (words or characters)
 
 * thresholds: one entity cut-off, or one per label where the checkpoint has them (tuned on dev
   data of that label, `calibration.tune_label_thresholds`).
-* flat: greedy by score; a span overlapping an accepted one is dropped.
-* nested: greedy by score; a span may contain or sit inside an accepted one, but spans that
-  cross (overlap without containment) are not allowed; one label per span in both modes.
+* flat / nested: greedy by score; a span that clashes with an accepted one
+  (`hybrid_ie.document.clashes`: the same span, or overlapping when flat, crossing when nested)
+  is dropped.
 * relations: kept when the score passes the threshold, both arguments were accepted, and the
   schema allows the label between their types; a symmetric relation is written once, in
   canonical order (earlier span first), with the higher of the two directions' scores.
@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-Span = tuple[int, int]
+from hybrid_ie.document import Span, clashes
 
 
 @dataclass(frozen=True)
@@ -39,23 +39,6 @@ class PairCandidate:
     tail: Span
     label: str
     score: float
-
-
-def overlaps(a: Span, b: Span) -> bool:
-    return a[0] < b[1] and b[0] < a[1]
-
-
-def nests(a: Span, b: Span) -> bool:
-    """True when one span contains the other (identical spans included)."""
-    return (a[0] <= b[0] and b[1] <= a[1]) or (b[0] <= a[0] and a[1] <= b[1])
-
-
-def clashes(a: Span, b: Span, *, nested: bool) -> bool:
-    """Whether two spans cannot both be output: same span (one label per span), or overlapping
-    (flat) / crossing (nested)."""
-    if a == b:
-        return True
-    return overlaps(a, b) and not (nested and nests(a, b))
 
 
 def _order(c: SpanCandidate) -> tuple:

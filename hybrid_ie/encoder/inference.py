@@ -4,37 +4,34 @@ The label prompts are part of every input sequence (the design reads label embed
 same forward pass as the words), so each text is encoded together with the schema's prompts;
 texts are batched, sorted by length, and run under `torch.inference_mode()`.
 
-Long texts are split into overlapping word windows (`hybrid_ie.chunking.word_windows`) that fit
-the backbone's maximum length; a window that still does not fit is split smaller, never cut.
-Window results are merged with global character offsets (same span -> highest score) and decoded
-once over the whole text.
+Windows of long texts, their merging and the decoding are `SpanEncoder`'s (`windowed`); the
+checkpoint files are `hybrid_ie.checkpoints`'.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
 from transformers import AutoModel, AutoTokenizer
 
-from hybrid_ie.encoder.checkpoints import (
-    CONFIG_NAME,
-    WEIGHTS_NAME,
-    EncoderLoadError,
+from hybrid_ie.checkpoints import (
+    EncoderConfig,
     backbone_path,
+    find,
     portable_backbone,
-    resolve,
+    read_config,
+    read_weights,
+    write_checkpoint,
 )
-from hybrid_ie.encoder.decoding import PairCandidate, SpanCandidate, decode_entities
+from hybrid_ie.encoder.decoding import PairCandidate, decode_entities
 from hybrid_ie.encoder.inputs import ENT_TOKEN, REL_TOKEN, InputBuilder, SequenceTooLong, collate
-from hybrid_ie.encoder.model import EncoderConfig, JointEncoderModel, center_label_logits
-from hybrid_ie.encoder.storage import STORAGE_METADATA_KEY, pack, unpack
-from hybrid_ie.encoder.windowed import SpanEncoder, Thresholds, Window
+from hybrid_ie.encoder.model import JointEncoderModel, center_label_logits
+from hybrid_ie.encoder.windowed import SpanEncoder, Thresholds, Window, add_span_candidates
+from hybrid_ie.errors import EncoderLoadError
 from hybrid_ie.schema import Schema, prompt_key
 from hybrid_ie.status import loading
 
@@ -85,32 +82,22 @@ class JointEncoder(SpanEncoder):
         cls, path_or_id: str | os.PathLike | None = None, device: str = "auto", quantize: str = "none"
     ) -> JointEncoder:
         """Load config.json + model.safetensors + tokenizer from a folder, or by checkpoint name
-        (default: the default checkpoint), found in the order of `hybrid_ie.encoder.checkpoints`:
-        explicit path, installed weights package, `models/` of a development checkout. A name
-        found nowhere is fetched with `huggingface_hub.snapshot_download`, which fails offline
-        with a clear error. Weights are read back as fp32 whatever their storage (fp16, int8:
-        `hybrid_ie.encoder.storage`). A status line shows on
-        stderr while it loads (`hybrid_ie.status`; `hybrid_ie.encoder.cache.cached_encoder` keeps
-        loaded ones per process).
+        (default: the default checkpoint), found in the order of `hybrid_ie.checkpoints.lookup`:
+        explicit path, installed weights package, `models/` of a development checkout, the
+        Hugging Face hub (fails offline with a clear error). Weights are read back as fp32 whatever
+        their storage (fp16, int8: `hybrid_ie.checkpoints.storage`). A status line shows on stderr while it loads (`hybrid_ie.status`;
+        `hybrid_ie.api.cached_encoder` keeps loaded ones per process).
         `quantize="int8"`: int8 inference on CPU (see `quantize`)."""
         from hybrid_ie.encoder.quantize import check_mode
 
         check_mode(quantize)
-        path = resolve(path_or_id) or _download(str(path_or_id))
-        for name in (CONFIG_NAME, WEIGHTS_NAME):
-            if not (path / name).exists():
-                raise EncoderLoadError(f"{path}: missing {name} (not a hybrid-ie encoder checkpoint)")
-        try:
-            data = json.loads((path / CONFIG_NAME).read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise EncoderLoadError(f"{path / CONFIG_NAME}: not valid JSON ({exc.msg})") from exc
-        config = EncoderConfig.from_dict(data)
+        path = find(path_or_id)
+        config = EncoderConfig.from_dict(read_config(path))
         target = pick_device(device)
         with loading(f"encoder {path.name} ({target}{', int8' if quantize == 'int8' else ''})"):
             tokenizer = AutoTokenizer.from_pretrained(str(path))
             model = JointEncoderModel(config)
-            state = unpack(load_file(str(path / WEIGHTS_NAME)))  # fp32, whatever the storage
-            missing, unexpected = model.load_state_dict(state, strict=False)
+            missing, unexpected = model.load_state_dict(read_weights(path), strict=False)
             if missing or unexpected:
                 raise EncoderLoadError(
                     f"{path}: weights do not match the config (missing {missing[:5]}, unexpected {unexpected[:5]})"
@@ -132,17 +119,12 @@ class JointEncoder(SpanEncoder):
 
     def save_pretrained(self, directory: str | os.PathLike, *, half: bool = False, storage: str | None = None) -> Path:
         """Write config.json, model.safetensors and the tokenizer files. Weights in `storage`
-        (`hybrid_ie.encoder.storage`: fp32, fp16, int8 groups; recorded in the file's metadata);
-        default fp16 when `half`, else fp32."""
+        (`hybrid_ie.checkpoints.storage`: fp32, fp16, int8 groups; recorded in the file's
+        metadata); default fp16 when `half`, else fp32."""
         if self.quantization != "none":
             raise EncoderLoadError(f"an encoder quantised to {self.quantization} cannot be saved; save the fp32 one")
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
         storage = storage or ("fp16" if half else "fp32")
-        state = pack(self.model.state_dict(), storage)
-        save_file(state, str(out / WEIGHTS_NAME), metadata={"format": "pt", STORAGE_METADATA_KEY: storage})
-        config = {**self.config.to_dict(), "backbone": portable_backbone(self.config.backbone)}  # no machine path
-        (out / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        out = write_checkpoint(directory, self.config.to_dict(), self.model.state_dict(), storage)
         self.tokenizer.save_pretrained(str(out))
         return out
 
@@ -257,9 +239,7 @@ class JointEncoder(SpanEncoder):
         return True
 
     @torch.inference_mode()
-    def _score(
-        self, windows, schema, ent_prompts, rel_prompts, cut: Thresholds, batch_size, progress
-    ) -> None:
+    def _score(self, windows, schema, ent_prompts, rel_prompts, cut: Thresholds, batch_size, progress) -> None:
         """Score entity spans, then the pairs of each window's decoded entities."""
         self.model.eval()
         order = sorted(
@@ -268,8 +248,7 @@ class JointEncoder(SpanEncoder):
         lengths = [len(windows[i].encoded.input_ids) for i in order]
         batches = self._batches(order, batch_size, progress, "encoder", lengths=lengths)
         ent_floor, rel_floor, t_ent, nested = cut.entity_floor, cut.relation_floor, cut.entity, cut.nested
-        ent_names = schema.entity_labels
-        rel_names = schema.relation_labels
+        ent_names, rel_names = schema.entity_labels, schema.relation_labels
         t_e, t_r = self.config.entity_temperature, self.config.relation_temperature
         b_e, b_r = self.config.entity_shift, self.config.relation_shift
         kmax = self.config.max_width
@@ -284,13 +263,7 @@ class JointEncoder(SpanEncoder):
                 logits = self.model.entity_logits(spans, enc["entity_labels"]).float()[..., : len(ent_names)]
                 logits = center_label_logits(logits, mask, self.config.label_centering)
                 probs = torch.sigmoid(logits / t_e + b_e)
-            probs = probs.masked_fill(~mask.unsqueeze(-1), -1.0)
-            hits = (probs >= ent_floor).nonzero().tolist()
-            scores = probs[probs >= ent_floor].tolist()
-            for (b, start, width, lab), score in zip(hits, scores, strict=True):
-                w = batch_windows[b]
-                s, e = w.spans[start][0], w.spans[start + width][1]
-                w.entities.append(SpanCandidate(s, e, ent_names[lab], score))
+            add_span_candidates(batch_windows, probs.masked_fill(~mask.unsqueeze(-1), -1.0), ent_names, ent_floor)
             if not rel_names:
                 continue
             # Relation candidates: pairs of each window's decoded entities (top-k by score).
@@ -342,13 +315,3 @@ def _backbone_config(net) -> dict[str, Any]:
         cfg.pop(key, None)
     return cfg
 
-
-def _download(repo_id: str) -> Path:
-    try:
-        from huggingface_hub import snapshot_download
-
-        return Path(snapshot_download(repo_id))
-    except Exception as exc:  # offline, unknown repo, no package: all mean "cannot load"
-        raise EncoderLoadError(
-            f"{repo_id!r} is not a local folder and could not be downloaded ({type(exc).__name__}: {exc})"
-        ) from exc

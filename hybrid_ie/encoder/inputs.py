@@ -132,38 +132,28 @@ class InputBuilder:
         return EncodedText(ids, ent_pos, rel_pos, word_pos, [word_shape(w) for w in words])
 
 
+def _padded(rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The rows right-padded with 0 to the longest (at least 1 wide), and the mask of real entries."""
+    width = max(1, max(len(row) for row in rows))
+    values = torch.zeros(len(rows), width, dtype=torch.long)
+    mask = torch.zeros(len(rows), width, dtype=torch.bool)
+    for i, row in enumerate(rows):
+        if row:
+            values[i, : len(row)] = torch.tensor(row)
+            mask[i, : len(row)] = True
+    return values, mask
+
+
 def collate(encoded: Sequence[EncodedText], device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
     """Pad a batch of encoded texts into tensors (masks mark the real entries)."""
-    b = len(encoded)
-    seq = max(len(e.input_ids) for e in encoded)
-    n_words = max(max(e.n_words for e in encoded), 1)
-    n_ent = max(max(len(e.entity_marker_positions) for e in encoded), 1)
-    n_rel = max(max(len(e.relation_marker_positions) for e in encoded), 1)
-    input_ids = torch.zeros(b, seq, dtype=torch.long)
-    attention = torch.zeros(b, seq, dtype=torch.long)
-    word_pos = torch.zeros(b, n_words, dtype=torch.long)
-    word_mask = torch.zeros(b, n_words, dtype=torch.bool)
-    shapes = torch.zeros(b, n_words, dtype=torch.long)
-    ent_pos = torch.zeros(b, n_ent, dtype=torch.long)
-    ent_mask = torch.zeros(b, n_ent, dtype=torch.bool)
-    rel_pos = torch.zeros(b, n_rel, dtype=torch.long)
-    rel_mask = torch.zeros(b, n_rel, dtype=torch.bool)
-    for i, e in enumerate(encoded):
-        input_ids[i, : len(e.input_ids)] = torch.tensor(e.input_ids)
-        attention[i, : len(e.input_ids)] = 1
-        if e.n_words:
-            word_pos[i, : e.n_words] = torch.tensor(e.word_positions)
-            word_mask[i, : e.n_words] = True
-            shapes[i, : e.n_words] = torch.tensor(e.word_shapes)
-        if e.entity_marker_positions:
-            ent_pos[i, : len(e.entity_marker_positions)] = torch.tensor(e.entity_marker_positions)
-            ent_mask[i, : len(e.entity_marker_positions)] = True
-        if e.relation_marker_positions:
-            rel_pos[i, : len(e.relation_marker_positions)] = torch.tensor(e.relation_marker_positions)
-            rel_mask[i, : len(e.relation_marker_positions)] = True
+    input_ids, attention = _padded([e.input_ids for e in encoded])
+    word_pos, word_mask = _padded([e.word_positions for e in encoded])
+    shapes, _ = _padded([e.word_shapes for e in encoded])
+    ent_pos, ent_mask = _padded([e.entity_marker_positions for e in encoded])
+    rel_pos, rel_mask = _padded([e.relation_marker_positions for e in encoded])
     batch = {
         "input_ids": input_ids,
-        "attention_mask": attention,
+        "attention_mask": attention.long(),
         "word_positions": word_pos,
         "word_mask": word_mask,
         "word_shapes": shapes,

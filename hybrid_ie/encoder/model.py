@@ -1,4 +1,5 @@
-"""The joint entity/relation network (GLiNER-Relex design) and its configuration.
+"""The joint entity/relation network (GLiNER-Relex design); its configuration is the
+checkpoint's `EncoderConfig` (`hybrid_ie.checkpoints.config`).
 
 A BERT backbone reads `[ENT] label ... [REL] label ... [SEP] words`. Entity label embeddings are
 the hidden states at the `[ENT]` markers, relation label embeddings those at `[REL]`. Words are
@@ -13,56 +14,14 @@ their first sub-token state plus a word-shape embedding (case signal for the unc
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 from transformers import AutoConfig, AutoModel
 
+from hybrid_ie.checkpoints.config import EncoderConfig
 from hybrid_ie.encoder.inputs import SHAPES
-
-
-@dataclass
-class EncoderConfig:
-    """Everything needed to rebuild the network and run it, stored as `config.json`."""
-
-    backbone: str = ""  # id or path the backbone weights came from (informational once trained)
-    backbone_config: dict[str, Any] = field(default_factory=dict)
-    max_width: int = 12
-    dropout: float = 0.1
-    use_shape: bool = True
-    max_length: int = 512
-    max_pair_entities: int = 16
-    # calibrated score = sigmoid(logit / temperature + shift), fitted on dev (calibration.py)
-    entity_temperature: float = 1.0
-    entity_shift: float = 0.0
-    relation_temperature: float = 1.0
-    relation_shift: float = 0.0
-    threshold: float = 0.5
-    relation_threshold: float = 0.5
-    # inference: lower each label's logit by this x (its mean logit over the text's spans - the mean
-    # over labels), see `center_label_logits`; tuned on dev by `calibrate --centering-grid` (0: off)
-    label_centering: float = 0.0
-    # entity cut-offs of single labels (prompt, lower case), tuned on their dev data; others use `threshold`
-    label_thresholds: dict[str, float] = field(default_factory=dict)
-    known_labels: list[str] = field(default_factory=list)
-    # relation prompts training showed (a subset of known_labels); the targets of relation_backoff
-    known_relation_labels: list[str] = field(default_factory=list)
-    # inference: a relation prompt training never showed also takes this x the score of the nearest
-    # known relation prompt (backbone embedding) on each pair, when higher; tuned on dev by
-    # `calibrate --backoff-grid` (0: off). See `JointEncoder.relation_backoff_targets`.
-    relation_backoff: float = 0.0
-    training: dict[str, Any] = field(default_factory=dict)
-    calibration: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"encoder_type": "hybrid-ie-joint-encoder", **asdict(self)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> EncoderConfig:
-        known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 def center_label_logits(logits: torch.Tensor, mask: torch.Tensor, strength: float) -> torch.Tensor:

@@ -5,13 +5,9 @@ per output channel, activations quantised per token (row) at run time, the produ
 int32 with `torch._int_mm` (oneDNN, VNNI where the CPU has it) and rescaled to fp32. Everything
 else (embeddings, LayerNorm, attention softmax, the label dot products, calibration) stays fp32.
 
-Why this and not `torch.ao.quantization.quantize_dynamic` (fbgemm/x86, one activation scale
-per tensor): measured on conll04 with the shipped checkpoint (torch 2.13, 1 thread), fbgemm
-with per-channel weights lost 0.74 / 2.29 points of dev entity / relation F1 (0.24 / 1.32 on
-test), per-tensor weights 1.97 / 2.21 on test; one scale per token lost 0.19 / 0.31 on dev at
-a similar speed-up (both about 2.5x fp32 then; fbgemm ~15% faster). The backbone's first
-transformer layer, which reads the embedding LayerNorm output, stays fp32: chosen on conll04
-dev, where it moved relation F1 from -0.31 to -0.02 points of fp32 (README, "CPU speed").
+One activation scale per token (torch's fbgemm dynamic quantisation has one per tensor) and the
+backbone's first transformer layer (it reads the embedding LayerNorm output) in fp32 were both
+chosen for F1 on conll04 dev; README, "CPU speed", has the measurements.
 
 Quantisation is a CPU path only: on CUDA the encoder runs bf16 autocast and `quantize`
 refuses. Results are deterministic for a given batch (integer accumulation is exact).

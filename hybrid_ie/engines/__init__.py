@@ -19,10 +19,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hybrid_ie.batch import InputText, JobSummary, collect_inputs, run_job
+from hybrid_ie.batch import ON_BAD_UTF8, InputText, JobSummary, collect_inputs, run_job
 from hybrid_ie.errors import InputError
+from hybrid_ie.pipeline import DEFAULT_BATCH_SIZE
 
 ENGINES = ("local", "ray")
+DEFAULT_ENGINE = "local"
 
 
 def extract_dataset(
@@ -30,11 +32,11 @@ def extract_dataset(
     output: str | Path,
     extractor: Any,
     *,
-    engine: str = "local",
+    engine: str = DEFAULT_ENGINE,
     resume: bool = False,
     overwrite: bool = False,
-    batch_size: int = 16,
-    on_bad_utf8: str = "error",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    on_bad_utf8: str = ON_BAD_UTF8,
     **engine_options: Any,
 ) -> JobSummary:
     """Extract every input (paths as `collect_inputs` reads them, or its `InputText`s) into
@@ -59,4 +61,4 @@ def extract_dataset(
                               warnings=warnings, **engine_options)  # fmt: skip
 
 
-__all__ = ["ENGINES", "extract_dataset"]
+__all__ = ["DEFAULT_ENGINE", "ENGINES", "extract_dataset"]

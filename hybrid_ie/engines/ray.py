@@ -57,6 +57,7 @@ from hybrid_ie.document import Document
 from hybrid_ie.engines.shards import ShardWriter, check_format, clean_partial, read_shards, shard_files
 from hybrid_ie.errors import InputError
 from hybrid_ie.job_output import OutputLock, check_output_path, check_same_settings
+from hybrid_ie.pipeline import DEFAULT_BATCH_SIZE
 from hybrid_ie.router import BudgetState
 from hybrid_ie.tiers import LLMTier
 
@@ -345,7 +346,7 @@ def run_job(
     *,
     resume: bool = False,
     overwrite: bool = False,
-    batch_size: int = 16,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     on_document: Callable[[Document, JobSummary], None] | None = None,
     settings: dict[str, Any] | None = None,
     warnings: Sequence[str] = (),

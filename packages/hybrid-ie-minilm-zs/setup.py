@@ -11,7 +11,7 @@ from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
 SOURCE = Path(os.environ.get("HYBRID_IE_CHECKPOINT_DIR", HERE.parents[1] / "models" / "hybrid-ie-minilm-zs"))
-# what a checkpoint folder holds (hybrid_ie.encoder.checkpoints), the model card and the training recipe
+# what a checkpoint folder holds (hybrid_ie.checkpoints), the model card and the training recipe
 FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "train_config.json",
          "README.md")  # fmt: skip
 

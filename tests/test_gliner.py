@@ -1,7 +1,7 @@
 """The optional GLiNER backend behind the JointEncoder interface.
 
 Tests that need `gliner` skip when it is not installed (run them in the gliner venv:
-`/work/venvs/gliner/bin/python -m pytest tests/encoder/test_gliner_backend.py`). The model is a
+`python -m pytest tests/test_gliner.py` in a venv with the `gliner` extra). The model is a
 tiny randomly initialised GLiNER(-relex) built offline from the packaged backbone's tokenizer
 (2-layer BERT, hidden 32), saved and reloaded by path.
 """
@@ -13,9 +13,8 @@ import sys
 
 import pytest
 
-from hybrid_ie.encoder.gliner_backend import GlinerEncoder, GlinerUnavailable, gliner_available
-from hybrid_ie.encoder.inference import EncoderLoadError
-from hybrid_ie.errors import HybridIEError
+from hybrid_ie.errors import EncoderLoadError, HybridIEError
+from hybrid_ie.integrations.gliner import GlinerEncoder, GlinerUnavailable, gliner_available
 from hybrid_ie.schema import Schema, load_schema
 
 needs_gliner = pytest.mark.skipif(not gliner_available(), reason="gliner not installed (optional extra)")
