@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from hybrid_ie.document import Document, Entity, Relation, Source, Span, clashes, make_entity
 from hybrid_ie.errors import InputError
 from hybrid_ie.schema import Schema
+from hybrid_ie.tiers import CANDIDATE_FLOOR
 
 STRATEGIES = ("llm_corrects", "union", "vote")
 # Chosen on conll04 dev (first 80 sentences, budget 0.2, shipped encoder, local 0.5B LLM, verify
@@ -50,7 +51,6 @@ STRATEGIES = ("llm_corrects", "union", "vote")
 # of entity F1 and 4 of relation F1 there: the small local LLM drops and relabels good spans.
 DEFAULT_STRATEGY = "vote"
 LLM_SCORE = 0.5
-CANDIDATE_FLOOR = 0.1
 
 EntityKey = tuple[int, int, str]
 RelationKey = tuple[Span, Span, str]

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from hybrid_ie.schema import Schema
 
 ENCODER_BATCH_SIZE = 16  # texts (windows) per forward pass of the encoder backends' `predict`
+CANDIDATE_FLOOR = 0.1  # the lowest score of a near miss in `meta["encoder"]`; below it, not a candidate
 
 
 class EncoderTier(Protocol):
@@ -68,4 +69,4 @@ class LLMTier(Protocol):
     def verify(self, text: str, schema: Schema, candidates: Document) -> LLMAnswer: ...
 
 
-__all__ = ["ENCODER_BATCH_SIZE", "EncoderTier", "LLMAnswer", "LLMTier"]
+__all__ = ["CANDIDATE_FLOOR", "ENCODER_BATCH_SIZE", "EncoderTier", "LLMAnswer", "LLMTier"]

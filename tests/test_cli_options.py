@@ -49,3 +49,22 @@ def test_bad_values_of_shared_options_are_one_line_errors(tmp_path):
         result = CliRunner().invoke(app, [*command, option, value, "--no-progress"])
         assert result.exit_code == 2 and message in result.output, result.output
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_benchmark_and_extract_leave_their_defaults_to_the_one_place_they_are_written():
+    from hybrid_ie.benchmark import BenchmarkConfig
+    from hybrid_ie.engines import DEFAULT_ENGINE
+    from hybrid_ie.engines.ray import RayOptions
+    from hybrid_ie.pipeline import DEFAULT_BATCH_SIZE
+    from hybrid_ie.tiers import ENCODER_BATCH_SIZE
+
+    bench, extract = _options("benchmark"), _options("extract")
+    config_fields = {"--budgets", "--seed", "--batch-size", "--calibration", "--examples", "--resume", "--progress",
+                     "--capture"}  # fmt: skip
+    assert all(bench[flag].default is None for flag in config_fields)
+    config = BenchmarkConfig("conll04:test", "out")
+    assert (config.batch_size, config.nested) == (DEFAULT_BATCH_SIZE, extractor_defaults()["nested"])
+    assert extract["--batch-size"].default == DEFAULT_BATCH_SIZE and extract["--engine"].default == DEFAULT_ENGINE
+    assert f"default {RayOptions().workers})" in extract["--workers"].help
+    assert extractor_defaults()["encoder_batch_size"] == ENCODER_BATCH_SIZE
+    assert _options("average")["--half"].default is None

@@ -40,7 +40,8 @@ def _budgets(value: str) -> tuple[float, ...]:
 
 
 def _command_line(options: dict[str, object]) -> str:
-    """The command that reproduces this run, every option spelt out (recorded in the report)."""
+    """The command that reproduces this run, every option spelt out (recorded in the report;
+    `options` hold the config's values where an option was left to its default)."""
     words = ["hybrid-ie", "benchmark"]
     for name, value in options.items():
         if value is None or name in ("output", "progress"):
@@ -190,7 +191,6 @@ def benchmark(
             limit=limit,
             model=model,
             llm_config=str(llm_config) if llm_config else None,
-            command=_command_line(ctx.params),
             llms=llms,
             reconcile=reconcile,
             escalation=escalation,
@@ -198,6 +198,10 @@ def benchmark(
             llm_score=llm_score,
             **options,
         )
+        effective = {"budgets": ",".join(f"{b:g}" for b in config.budgets), "seed": config.seed,
+                     "batch_size": config.batch_size, "calibration": config.calibration_source or "none",
+                     "examples": config.examples_per_kind}  # fmt: skip
+        config.command = _command_line({**ctx.params, **effective})
         report = run_benchmark(config)
         written = write_report(report, output)
 

@@ -45,8 +45,8 @@ def pick_device(device: str | torch.device = "auto") -> torch.device:
 class JointEncoder(SpanEncoder):
     """A trained GLiNER-Relex-style joint entity and relation encoder (see `model.py`).
 
-    `max_window_words` (default 200) and `window_stride` (default half a window) set how long
-    texts are windowed; a window whose tokens exceed `config.max_length` is halved until it fits.
+    `max_window_words` and `window_stride` (`SpanEncoder`'s) set how long texts are windowed; a
+    window whose tokens exceed `config.max_length` is halved until it fits.
     """
 
     def __init__(self, model: JointEncoderModel, tokenizer, config: EncoderConfig, device: str = "auto"):
@@ -57,8 +57,6 @@ class JointEncoder(SpanEncoder):
         self.model.to(self.device)
         self.model.eval()
         self.inputs = InputBuilder(tokenizer, config.max_length)
-        self.max_window_words = 200
-        self.window_stride = None
         # `_nearest_known`'s: slot -> (label list, their embeddings, prompt -> answer)
         self._nearest_cache: dict[str, tuple[list[str], torch.Tensor, dict[str, tuple[float, str]]]] = {}
 

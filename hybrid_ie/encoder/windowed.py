@@ -34,7 +34,7 @@ from hybrid_ie.encoder.decoding import (
 from hybrid_ie.encoder.label_groups import grouped_windows, needs_groups
 from hybrid_ie.errors import HybridIEError
 from hybrid_ie.schema import Schema, prompt_key
-from hybrid_ie.tiers import ENCODER_BATCH_SIZE
+from hybrid_ie.tiers import CANDIDATE_FLOOR, ENCODER_BATCH_SIZE
 
 
 @dataclass
@@ -84,7 +84,7 @@ class SpanEncoder(FieldAPI):
     threshold: float  # default entity cut-off of `predict`
     relation_threshold: float  # default relation cut-off
     label_thresholds: Mapping[str, float] = MappingProxyType({})  # prompt (lower case) -> own cut-off
-    max_window_words: int  # longest window tried first
+    max_window_words: int = 200  # longest window tried first
     window_stride: int | None = None  # words between window starts (default: half a window)
     max_tokens: int  # the network's maximum input length, label prompts included
 
@@ -115,7 +115,7 @@ class SpanEncoder(FieldAPI):
         relation_threshold: float | None = None,
         nested: bool = False,
         batch_size: int = ENCODER_BATCH_SIZE,
-        candidate_floor: float = 0.1,
+        candidate_floor: float = CANDIDATE_FLOOR,
         progress: bool | Callable[[int], None] = False,
     ) -> list[Document]:
         """Extract the schema's entities and relations from each text.

@@ -91,7 +91,7 @@ class GlinerEncoder(SpanEncoder):
         self.relation_threshold = relation_threshold
         self.adjacency_threshold = adjacency_threshold
         # GLiNER truncates inputs longer than config.max_len words: windows stay within it.
-        self.max_window_words = min(200, int(getattr(model.config, "max_len", 200) or 200))
+        self.max_window_words = min(self.max_window_words, int(getattr(model.config, "max_len", 0) or self.max_window_words))
         limit = model.data_processor.transformer_tokenizer.model_max_length
         self.max_tokens = limit if isinstance(limit, int) and 0 < limit <= 100_000 else 512
 
@@ -126,9 +126,7 @@ class GlinerEncoder(SpanEncoder):
             model,
             device=device,
             known_labels=known_labels if known_labels is not None else sidecar.get("known_labels", ()),
-            threshold=sidecar.get("threshold", 0.5),
-            relation_threshold=sidecar.get("relation_threshold", 0.5),
-            adjacency_threshold=sidecar.get("adjacency_threshold"),
+            **{k: sidecar[k] for k in ("threshold", "relation_threshold", "adjacency_threshold") if k in sidecar},
         )
 
     def save_pretrained(self, directory: str | os.PathLike) -> Path:
