@@ -4,10 +4,10 @@ A backend (`JointEncoder`, `GlinerEncoder`) only says whether windows fit its ne
 and how to score them (`_score`: fill each window's span and pair candidates with global
 character offsets); `SpanEncoder._windows` cuts long texts into overlapping word windows,
 halving the window until every one fits, so nothing is ever truncated. `SpanEncoder.predict`
-does the rest the same way for all: ids, thresholds, merging the windows of a text (same span -> highest score), decoding
-(`hybrid_ie.encoder.decoding`), and the Document with its near-miss candidates in
-`meta["encoder"]`, which the router reads. Label prompt sets too long for one input run in
-label groups (`hybrid_ie.encoder.label_groups`).
+does the rest the same way for all: ids, thresholds, merging the windows of a text (same span
+-> highest score), decoding (`hybrid_ie.encoder.decoding`), and the Document with its near-miss
+candidates in `meta["encoder"]`, which the router reads. Label prompt sets too long for one
+input run in label groups (`hybrid_ie.encoder.label_groups`).
 """
 
 from __future__ import annotations

@@ -91,7 +91,8 @@ class GlinerEncoder(SpanEncoder):
         self.relation_threshold = relation_threshold
         self.adjacency_threshold = adjacency_threshold
         # GLiNER truncates inputs longer than config.max_len words: windows stay within it.
-        self.max_window_words = min(self.max_window_words, int(getattr(model.config, "max_len", 0) or self.max_window_words))
+        longest = int(getattr(model.config, "max_len", 0) or self.max_window_words)
+        self.max_window_words = min(self.max_window_words, longest)
         limit = model.data_processor.transformer_tokenizer.model_max_length
         self.max_tokens = limit if isinstance(limit, int) and 0 < limit <= 100_000 else 512
 
