@@ -136,9 +136,9 @@ def test_the_default_mode_loads_once_and_hybrid_without_an_llm_loads_nothing(enc
 
     checkpoint = encoder.save_pretrained(tmp_path / "ckpt")
     loads = []
-    real = cache.JointEncoder.from_pretrained
-    monkeypatch.setattr(cache.JointEncoder, "from_pretrained", lambda *a, **k: loads.append(a) or real(*a, **k))
-    cache.clear()
+    real = JointEncoder.from_pretrained
+    monkeypatch.setattr(JointEncoder, "from_pretrained", lambda *a, **k: loads.append(a) or real(*a, **k))
+    api.clear()
     try:
         with pytest.raises(ConfigError) as refused:
             hybrid_ie.extract(TEXTS[0], schema=LABELS, mode="hybrid", encoder=checkpoint)
@@ -150,4 +150,4 @@ def test_the_default_mode_loads_once_and_hybrid_without_an_llm_loads_nothing(enc
         assert len(loads) == 1
         assert first.meta["pipeline"]["mode"] == second[0].meta["pipeline"]["mode"] == "encoder"
     finally:
-        cache.clear()
+        api.clear()
