@@ -34,12 +34,15 @@ import argparse
 import dataclasses
 import functools
 import json
+import math
 import os
 import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
+
+from scipy.stats import spearmanr
 
 HERE = Path(__file__).resolve().parent
 RULES = ("old", "new")
@@ -105,26 +108,12 @@ def run_row(extractor: Any, gold: list, schema: Any) -> tuple[dict[str, Any], li
 
 
 def spearman(xs: list[float], ys: list[float]) -> float | None:
-    def ranks(v: list[float]) -> list[float]:
-        order = sorted(range(len(v)), key=lambda i: v[i])
-        r = [0.0] * len(v)
-        i = 0
-        while i < len(order):
-            j = i
-            while j + 1 < len(order) and v[order[j + 1]] == v[order[i]]:
-                j += 1
-            for k in range(i, j + 1):
-                r[order[k]] = (i + j) / 2.0
-            i = j + 1
-        return r
-
+    """Spearman's rank correlation (ties share their mean rank); None under 3 points or when
+    either side is constant."""
     if len(xs) < 3:
         return None
-    rx, ry = ranks(xs), ranks(ys)
-    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
-    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=True))
-    var = (sum((a - mx) ** 2 for a in rx) * sum((b - my) ** 2 for b in ry)) ** 0.5
-    return round(cov / var, 3) if var else None
+    rho = float(spearmanr(xs, ys).statistic)
+    return None if math.isnan(rho) else round(rho, 3)
 
 
 def estimator_quality(estimate: dict[str, float], per_label: dict[str, Any]) -> dict[str, Any]:
