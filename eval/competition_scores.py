@@ -35,7 +35,7 @@ def main() -> None:
 
     spec = json.loads(COMPETITION.read_text())[args.set]
     data = next(s for s in discover_sets() if s.name == args.set)
-    verbose = {k: t.prompt for k, t in ((t.name, t) for t in data.schema().entity_types)}
+    verbose = {t.name: t.prompt for t in data.schema().entity_types}
     fine = {k: verbose[k] for k in spec["parent"] if k not in spec["merge"]}
     coarse = spec["coarse"]
     labels = [*fine.values(), *coarse.values(), *spec["catch_all"].values()]

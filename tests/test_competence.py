@@ -33,6 +33,12 @@ def chunk(text: str, ents: list[Entity], rels: list[Relation] = (), candidates: 
     return Document(id="c", text=text, entities=ents, relations=list(rels), meta=meta)
 
 
+def candidate(text: str, mention: str, label: str, score: float) -> dict:
+    """A near-miss candidate of the encoder's meta on `mention`'s first occurrence."""
+    s = text.index(mention)
+    return {"start": s, "end": s + len(mention), "text": mention, "label": label, "score": score}
+
+
 def encoder_doc(text: str) -> Document:
     """The scripted encoder: the senator as a person (gold: politician), the city right."""
     name = text.split()[1]
@@ -94,9 +100,7 @@ def test_symmetric_relations_agree_in_either_order():
 def test_competition_reads_rival_labels_on_the_same_span():
     text = TEXTS[0]
     name = text.split()[1]
-    s = text.index(name)
-    rival = {"start": s, "end": s + len(name), "text": name, "label": "politician", "score": 0.8}
-    far = {"start": s, "end": s + len(name), "text": name, "label": "city", "score": 0.2}
+    rival, far = candidate(text, name, "politician", 0.8), candidate(text, name, "city", 0.2)
     docs = [chunk(text, [ent(text, name, "person", 0.9), ent(text, "Honolulu", "city", 0.9, 2)], candidates=[rival, far])]
     assert competition_estimate(docs) == {"person": 0.0, "city": 1.0}
     assert competition_estimate(docs, ratio=0.95) == {"person": 1.0, "city": 1.0}
@@ -108,9 +112,7 @@ def test_competition_reads_rival_labels_on_the_same_span():
 def test_weak_items_become_weak_label_signals_one_per_item():
     text = TEXTS[0]
     name = text.split()[1]
-    s = text.index(name)
-    near = {"start": s, "end": s + len(name), "text": name, "label": "politician", "score": 0.4}
-    low = {"start": s, "end": s + len(name), "text": name, "label": "politician", "score": 0.2}
+    near, low = candidate(text, name, "politician", 0.4), candidate(text, name, "politician", 0.2)
     doc = chunk(text, encoder_doc(text).entities, encoder_doc(text).relations, candidates=[near, low])
     weak = {ENTITIES: {"person": 0.3, "politician": 0.4}, RELATIONS: {"born in": 0.5}}
     items = weak_items(doc, weak, entity_band=0.15)

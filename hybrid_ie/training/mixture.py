@@ -108,7 +108,8 @@ def to_examples(
         for ent in doc.entities:
             if ent.start in starts and ent.end in ends and starts[ent.start] <= ends[ent.end]:
                 first, last = starts[ent.start], ends[ent.end]
-                if trim_sentence_periods and last > first and doc.text[spans[lo + last][0]:ent.end] == "." and not ends_in_abbreviation(doc.text, ent.end):
+                ends_in_period = doc.text[spans[lo + last][0] : ent.end] == "."
+                if trim_sentence_periods and last > first and ends_in_period and not ends_in_abbreviation(doc.text, ent.end):
                     last -= 1
                 index[ent.id] = len(entities)
                 entities.append((first, last, ent.label))
