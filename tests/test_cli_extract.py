@@ -168,6 +168,32 @@ def test_bad_inputs_exit_2_with_one_clear_line(tmp_path, checkpoint):
     assert "no-model" in one_error_line(invoke("extract", str(good), *missing_model))
 
 
+def test_labels_on_the_command_line_are_the_schema(tmp_path, checkpoint):
+    """`--labels a,b --relations r` runs as the API's list of labels does; misuse exits 2 unwritten."""
+    good = tmp_path / "good.txt"
+    good.write_text("Mary works for Acme in Paris.", encoding="utf-8")
+    out = tmp_path / "o.jsonl"
+    base = ["--model", str(checkpoint), "-o", str(out), "--mode", "encoder", "--no-progress"]
+    result = invoke("extract", str(good), *base, "--labels", "person, company,city", "--relations", "works for")
+    assert result.exit_code == 0, result.output
+    doc = lines(out)[0]
+    assert doc["meta"]["pipeline"]["labels"]["entities"] == ["person", "company", "city"]
+    assert doc["meta"]["pipeline"]["labels"]["relations"] == ["works for"]
+    labels = {"entities": ["person", "company", "city"], "relations": ["works for"]}
+    reference = Extractor(labels, encoder=JointEncoder.from_pretrained(checkpoint), mode="encoder")
+    expected = reference.extract(good.read_text(encoding="utf-8"))
+    assert [(e["start"], e["end"], e["label"]) for e in doc["entities"]] == [
+        (e.start, e.end, e.label) for e in expected.entities
+    ]
+    other = str(tmp_path / "other.jsonl")
+    misuse = ["--model", str(checkpoint), "-o", other, "--mode", "encoder", "--no-progress"]
+    assert "an empty label" in one_error_line(invoke("extract", str(good), *misuse, "--labels", "person,,city"))
+    assert "exclude each other" in one_error_line(
+        invoke("extract", str(good), *misuse, "--labels", "person", "--schema", "conll04"))
+    assert "--relations needs --labels" in one_error_line(invoke("extract", str(good), *misuse, "--relations", "r"))
+    assert not Path(other).exists()
+
+
 def test_replace_bad_utf8_warns_and_extracts(tmp_path, checkpoint):
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"Mary lives in Paris \xff.")

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from hybrid_ie.errors import InputError
 from hybrid_ie.pipeline import extractor_defaults
 from hybrid_ie.reconcile import STRATEGIES
 from hybrid_ie.router import ESCALATIONS, RANKS, RoutingPolicy
@@ -60,5 +61,24 @@ def given(**options: Any) -> dict[str, Any]:
     return {name: value for name, value in options.items() if value is not None}
 
 
+def labels_schema(schema: str | None, labels: str | None, relations: str | None) -> dict[str, list[str]]:
+    """The schema of `--labels` / `--relations` (comma-separated labels), which replace `--schema`:
+    `{"entities": [...], "relations": [...]}`, as `load_schema` takes it. InputError names the
+    option when they are combined with `--schema`, relations come without entities, or a label is
+    empty."""
+
+    def split(text: str, option: str) -> list[str]:
+        names = [name.strip() for name in text.split(",")]
+        if not all(names):
+            raise InputError(f"{option} {text!r}: an empty label (labels are comma-separated: \"person,city\")")
+        return names
+
+    if schema is not None:
+        raise InputError("--labels/--relations and --schema exclude each other: give labels or a schema")
+    if labels is None:
+        raise InputError("--relations needs --labels: the entity labels whose mentions the relations join")
+    return {"entities": split(labels, "--labels"), "relations": split(relations, "--relations") if relations else []}
+
+
 __all__ = ["EXTRACTOR", "POLICY", "Escalation", "LLMConfigFile", "LLMScore", "Model", "Nested", "Rank", "Reconcile",
-           "given"]  # fmt: skip
+           "given", "labels_schema"]  # fmt: skip

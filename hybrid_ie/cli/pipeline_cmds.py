@@ -29,6 +29,7 @@ from hybrid_ie.cli.options import (
     Rank,
     Reconcile,
     given,
+    labels_schema,
 )
 from hybrid_ie.engines import DEFAULT_ENGINE, ENGINES
 from hybrid_ie.engines.ray import RayOptions
@@ -89,6 +90,14 @@ def extract(
     ],
     schema: Annotated[
         str | None, typer.Option("--schema", help=f"Schema name or JSON file (default {EXTRACTOR['schema']}).")
+    ] = None,
+    labels: Annotated[
+        str | None, typer.Option("--labels", help="Entity labels, comma-separated, instead of --schema "
+                                 "(\"person,organization,city\").")
+    ] = None,
+    relations: Annotated[
+        str | None, typer.Option("--relations", help="With --labels: relation labels, comma-separated "
+                                 "(\"works for,located in\").")
     ] = None,
     mode: Annotated[
         str | None,
@@ -167,6 +176,9 @@ def extract(
 ) -> None:
     """Extract entities and relations from texts into a JSONL of Documents (resumable).
 
+    The labels come from --schema (a name or a file) or, for a quick zero-shot run, from
+    --labels "person,company" and --relations "works for".
+
     Every setting is checked (the LLM first, then the inputs, the encoder and the LLM client)
     before the output is touched; the output is locked while the job runs. Exit status: 0, 2 for
     a usage or configuration error, 1 when every document of this run failed."""
@@ -191,6 +203,8 @@ def extract(
         if resume and overwrite:
             raise InputError("--resume and --overwrite exclude each other")
         check_output_path(output, folder=engine == "ray")
+        if labels is not None or relations is not None:
+            schema = labels_schema(schema, labels, relations)
         if engine == "ray":
             from hybrid_ie.engines.ray import RayOptions, require_ray
 
