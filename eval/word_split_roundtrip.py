@@ -12,7 +12,7 @@ entity / relation F1 on
 - the natural text of the sentences with a possessive "'s" only;
 
 and, per text kind, how many predicted and gold entities end in a sentence-final period word
-(a "." that is no abbreviation's: "Tuesday.", not "Inc." or "U.S."), `period_end` [predicted,
+(`chunking.span_end_before_closing_period`: "Tuesday.", not "Inc." or "U.S."), `period_end` [predicted,
 of all predicted, gold].
 
 Patterns: `whitespace-punct` (the splitter before clitics were split off: a word is letters with
@@ -94,7 +94,7 @@ def period_end(gold: list[Document], pred: list[Document]) -> list[int]:
     """[predicted entities ending in a sentence-final period word, all predicted, such gold entities]."""
 
     def count(docs: list[Document]) -> int:
-        return sum(e.text.endswith(".") and not chunking.ends_in_abbreviation(d.text, e.end)
+        return sum(chunking.span_end_before_closing_period(d.text, e.start, e.end) != e.end
                    for d in docs for e in d.entities)  # fmt: skip
 
     return [count(pred), sum(len(d.entities) for d in pred), count(gold)]

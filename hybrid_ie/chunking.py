@@ -25,6 +25,11 @@ WORD_RE = re.compile(rf"\w+(?:(?:\.|-(?![a-z])|{CLITIC_APOSTROPHE})\w+)*|[^\w\s]
 SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
 # "Mr.", "Dr.", "Inc.", "U.S.", "J." end in a period without ending a sentence.
 ABBREVIATION_LOOKBACK = 64  # characters; longer than any abbreviation the pattern matches
+# Abbreviations whose period also closes the sentence they end: dotted letters ("U.S.", "a.m.",
+# "J."), and words that stand at a name's or a list's end ("Apple Inc.", "Smith Jr.", "et al.").
+CLOSING_ABBREVIATION_RE = re.compile(
+    r"(?:\b[A-Za-z](?:\.[A-Za-z])*|\b(?:Inc|Corp|Co|Ltd|Bros|Jr|Sr|St|Ave|Dept|Univ|etc|al|vs|No))\.$", re.IGNORECASE
+)
 MAX_CHUNK_WORDS = 400  # the longest chunk (`chunk_text`) in words
 ABBREVIATION_RE = re.compile(r"(?:\b[A-Z][a-z]{0,3}|\b[A-Za-z](?:\.[A-Za-z])+|\b(?:etc|vs|e\.g|i\.e|approx|No))\.$")
 
@@ -57,6 +62,22 @@ def ends_in_abbreviation(text: str, end: int) -> bool:
     """Whether `text[:end]` ends in an abbreviation's period ("Mr.", "Inc.", "U.S.", "a.m."):
     a period there need not end a sentence, and belongs to the word before it."""
     return ABBREVIATION_RE.search(text, max(0, end - ABBREVIATION_LOOKBACK), end) is not None
+
+
+def span_end_before_closing_period(text: str, start: int, end: int) -> int:
+    """Where the span `text[start:end]` ends once a sentence's closing period glued to its last
+    word is left out ("on Tuesday." -> "Tuesday"); else `end`. The period is such when it follows
+    a letter or digit directly, ends the text or is followed by whitespace, and the word before it
+    is no abbreviation that keeps its period at a sentence's end (`CLOSING_ABBREVIATION_RE`:
+    "U.S.", "J.", "Inc.", "et al."). A mention names a thing; the sentence's period is not part of
+    it, however a data set's tokeniser glued it on."""
+    if end - start < 2 or text[end - 1] != "." or not text[end - 2].isalnum():
+        return end
+    if end < len(text) and not text[end].isspace():
+        return end
+    if CLOSING_ABBREVIATION_RE.search(text, max(start, end - ABBREVIATION_LOOKBACK), end):
+        return end
+    return end - 1
 
 
 def split_sentences(text: str) -> list[Chunk]:

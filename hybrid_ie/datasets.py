@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from hybrid_ie.chunking import word_spans
+from hybrid_ie.chunking import span_end_before_closing_period, word_spans
 from hybrid_ie.document import Document, Entity, Relation, document_from_dict, read_jsonl
 from hybrid_ie.errors import InputError
 from hybrid_ie.paths import SCHEMAS_DIR, data_dir
@@ -37,7 +37,10 @@ def token_offsets(tokens: list[str]) -> list[tuple[int, int]]:
 
 
 def spert_to_document(sentence: dict[str, Any], doc_id: str) -> Document:
-    """Convert one SpERT sentence to a Document (entity ids T1, T2, ... in file order)."""
+    """Convert one SpERT sentence to a Document (entity ids T1, T2, ... in file order). A mention
+    whose last token glues the sentence's closing period to its word ("Texas." as some sets
+    tokenise) ends before the period (`chunking.span_end_before_closing_period`), as the encoder's
+    mentions do on raw text."""
     try:
         tokens = [str(t) for t in sentence["tokens"]]
         text = " ".join(tokens)
@@ -48,6 +51,7 @@ def spert_to_document(sentence: dict[str, Any], doc_id: str) -> Document:
             if not 0 <= start_tok < end_tok <= len(tokens):
                 raise InputError(f"entity {i} has token span [{start_tok}, {end_tok}) outside the sentence")
             start, end = offsets[start_tok][0], offsets[end_tok - 1][1]
+            end = span_end_before_closing_period(text, start, end)
             entities.append(
                 Entity(id=f"T{i + 1}", start=start, end=end, text=text[start:end], label=ent["type"])
             )

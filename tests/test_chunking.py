@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hybrid_ie.chunking import Chunk, split_sentences, word_spans, word_windows, words_from_tokens
+from hybrid_ie.chunking import (
+    Chunk,
+    span_end_before_closing_period,
+    split_sentences,
+    word_spans,
+    word_windows,
+    words_from_tokens,
+)
 
 texts = st.text(alphabet=st.sampled_from(list("abcXYZ019 .,!?'’-\"()\n\té")), max_size=120)
 sentence_texts = st.lists(
@@ -135,3 +142,22 @@ def test_natural_text_splits_like_its_space_joined_tokens(tokens):
     for tok in tokens:
         glued += tok if tok[:1] in "'’" and glued and glued[-1].isalnum() else (" " + tok if glued else tok)
     assert [joined[s:e] for s, e in word_spans(joined)] == [glued[s:e] for s, e in word_spans(glued)]
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "expected"),
+    [
+        ("He left on Tuesday.", "Tuesday.", "Tuesday"),
+        ("It grew in 1942. Then it fell.", "1942.", "1942"),
+        ("He moved to the U.S.", "U.S.", "U.S."),  # an abbreviation's period closes the sentence too
+        ("She works for Apple Inc.", "Apple Inc.", "Apple Inc."),
+        ("As shown by Smith et al.", "Smith et al.", "Smith et al."),
+        ("A gap of 2.5 cm.) deep", "2.5 cm.", "2.5 cm."),  # not followed by space: no sentence end here
+        ("Kept at 4 ° C .", "4 ° C .", "4 ° C ."),  # a period a tokeniser set apart belongs to the set's gold
+        ("Tuesday.", "Tuesday", "Tuesday"),  # nothing to trim
+    ],
+)
+def test_a_sentence_closing_period_glued_to_a_mention_is_left_out(text, span, expected):
+    start = text.index(span)
+    end = span_end_before_closing_period(text, start, start + len(span))
+    assert text[start:end] == expected

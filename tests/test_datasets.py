@@ -48,7 +48,8 @@ def test_every_split_loads_with_valid_offsets_and_links(name, split):
         ids = {e.id for e in doc.entities}
         for ent, src in zip(doc.entities, sentence["entities"], strict=True):
             assert doc.text[ent.start : ent.end] == ent.text  # the invariant, checked again
-            assert ent.text == " ".join(sentence["tokens"][src["start"] : src["end"]])
+            tokens = " ".join(sentence["tokens"][src["start"] : src["end"]])
+            assert ent.text in (tokens, tokens[:-1])  # less a glued sentence period ("Texas.")
             assert ent.label == src["type"] and ent.source == "gold"
         for rel in doc.relations:
             assert rel.head in ids and rel.tail in ids

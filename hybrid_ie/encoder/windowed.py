@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
 import torch
 
-from hybrid_ie.chunking import word_spans, word_windows
+from hybrid_ie.chunking import span_end_before_closing_period, word_spans, word_windows
 from hybrid_ie.document import Document, Relation, make_entity
 from hybrid_ie.encoder.api import FieldAPI
 from hybrid_ie.encoder.decoding import (
@@ -299,12 +299,18 @@ def length_batches(lengths: Sequence[int], batch_size: int, slack: float = PAD_S
 def build_document(
     doc_id: str, text: str, schema: Schema, windows: list[Window], cut: Thresholds, *, backend: str
 ) -> Document:
-    """Merge a text's windows, decode them, and build its Document with the near-miss candidates."""
-    spans = best_per_span(c for w in windows for c in w.entities)
+    """Merge a text's windows, decode them, and build its Document with the near-miss candidates.
+    A span that ends in a sentence's closing period glued to its last word ends before it
+    (`chunking.span_end_before_closing_period`), in its pairs too."""
+
+    def trimmed(span: tuple[int, int]) -> tuple[int, int]:
+        return span[0], span_end_before_closing_period(text, *span)
+
+    spans = best_per_span(replace(c, end=trimmed(c.span)[1]) for w in windows for c in w.entities)
     accepted, dropped = decode_entities(spans, cut.entity, nested=cut.nested, label_thresholds=cut.per_label)
     ids = {c.span: f"E{i}" for i, c in enumerate(accepted, start=1)}
     labels = {c.span: c.label for c in accepted}
-    pairs = best_per_pair(c for w in windows for c in w.pairs)
+    pairs = best_per_pair(replace(c, head=trimmed(c.head), tail=trimmed(c.tail)) for w in windows for c in w.pairs)
     rules = {"allows": schema.allows, "symmetric": schema.symmetric_relations}
     kept = decode_relations(pairs, labels, cut.relation, **rules)
     near_pairs = decode_relations([c for c in pairs if c.score < cut.relation], labels, cut.floor, **rules)

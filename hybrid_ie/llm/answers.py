@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
 
+from hybrid_ie.chunking import span_end_before_closing_period
 from hybrid_ie.document import Document, Entity, Relation
 from hybrid_ie.llm.grounding import Grounder, empty_counts, mention_key
 from hybrid_ie.llm.prompts import EntityRow, RelationRow
@@ -140,7 +141,8 @@ class AnswerBuilder:
         similarity = 1.0 if span.method == "exact" else SequenceMatcher(
             None, mention_key(mention), mention_key(span.text), autojunk=False
         ).ratio()
-        return self.add_entity(span.start, span.end, label, mention, grounding=(span.method, round(similarity, 4)))
+        end = span_end_before_closing_period(self.text, span.start, span.end)  # the encoder's rule too
+        return self.add_entity(span.start, end, label, mention, grounding=(span.method, round(similarity, 4)))
 
     def add_relation(self, heads: list[Entity], label: str, tails: list[Entity]) -> None:
         """Keep the head/tail pair that lie closest together (a mention repeated in the chunk: the

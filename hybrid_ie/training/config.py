@@ -39,8 +39,6 @@ class DataSettings:
     set_shares: dict[str, float] = field(default_factory=dict)  # fixed p(set) for these (SetSampler)
     limit: int | None = None  # use only the first N texts of each train split (smoke tests)
     max_words: int = 120  # longer texts are cut into windows of at most this many words
-    trim_sentence_periods: bool = False  # a mention ending in a sentence-final period that is no
-    # abbreviation's ends before it (mixture.to_examples); off: conll04's gold keeps such periods
     relation_roles: list[str] = field(default_factory=list)  # sets whose relations name entity roles
     # (relation_roles.json) -> an extra NER set "<name>+roles"; needs complete mention annotation
     measure_sets: list[str] | str = field(default_factory=list)  # texts for the rule-labelled

@@ -6,10 +6,8 @@ where the zero-shot protocol's held-out sets go). Each set's labels come from it
 `types.json` verbose names; its annotation (complete / partial) from the registry.
 
 Words are `hybrid_ie.chunking.word_spans` of the text (the segmentation used at inference).
-With `trim_sentence_periods`, a mention that ends in a period word that is no abbreviation's
-("Texas." as one SpERT token at a sentence end, as conll04 tokenises) ends before it: the period
-closes the sentence, and a mention learned with it ends in "." on users' raw text. Off by default,
-because the sets that tokenise so also score against gold mentions that keep the period.
+A mention whose token glued the sentence's closing period on ("Texas.") already ends before it
+(`hybrid_ie.datasets.spert_to_document`), so no mention is learned ending in that period.
 Texts longer than `max_words` words (document-level sets) are cut into windows of at most that
 many words, at a sentence end where one is near; items crossing a cut are dropped.
 """
@@ -23,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from hybrid_ie.chunking import ends_in_abbreviation, word_spans
+from hybrid_ie.chunking import word_spans
 from hybrid_ie.datasets import DataSet, discover_sets
 from hybrid_ie.document import Document
 from hybrid_ie.errors import InputError
@@ -89,11 +87,9 @@ def to_examples(
     max_words: int = 0,
     weights: tuple[dict[str, float], dict[int, float]] | None = None,
     negative_weight: float = 1.0,
-    trim_sentence_periods: bool = False,
 ) -> list[Example]:
     """One document -> one or more Examples (several when it is longer than `max_words`).
-    `weights`: (entity id -> loss weight, relation index -> loss weight), missing ones 1.0.
-    `trim_sentence_periods`: see the module docstring."""
+    `weights`: (entity id -> loss weight, relation index -> loss weight), missing ones 1.0."""
     spans = word_spans(doc.text)
     ent_w, rel_w = weights or ({}, {})
     if not spans:
@@ -108,9 +104,6 @@ def to_examples(
         for ent in doc.entities:
             if ent.start in starts and ent.end in ends and starts[ent.start] <= ends[ent.end]:
                 first, last = starts[ent.start], ends[ent.end]
-                ends_in_period = doc.text[spans[lo + last][0] : ent.end] == "."
-                if trim_sentence_periods and last > first and ends_in_period and not ends_in_abbreviation(doc.text, ent.end):
-                    last -= 1
                 index[ent.id] = len(entities)
                 entities.append((first, last, ent.label))
         kept = [(i, r) for i, r in enumerate(doc.relations) if r.head in index and r.tail in index]
@@ -178,7 +171,6 @@ def load_mixture(
     noun_links: bool | str = False,
     noun_strict: bool = False,
     measure_notations: bool = False,
-    trim_sentence_periods: bool = False,
 ) -> tuple[dict[str, list[Example]], dict[str, SetTypes]]:
     """Examples and label sides of each set (sets without the split are skipped, with a log line).
     For each set named in `relation_roles`, also a derived NER set `<name>+roles` (`role_example`).
@@ -192,8 +184,7 @@ def load_mixture(
     `noun_strict`, nouns whose first sense is uncertain stay unknown and no noun type is a label
     that a data set of the mixture annotates; `hybrid_ie.training.labellers.nouns`). With
     `measure_notations`, the measures set and the linked actions set write each measure's unit in
-    a form of its notation group (`measures.vary_notation`). `trim_sentence_periods`: see
-    `to_examples`."""
+    a form of its notation group (`measures.vary_notation`)."""
     examples: dict[str, list[Example]] = {}
     types: dict[str, SetTypes] = {}
     by_name = {ds.name: ds for ds in sets}
@@ -211,8 +202,7 @@ def load_mixture(
             log.warning("data set %s has no %s split; skipped", ds.name, split)
             continue
         docs = ds.load(split)[:limit]
-        exs = [ex for d in docs if d.text.strip() for ex in to_examples(
-            d, ds.name, partial=ds.partial, max_words=max_words, trim_sentence_periods=trim_sentence_periods)]
+        exs = [ex for d in docs if d.text.strip() for ex in to_examples(d, ds.name, partial=ds.partial, max_words=max_words)]
         examples[ds.name] = exs
         types[ds.name] = set_types(ds.schema())
         log.info("%s: %d examples (%s annotation)", ds.name, len(exs), ds.annotation)

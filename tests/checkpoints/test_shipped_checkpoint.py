@@ -129,9 +129,6 @@ def test_raw_text_possessives_and_hyphen_parts_come_apart(encoder):
     assert all(d.text[e.start : e.end] == e.text for d in docs for e in d.entities)
 
 
-@pytest.mark.xfail(strict=True, reason="the shipped checkpoint learned conll04's mentions that end in the sentence's "
-                   "period ('Beirut.'); trained with trim_sentence_periods (hybrid_ie/training) they end before it, so "
-                   "this passes once such a checkpoint ships: then drop this mark")  # fmt: skip
 def test_a_sentence_final_period_is_not_part_of_an_entity(encoder, request):
     if request.node.callspec.params["encoder"] != "default":
         pytest.skip("the default checkpoint's behaviour")

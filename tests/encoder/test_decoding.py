@@ -91,3 +91,21 @@ def test_symmetric_relation_is_written_once_in_canonical_order():
         ((0, 1), (5, 6), "Compare", 0.8),
         ((5, 6), (0, 1), "Used-for", 0.7),
     ]
+
+
+def test_a_document_never_keeps_a_sentence_period_on_a_span_and_its_pairs_follow():
+    from hybrid_ie.chunking import word_spans
+    from hybrid_ie.encoder.windowed import Thresholds, Window, build_document
+
+    text = "Smith lives in Galveston."
+    spans_ = word_spans(text)
+    smith, galveston = (0, 5), (15, 25)  # the second span ends in the sentence's period
+    window = Window(0, spans_, [text[s:e] for s, e in spans_])
+    window.entities = [SpanCandidate(*smith, "Peop", 0.9), SpanCandidate(*galveston, "Loc", 0.8),
+                       SpanCandidate(15, 24, "Loc", 0.6)]  # fmt: skip
+    window.pairs = [PairCandidate(smith, galveston, "Live_In", 0.7)]
+    cut = Thresholds(entity=0.5, relation=0.5, nested=False, floor=0.1)
+    doc = build_document("d", text, load_schema("conll04"), [window], cut, backend="test")
+    assert [(e.text, e.label, e.score) for e in doc.entities] == [("Smith", "Peop", 0.9), ("Galveston", "Loc", 0.8)]
+    assert [(r.head, r.tail, r.label) for r in doc.relations] == [("E1", "E2", "Live_In")]
+    assert all(text[e.start : e.end] == e.text for e in doc.entities)

@@ -68,6 +68,17 @@ def test_relations_bind_the_closest_pair_of_a_repeated_mention():
     assert head.start == text.rindex("Smith")
 
 
+def test_an_llm_mention_with_the_sentence_period_ends_before_it():
+    from hybrid_ie.llm.answers import AnswerBuilder
+    from hybrid_ie.schema import load_schema
+
+    text = "Smith met Jones in Galveston. They left for Washington."
+    out = AnswerBuilder(text, load_schema("conll04"))
+    found = [out.ground_entity(m, "Loc") for m in ("Galveston.", "Washington.")]
+    assert [e.text for e in found] == ["Galveston", "Washington"]
+    assert all(text[e.start : e.end] == e.text for e in found)
+
+
 @SETTINGS
 @given(words=st.lists(WORDS, min_size=1, max_size=25), data=st.data())
 def test_any_word_sequence_of_the_text_is_found_exactly(words, data):

@@ -107,12 +107,10 @@ def test_a_sentence_final_period_token_leaves_the_mention_but_an_abbreviation_ke
                                                {"type": "Loc", "start": 6, "end": 7},
                                                {"type": "Loc", "start": 8, "end": 9}],
                 "relations": [{"type": "Near", "head": 1, "tail": 2}]}
-    def named(ex):
-        return [" ".join(ex.words[a:b + 1]) for a, b, _ in ex.entities]
-
-    assert named(to_examples(spert_to_document(sentence, "d-0"), "conll04")[0])[-1] == "Texas ."  # the set's own
-    ex = to_examples(spert_to_document(sentence, "d-0"), "conll04", trim_sentence_periods=True)[0]
-    assert named(ex) == ["Jamestown N.Y .", "Galveston", "Texas"]
+    doc = spert_to_document(sentence, "d-0")
+    assert [e.text for e in doc.entities] == ["Jamestown N.Y.", "Galveston", "Texas"]
+    ex = to_examples(doc, "conll04")[0]
+    assert [" ".join(ex.words[a:b + 1]) for a, b, _ in ex.entities] == ["Jamestown N.Y .", "Galveston", "Texas"]
     assert ex.words[-1] == "." and ex.relations == [(1, 2, "Near")]
 
 
