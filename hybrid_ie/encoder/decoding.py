@@ -5,6 +5,8 @@ Spans are `(start, end)` with `end` exclusive, in any unit (words or characters)
 
 * thresholds: one entity cut-off, or one per label where the checkpoint has them (tuned on dev
   data of that label, `calibration.tune_label_thresholds`).
+* the most specific label: on one span, a label more general than another that passes its
+  cut-off there ("person" beside "politician", a catch-all beside anything) is not a candidate.
 * flat / nested: greedy by score; a span that clashes with an accepted one
   (`hybrid_ie.document.clashes`: the same span, or overlapping when flat, crossing when nested)
   is dropped.
@@ -15,7 +17,7 @@ Spans are `(start, end)` with `end` exclusive, in any unit (words or characters)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from hybrid_ie.document import Span, clashes
@@ -51,14 +53,25 @@ def decode_entities(
     *,
     nested: bool = False,
     label_thresholds: Mapping[str, float] | None = None,
+    general: Mapping[str, Collection[str]] | None = None,
 ) -> tuple[list[SpanCandidate], list[SpanCandidate]]:
     """Greedy decoding. Returns (accepted sorted by position, rejected-by-overlap sorted by
     score). Candidates below their cut-off (`label_thresholds[label]` when given for the label,
-    else `threshold`) are ignored (in neither list)."""
+    else `threshold`) are ignored (in neither list), and so is a candidate whose label is more
+    general (`general[label]`: the labels above `label`) than another label that passes its
+    cut-off on the same span: the most specific label that fits wins."""
     cut = label_thresholds or {}
+    passing = [c for c in candidates if c.score >= cut.get(c.label, threshold)]
+    if general:
+        labels_at: dict[Span, set[str]] = {}
+        for c in passing:
+            labels_at.setdefault(c.span, set()).add(c.label)
+        covered = {(span, above) for span, labels in labels_at.items() for label in labels
+                   for above in general.get(label, ())}  # fmt: skip
+        passing = [c for c in passing if (c.span, c.label) not in covered]
     accepted: list[SpanCandidate] = []
     rejected: list[SpanCandidate] = []
-    for cand in sorted((c for c in candidates if c.score >= cut.get(c.label, threshold)), key=_order):
+    for cand in sorted(passing, key=_order):
         clash = any(clashes(kept.span, cand.span, nested=nested) for kept in accepted)
         (rejected if clash else accepted).append(cand)
     accepted.sort(key=lambda c: (c.start, c.end, c.label))

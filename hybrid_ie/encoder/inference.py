@@ -267,7 +267,8 @@ class JointEncoder(SpanEncoder):
             # Relation candidates: pairs of each window's decoded entities (top-k by score).
             pair_lists = []
             for b, w in enumerate(batch_windows):
-                accepted, _ = decode_entities(w.entities, t_ent, nested=nested, label_thresholds=cut.per_label)
+                accepted, _ = decode_entities(w.entities, t_ent, nested=nested, label_thresholds=cut.per_label,
+                                              general=cut.general)  # fmt: skip
                 accepted = sorted(accepted, key=lambda c: -c.score)[: self.config.max_pair_entities]
                 starts = {s: i for i, (s, _) in enumerate(w.spans)}
                 ends = {e: i for i, (_, e) in enumerate(w.spans)}

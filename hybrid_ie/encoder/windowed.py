@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
@@ -33,6 +34,7 @@ from hybrid_ie.encoder.decoding import (
 )
 from hybrid_ie.encoder.label_groups import grouped_windows, needs_groups
 from hybrid_ie.errors import HybridIEError
+from hybrid_ie.labels.hierarchy import offered_ancestors
 from hybrid_ie.schema import Schema, prompt_key
 from hybrid_ie.tiers import CANDIDATE_FLOOR, ENCODER_BATCH_SIZE
 
@@ -59,6 +61,7 @@ class Thresholds:
     nested: bool
     floor: float
     per_label: dict[str, float] = field(default_factory=dict)  # entity type name -> its own cut-off
+    general: Mapping[str, frozenset[str]] = field(default_factory=dict)  # type name -> the offered types above it
 
     def entity_for(self, label: str) -> float:
         """The entity cut-off of one type: its own where it has one, else `entity`."""
@@ -117,6 +120,7 @@ class SpanEncoder(FieldAPI):
         batch_size: int = ENCODER_BATCH_SIZE,
         candidate_floor: float = CANDIDATE_FLOOR,
         progress: bool | Callable[[int], None] = False,
+        specific_labels: bool = True,
     ) -> list[Document]:
         """Extract the schema's entities and relations from each text.
 
@@ -127,6 +131,9 @@ class SpanEncoder(FieldAPI):
         checkpoint (`label_thresholds`) use it; an explicit `threshold` applies to every type.
         `progress`: True for a tqdm bar over the batches; a callable is called with the number
         of texts each batch finished (every text once, after its last window).
+        `specific_labels`: where labels of several grains pass their cut-offs on one span, the
+        most specific offered one wins ("politician" over "person", anything over a catch-all;
+        `hybrid_ie.labels.hierarchy.offered_ancestors`); False: the highest score wins.
         """
         texts = list(texts)
         if ids is None:
@@ -143,6 +150,7 @@ class SpanEncoder(FieldAPI):
             nested=nested,
             floor=candidate_floor,
             per_label=per_label,
+            general=general_labels(schema) if specific_labels else {},
         )
         ent_prompts = [t.prompt for t in schema.entity_types]
         rel_prompts = self.relation_prompts(schema)
@@ -239,6 +247,21 @@ class SpanEncoder(FieldAPI):
         return batches
 
 
+def general_labels(schema: Schema) -> dict[str, frozenset[str]]:
+    """Entity type name -> the schema's types whose prompts are more general than its prompt."""
+    prompts = tuple(t.prompt for t in schema.entity_types)
+    if len(prompts) < 2:
+        return {}
+    name_of = {t.prompt: t.name for t in schema.entity_types}
+    above = _offered_ancestors(prompts)
+    return {name_of[p]: frozenset(name_of[a] for a in general) for p, general in above.items()}
+
+
+@lru_cache(maxsize=64)
+def _offered_ancestors(prompts: tuple[str, ...]) -> dict[str, frozenset[str]]:
+    return offered_ancestors(prompts)
+
+
 def add_span_candidates(windows: Sequence[Window], probs: torch.Tensor, names: Sequence[str], floor: float) -> None:
     """Add to each window its spans scored at least `floor`: `probs` [window, start word, width,
     label] (below 0 where a span runs past the window's words), labels named by `names`."""
@@ -307,7 +330,8 @@ def build_document(
         return span[0], span_end_before_closing_period(text, *span)
 
     spans = best_per_span(replace(c, end=trimmed(c.span)[1]) for w in windows for c in w.entities)
-    accepted, dropped = decode_entities(spans, cut.entity, nested=cut.nested, label_thresholds=cut.per_label)
+    accepted, dropped = decode_entities(spans, cut.entity, nested=cut.nested, label_thresholds=cut.per_label,
+                                        general=cut.general)  # fmt: skip
     ids = {c.span: f"E{i}" for i, c in enumerate(accepted, start=1)}
     labels = {c.span: c.label for c in accepted}
     pairs = best_per_pair(replace(c, head=trimmed(c.head), tail=trimmed(c.tail)) for w in windows for c in w.pairs)

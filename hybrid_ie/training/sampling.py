@@ -42,7 +42,7 @@ from pathlib import Path
 import torch
 
 from hybrid_ie.errors import InputError
-from hybrid_ie.training.hierarchy import LabelHierarchy
+from hybrid_ie.labels.hierarchy import LabelHierarchy
 
 SYNONYMS_FILE = Path(__file__).with_name("label_synonyms.json")
 PHRASINGS_FILE = Path(__file__).with_name("relation_phrasings.json")
@@ -292,7 +292,7 @@ class LabelSettings:
     projection_min_purity: float = 0.5
     max_projected: int = 3
     label_hierarchy: bool | str = False  # entity labels follow "the most specific offered label wins"
-    # (True: label_hierarchy.json, or the path of such a file; hierarchy.py)
+    # (True: hybrid_ie/labels/label_hierarchy.json, or the path of such a file)
     hierarchy_wordnet: bool = True  # with a hierarchy: prompts it does not list get WordNet parents
     ancestor_prob: float = 0.0  # with a hierarchy: show an ancestor beside a gold (a negative there)
     ancestor_raise_prob: float | None = None  # with a hierarchy: a kept gold is replaced by one of its

@@ -34,9 +34,9 @@ import torch.nn.functional as F
 from hybrid_ie.document import Document
 from hybrid_ie.encoder.inference import JointEncoder
 from hybrid_ie.encoder.inputs import collate
+from hybrid_ie.labels.hierarchy import HIERARCHY_FILE, LabelHierarchy, load_hierarchy, wordnet_parents
 from hybrid_ie.training.calibration import reset_scaling
 from hybrid_ie.training.config import TrainConfig
-from hybrid_ie.training.hierarchy import HIERARCHY_FILE, LabelHierarchy, load_hierarchy, wordnet_parents
 from hybrid_ie.training.losses import entity_loss_weights, entity_targets, partial_pairs
 from hybrid_ie.training.mixture import load_mixture, select_sets, to_examples
 from hybrid_ie.training.sampling import (

@@ -137,6 +137,18 @@ def test_a_sentence_final_period_is_not_part_of_an_entity(encoder, request):
     assert ("Tuesday", "date") in found and not any(text.endswith(".") for text, _ in found), found
 
 
+def test_the_most_specific_offered_label_that_fits_wins(encoder, request):
+    if request.node.callspec.params["encoder"] != "default":
+        pytest.skip("the default checkpoint's behaviour")
+    labels = ["person", "location", "country"]  # "country" lies below "location" (label_hierarchy.json)
+    schema = load_schema(labels)
+    text = "Barack Obama visited Germany."
+    by_span = {e.text: e.label for e in encoder.predict([text], schema)[0].entities}
+    assert by_span == {"Barack Obama": "person", "Germany": "country"}
+    highest = {e.text: e.label for e in encoder.predict([text], schema, specific_labels=False)[0].entities}
+    assert highest["Germany"] == "location"  # the coarse label scores higher; the specific one passes too
+
+
 def test_shipped_checkpoint_files_fit_30_mb_and_store_int8_groups():
     """What ships (also the weights package) is at most 30 MB: the weights as int8 groups
     (`hybrid_ie.checkpoints.storage`), which load back as fp32."""

@@ -26,6 +26,22 @@ def test_flat_keeps_the_best_of_overlapping_spans():
     assert spans(dropped) == [(0, 2, "Peop")]
 
 
+def test_the_most_specific_passing_label_wins_its_span():
+    cands = [
+        SpanCandidate(0, 2, "person", 0.9),
+        SpanCandidate(0, 2, "politician", 0.4),  # passes: beats the more general "person"
+        SpanCandidate(3, 4, "person", 0.8),
+        SpanCandidate(3, 4, "politician", 0.2),  # below its cut-off: "person" keeps the span
+        SpanCandidate(5, 6, "misc", 0.9),
+        SpanCandidate(5, 6, "city", 0.5),  # anything specific beats a catch-all
+    ]
+    general = {"politician": {"person", "misc"}, "person": {"misc"}, "city": {"misc"}}
+    kept, _ = decode_entities(cands, 0.3, general=general)
+    assert spans(kept) == [(0, 2, "politician"), (3, 4, "person"), (5, 6, "city")]
+    kept, _ = decode_entities(cands, 0.3)  # without the links, the highest score
+    assert spans(kept) == [(0, 2, "person"), (3, 4, "person"), (5, 6, "misc")]
+
+
 def test_nested_allows_containment_but_not_crossing():
     cands = [
         SpanCandidate(0, 4, "Method", 0.9),

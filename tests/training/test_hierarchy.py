@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from hybrid_ie.errors import InputError
-from hybrid_ie.training.hierarchy import LabelHierarchy, load_hierarchy, wordnet_parents
+from hybrid_ie.labels.hierarchy import LabelHierarchy, load_hierarchy, offered_ancestors, wordnet_parents
 from hybrid_ie.training.sampling import (
     REVERSED,
     Example,
@@ -162,20 +162,43 @@ def test_shipped_phrasings_parse_and_cover_the_canonical_relations():
     assert "employs" in table.reversed["employer"]
 
 
-def test_wordnet_parents_on_real_wordnet_lines(tmp_path: Path):
-    # Three synsets of WordNet 3.0's data.noun layout: writer -> communicator -> person.
-    (tmp_path / "index.noun").write_text(
-        "writer n 1 1 @ 1 0 10794014\ncommunicator n 1 1 @ 1 0 09610660\nperson n 1 1 @ 1 0 00007846\n", encoding="utf-8"
-    )
-    (tmp_path / "data.noun").write_text(
-        "00007846 03 n 01 person 0 000 | a human being\n"
+def fake_wordnet(folder: Path) -> str:
+    """Three synsets in WordNet 3.0's layout: writer -> communicator -> person (alias "individual")."""
+    (folder / "index.noun").write_text(
+        "writer n 1 1 @ 1 0 10794014\ncommunicator n 1 1 @ 1 0 09610660\nperson n 1 1 @ 1 0 00007846\n"
+        "individual n 1 1 @ 1 0 00007846\n", encoding="utf-8",
+    )  # fmt: skip
+    (folder / "data.noun").write_text(
+        "00007846 03 n 02 person 0 individual 0 000 | a human being\n"
         "09610660 18 n 01 communicator 0 001 @ 00007846 n 0000 | a person who communicates\n"
         "10794014 18 n 01 writer 0 001 @ 09610660 n 0000 | writes\n",
         encoding="utf-8",
     )
-    (tmp_path / "cntlist.rev").write_text("", encoding="utf-8")
-    found = wordnet_parents(["writer", "person", "novel writer", "spoon"], ["person"], str(tmp_path))
+    (folder / "cntlist.rev").write_text("", encoding="utf-8")
+    return str(folder)
+
+
+def test_wordnet_parents_on_real_wordnet_lines(tmp_path: Path):
+    found = wordnet_parents(["writer", "person", "novel writer", "spoon"], ["person"], fake_wordnet(tmp_path))
     assert found == {"writer": ["person"], "novel writer": ["person"]}
+
+
+def test_offered_labels_know_which_of_them_is_more_general(tmp_path: Path):
+    wordnet = fake_wordnet(tmp_path)
+    offered = ["Politician", "person", "City", "location", "writer", "Individual", "miscellaneous", "spoon"]
+    above = offered_ancestors(offered, H, wordnet)
+    assert above == {
+        "Politician": {"person", "miscellaneous"},  # the file's link; names as offered
+        "City": {"location", "miscellaneous"},  # "human settlement" between them is not offered
+        "writer": {"person", "Individual", "miscellaneous"},  # WordNet, any lemma of a synset above
+        "person": {"miscellaneous"}, "location": {"miscellaneous"}, "Individual": {"miscellaneous"},
+        "spoon": {"miscellaneous"},  # a catch-all is above every specific label
+    }  # fmt: skip
+    assert offered_ancestors(["politician", "person"], H, None) == {"politician": {"person"}}  # no WordNet
+    assert offered_ancestors(["politician", "person"], H, str(tmp_path / "none")) == {"politician": {"person"}}
+    both_ways = LabelHierarchy({"a": ["b"], "b": ["c"]})
+    assert offered_ancestors(["a", "b", "c"], both_ways, None) == {"a": {"b", "c"}, "b": {"c"}}
+    assert offered_ancestors(["solo"], H, wordnet) == {}
 
 
 def test_reversed_phrasing_swaps_the_gold_pair_in_the_loss(tmp_path: Path):

@@ -138,7 +138,7 @@ def test_mixture_derives_the_nouns_set_without_unmarking_its_sources(tmp_path):
 
 
 def test_missing_files_are_clear_errors(tmp_path):
-    with pytest.raises(InputError, match=r"nouns set needs the WordNet 3\.0 database .*missing index\.noun, data\.noun"):
+    with pytest.raises(InputError, match=r"nouns set needs the WordNet 3\.0 database .*lacks index\.noun, data\.noun"):
         load_noun_types(str(tmp_path))
     bad = tmp_path / "links.json"
     bad.write_text(json.dumps({"object": ["has patient"]}))

@@ -37,6 +37,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from hybrid_ie.errors import InputError
+from hybrid_ie.labels.wordnet import DEFAULT_WORDNET_DIR
 from hybrid_ie.training.labellers.measures import MeasureKind, find_measures, load_kinds
 from hybrid_ie.training.sampling import Example
 
@@ -45,7 +46,7 @@ LINKED_SET = "actions+links"
 LINKS_FILE = Path(__file__).with_name("action_links.json")
 CLAUSE_MARKS = frozenset({".", ";", "!", "?", ":"})
 ACTION_LABELS = ("action", "verb")
-DEFAULT_WORDNET_DIR = "/usr/share/wordnet"
+
 VERB_SHARE = 0.8  # a word is a verb when at least this share of its tagged senses are verb senses
 NOT_VERB_SHARE = 0.1  # at most this share: a negative
 _SS_TYPE = {"1": "noun", "2": "verb", "3": "adj", "4": "adv", "5": "adj"}

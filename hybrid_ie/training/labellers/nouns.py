@@ -43,6 +43,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from hybrid_ie.errors import InputError
+from hybrid_ie.labels.wordnet import read_nouns
 from hybrid_ie.training.labellers.actions import (
     ACTION_LABELS,
     CLAUSE_MARKS,
@@ -121,44 +122,19 @@ class NounTypes:
 
 @lru_cache(maxsize=2)
 def load_noun_types(directory: str, labels_file: Path = LABELS_FILE) -> NounTypes:
+    try:
+        nouns = read_nouns(directory)
+    except InputError as exc:
+        raise InputError(f"the nouns set needs {exc}, or set wordnet_dir") from exc
     root = Path(directory)
-    missing = [n for n in ("index.noun", "data.noun") if not (root / n).is_file()]
-    if missing:
-        raise InputError(
-            f"the nouns set needs the WordNet 3.0 database in {root} (missing {', '.join(missing)}); "
-            "Debian: apt-get install wordnet-base, or set wordnet_dir"
-        )
-    first: dict[str, str] = {}
-    n_senses: dict[str, int] = {}
-    for line in (root / "index.noun").read_text(encoding="utf-8").splitlines():
-        if not line or line.startswith(" "):
-            continue
-        parts = line.split()
-        n_synsets, n_pointers = int(parts[2]), int(parts[3])
-        offsets = parts[6 + n_pointers: 6 + n_pointers + n_synsets]
-        if offsets:
-            first[parts[0]] = offsets[0]
-            n_senses[parts[0]] = n_synsets
+    first = {lemma: offsets[0] for lemma, offsets in nouns.senses.items()}
+    n_senses = {lemma: len(offsets) for lemma, offsets in nouns.senses.items()}
     file_counts: dict[str, dict[int, int]] = defaultdict(dict)
     if (root / "cntlist.rev").is_file():
         for lemma, pos, lexfile, count in sense_counts(root):
             if pos == "noun":
                 file_counts[lemma][lexfile] = file_counts[lemma].get(lexfile, 0) + count
-    synsets: dict[str, tuple[int, str, str | None]] = {}
-    for line in (root / "data.noun").read_text(encoding="utf-8").splitlines():
-        if not line or line.startswith(" "):
-            continue
-        parts = line.split(" | ", 1)[0].split()
-        n_words = int(parts[3], 16)
-        name = parts[4].replace("_", " ").lower()
-        at = 4 + 2 * n_words
-        hypernym = None
-        for p in range(int(parts[at])):
-            symbol, target = parts[at + 1 + 4 * p], parts[at + 2 + 4 * p]
-            if symbol in ("@", "@i"):
-                hypernym = target
-                break
-        synsets[parts[0]] = (int(parts[1]), name, hypernym)
+    synsets = {offset: (s.lexfile, s.name, s.hypernym) for offset, s in nouns.synsets.items()}
     raw = json.loads(labels_file.read_text(encoding="utf-8"))
     supersenses = {int(k): v for k, v in raw["supersenses"].items()}
     return NounTypes({k: v for k, v in first.items() if v in synsets}, synsets, supersenses, n_senses, dict(file_counts))

@@ -1,27 +1,31 @@
-"""Coarse -> fine links between entity label prompts, for hierarchy-aware label sampling.
+"""Coarse -> fine links between entity label prompts: for label sampling in training, and for
+decoding, where the most specific offered label that passes its cut-off wins a span.
 
 A user offers labels of several grains at once ("person" and "politician", "location" and
-"country", a catch-all "miscellaneous"). The rule the encoder should learn: **the most specific
-offered label wins; a coarser one is the answer only when no more specific label is offered**,
-and a catch-all only when nothing specific fits. Training sets are annotated at one grain each,
-so without the links a fine label of one set is shown as a *negative* on another set's coarse
-mentions ("politician" on a conll04 person), which teaches the encoder to refuse specific labels.
+"country", a catch-all "miscellaneous"). The rule: **the most specific offered label wins; a
+coarser one is the answer only when no more specific label fits**, and a catch-all only when
+nothing specific does. Training sets are annotated at one grain each, so without the links a fine
+label of one set is shown as a *negative* on another set's coarse mentions ("politician" on a
+conll04 person), which teaches the encoder to refuse specific labels.
 
 `LabelHierarchy` holds the links of `label_hierarchy.json` (written from the training sets' own
 taxonomies; its `_doc` names the sources), optionally completed with WordNet hypernym links
-(`wordnet_parents`): a prompt the file does not list gets as parents the file's `wordnet_roots`
-that lie on the hypernym chain of its head word's first sense ("writer" -> communicator ->
-person). Catch-alls count as ancestors of every prompt below a `catch_all_covers` root.
-`LabelSampler` (sampling.py) uses `ancestors` and `descendants`; no inference code needs this.
+(`wordnet_parents`): a prompt the file does not list gets as parents the given roots that lie on
+the hypernym chain of its head word's first sense ("writer" -> communicator -> person).
+Catch-alls count as ancestors of every prompt below a `catch_all_covers` root. `LabelSampler`
+(training) uses `ancestors` and `descendants`; decoding uses `offered_ancestors`, the links among
+the labels of one schema.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from hybrid_ie.errors import InputError
+from hybrid_ie.labels.wordnet import DEFAULT_WORDNET_DIR, NounDatabase, has_wordnet, read_nouns
 from hybrid_ie.settings_files import read_settings
 
 HIERARCHY_FILE = Path(__file__).with_name("label_hierarchy.json")
@@ -117,31 +121,56 @@ def load_hierarchy(path: str | Path = HIERARCHY_FILE) -> LabelHierarchy:
 
 
 def wordnet_parents(prompts: Iterable[str], roots: Iterable[str], wordnet_dir: str) -> dict[str, list[str]]:
-    """Prompt -> the `roots` on the hypernym chain of its head word's first WordNet noun sense
-    (the whole prompt when WordNet knows it as one lemma, else its last word), nearest first.
-    Prompts that are roots themselves, or whose chain meets no root, are left out."""
-    from hybrid_ie.training.labellers.nouns import load_noun_types
-
-    types = load_noun_types(wordnet_dir)
+    """Prompt -> the `roots` above it in WordNet (`wordnet_above`), nearest first. Prompts that are
+    roots themselves, or that no root lies above, are left out."""
+    nouns = read_nouns(wordnet_dir)
     wanted = [r.lower() for r in roots]
-    out: dict[str, list[str]] = {}
+    return {key: found for p in prompts if (key := p.lower()) not in wanted and (found := wordnet_above(nouns, key, wanted))}
+
+
+def wordnet_above(nouns: NounDatabase, prompt: str, names: Collection[str]) -> list[str]:
+    """The `names` whose meaning lies above the prompt's in WordNet, nearest first: a name is
+    above when its own first noun sense (the whole name must be a WordNet lemma: "person",
+    "political party") is on the hypernym chain of the first sense of the prompt's head word
+    (`NounDatabase.head_lemma`: "musical artist" -> artist). First senses only, so that a word's
+    rarer meaning ("organization" as an arrangement) links nothing."""
+    lemma = nouns.head_lemma(prompt)
+    if lemma is None:
+        return []
+    depth = {offset: i for i, offset in enumerate(nouns.hypernym_chain(lemma, WORDNET_MAX_DEPTH))}
+    found = [(depth[sense], name) for name in names if (sense := nouns.first_sense(name)) in depth]
+    return [name for _, name in sorted(found)]
+
+
+def offered_ancestors(
+    prompts: Sequence[str], hierarchy: LabelHierarchy | None = None, wordnet_dir: str | None = DEFAULT_WORDNET_DIR
+) -> dict[str, frozenset[str]]:
+    """For each offered prompt (as given), the offered prompts more general than it: its
+    ancestors in `hierarchy` (default: `label_hierarchy.json`), the offered prompts on its WordNet
+    hypernym chain when the database is in `wordnet_dir` (None: not read), and every offered
+    catch-all ("miscellaneous": for mentions no specific offered label fits). Two prompts that
+    would each be above the other are linked neither way. Prompts with none are left out."""
+    hierarchy = hierarchy if hierarchy is not None else default_hierarchy()
+    by_key: dict[str, str] = {}
     for prompt in prompts:
-        key = prompt.lower()
-        if key in wanted:
-            continue
-        lemma = key.replace(" ", "_")
-        if lemma not in types.first_sense:
-            lemma = key.split()[-1] if key.split() else key
-        offset = types.first_sense.get(lemma)
-        found: list[str] = []
-        for _ in range(WORDNET_MAX_DEPTH):
-            entry = types.synsets.get(offset) if offset is not None else None
-            if entry is None or entry[2] is None:
-                break
-            offset = entry[2]
-            name = types.synsets[offset][1] if offset in types.synsets else None
-            if name in wanted and name not in found:
-                found.append(name)
-        if found:
-            out[key] = found
+        by_key.setdefault(prompt.lower(), prompt)
+    links = {key: {a for a in hierarchy.ancestors(key) if a in by_key} for key in by_key}
+    if wordnet_dir is not None and has_wordnet(wordnet_dir):
+        nouns = read_nouns(wordnet_dir)
+        for key in by_key:
+            links[key].update(wordnet_above(nouns, key, by_key))
+    for key in by_key:
+        if key not in hierarchy.catch_alls:
+            links[key].update(c for c in hierarchy.catch_alls if c in by_key)
+    out = {}
+    for key, above in links.items():
+        kept = frozenset(by_key[a] for a in above if a != key and key not in links[a])
+        if kept:
+            out[by_key[key]] = kept
     return out
+
+
+@lru_cache(maxsize=1)
+def default_hierarchy() -> LabelHierarchy:
+    """The links of `label_hierarchy.json`, read once."""
+    return load_hierarchy()
