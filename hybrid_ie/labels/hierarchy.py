@@ -25,7 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from hybrid_ie.errors import InputError
-from hybrid_ie.labels.wordnet import DEFAULT_WORDNET_DIR, NounDatabase, has_wordnet, read_nouns
+from hybrid_ie.labels.wordnet import DEFAULT_WORDNET_DIR, NounSenses, has_wordnet, noun_lookup, read_nouns
 from hybrid_ie.settings_files import read_settings
 
 HIERARCHY_FILE = Path(__file__).with_name("label_hierarchy.json")
@@ -128,7 +128,7 @@ def wordnet_parents(prompts: Iterable[str], roots: Iterable[str], wordnet_dir: s
     return {key: found for p in prompts if (key := p.lower()) not in wanted and (found := wordnet_above(nouns, key, wanted))}
 
 
-def wordnet_above(nouns: NounDatabase, prompt: str, names: Collection[str]) -> list[str]:
+def wordnet_above(nouns: NounSenses, prompt: str, names: Collection[str]) -> list[str]:
     """The `names` whose meaning lies above the prompt's in WordNet, nearest first: a name is
     above when its own first noun sense (the whole name must be a WordNet lemma: "person",
     "political party") is on the hypernym chain of the first sense of the prompt's head word
@@ -156,7 +156,7 @@ def offered_ancestors(
         by_key.setdefault(prompt.lower(), prompt)
     links = {key: {a for a in hierarchy.ancestors(key) if a in by_key} for key in by_key}
     if wordnet_dir is not None and has_wordnet(wordnet_dir):
-        nouns = read_nouns(wordnet_dir)
+        nouns = noun_lookup(wordnet_dir)
         for key in by_key:
             links[key].update(wordnet_above(nouns, key, by_key))
     for key in by_key:

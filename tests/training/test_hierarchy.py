@@ -12,6 +12,7 @@ import torch
 
 from hybrid_ie.errors import InputError
 from hybrid_ie.labels.hierarchy import LabelHierarchy, load_hierarchy, offered_ancestors, wordnet_parents
+from hybrid_ie.labels.wordnet import noun_lookup, read_nouns
 from hybrid_ie.training.sampling import (
     REVERSED,
     Example,
@@ -163,17 +164,21 @@ def test_shipped_phrasings_parse_and_cover_the_canonical_relations():
 
 
 def fake_wordnet(folder: Path) -> str:
-    """Three synsets in WordNet 3.0's layout: writer -> communicator -> person (alias "individual")."""
-    (folder / "index.noun").write_text(
-        "writer n 1 1 @ 1 0 10794014\ncommunicator n 1 1 @ 1 0 09610660\nperson n 1 1 @ 1 0 00007846\n"
-        "individual n 1 1 @ 1 0 00007846\n", encoding="utf-8",
-    )  # fmt: skip
-    (folder / "data.noun").write_text(
-        "00007846 03 n 02 person 0 individual 0 000 | a human being\n"
-        "09610660 18 n 01 communicator 0 001 @ 00007846 n 0000 | a person who communicates\n"
-        "10794014 18 n 01 writer 0 001 @ 09610660 n 0000 | writes\n",
-        encoding="utf-8",
-    )
+    """Three synsets in WordNet 3.0's layout (an offset is its line's byte offset in data.noun):
+    writer -> communicator -> person (alias "individual")."""
+    header = "  1 This software and database is being provided to you, the LICENSEE, by Princeton University\n"
+    rows = [("person", 3, "person 0 individual 0", None), ("communicator", 18, "communicator 0", "person"),
+            ("writer", 18, "writer 0", "communicator")]  # fmt: skip
+    offsets: dict[str, str] = {}
+    data = header
+    for name, lexfile, words, parent in rows:
+        offsets[name] = f"{len(data.encode()):08d}"
+        pointer = f"001 @ {offsets[parent]} n 0000" if parent else "000"
+        data += f"{offsets[name]} {lexfile:02d} n {len(words.split()) // 2:02x} {words} {pointer} | gloss\n"
+    (folder / "data.noun").write_text(data, encoding="utf-8")
+    index = {"communicator": "communicator", "individual": "person", "person": "person", "writer": "writer"}
+    (folder / "index.noun").write_text(header + "".join(f"{lemma} n 1 1 @ 1 0 {offsets[synset]}\n"
+                                                        for lemma, synset in sorted(index.items())), encoding="utf-8")  # fmt: skip
     (folder / "cntlist.rev").write_text("", encoding="utf-8")
     return str(folder)
 
@@ -185,6 +190,10 @@ def test_wordnet_parents_on_real_wordnet_lines(tmp_path: Path):
 
 def test_offered_labels_know_which_of_them_is_more_general(tmp_path: Path):
     wordnet = fake_wordnet(tmp_path)
+    full, lookup = read_nouns(wordnet), noun_lookup(wordnet)
+    for lemma in ("writer", "individual", "novel", "person"):
+        assert full.hypernym_chain(lemma, 5) == lookup.hypernym_chain(lemma, 5)
+    assert [full.synsets[o].name for o in full.hypernym_chain("writer", 5)] == ["communicator", "person"]
     offered = ["Politician", "person", "City", "location", "writer", "Individual", "miscellaneous", "spoon"]
     above = offered_ancestors(offered, H, wordnet)
     assert above == {
