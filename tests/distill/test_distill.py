@@ -155,9 +155,10 @@ def test_replay_share_is_honoured(tmp_path, base, data_dir, corpus, llm_config):
 
 def test_harvest_from_extract_feeds_distill_without_llm_calls(tmp_path, base, corpus, llm_config, server):
     silver = tmp_path / "harvest.jsonl"
+    # llm_corrects: the chunk's answer is the LLM's, whatever labels the random tiny encoder gives
     res = CliRunner().invoke(app, ["extract", str(corpus), "--schema", "conll04", "--mode", "hybrid", "--model",
                                    str(base), "--escalate-all", "--budget", "1", "--escalation", "extract",
-                                   "--reconcile", "union", "--llm-config", str(llm_config), "-o",
+                                   "--reconcile", "llm_corrects", "--llm-config", str(llm_config), "-o",
                                    str(tmp_path / "out.jsonl"), "--silver-out", str(silver), "--no-progress"])  # fmt: skip
     assert res.exit_code == 0, res.output
     asked = len(server.requests)
