@@ -116,12 +116,14 @@ class NounLookup(NounSenses):
                        if line and not line.startswith(" ")]  # fmt: skip
         self._data = (directory / "data.noun").read_bytes()
         self._synsets: dict[str, NounSynset | None] = {}
+        self._senses_of: dict[str, tuple[str, ...]] = {}
 
     def _senses(self, lemma: str) -> tuple[str, ...]:
-        at = bisect.bisect_left(self._index, lemma + " ")
-        if at < len(self._index) and self._index[at].startswith(lemma + " "):
-            return parse_index(self._index[at])[1]
-        return ()
+        if lemma not in self._senses_of:
+            at = bisect.bisect_left(self._index, lemma + " ")
+            found = at < len(self._index) and self._index[at].startswith(lemma + " ")
+            self._senses_of[lemma] = parse_index(self._index[at])[1] if found else ()
+        return self._senses_of[lemma]
 
     def _synset(self, offset: str) -> NounSynset | None:
         if offset not in self._synsets:
