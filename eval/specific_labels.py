@@ -23,7 +23,7 @@ from pathlib import Path
 from unittest import mock
 
 from hybrid_ie.datasets import get_set
-from hybrid_ie.encoder import JointEncoder, windowed
+from hybrid_ie.encoder import JointEncoder
 from hybrid_ie.encoder.api import labels_schema
 from hybrid_ie.labels import hierarchy
 from hybrid_ie.metrics.counts import f1_of, safe_ratio
@@ -69,11 +69,10 @@ def main() -> None:
 
     rows = {"off": run(False), "on": run(True)}
     file_free = hierarchy.LabelHierarchy({}, hierarchy.default_hierarchy().catch_alls)
-    wordnet_only = lambda prompts: hierarchy.offered_ancestors(prompts, file_free)
-    windowed._offered_ancestors.cache_clear()
-    with mock.patch.object(windowed, "offered_ancestors", wordnet_only):
+    hierarchy.prompt_links.cache_clear()
+    with mock.patch.object(hierarchy, "default_hierarchy", lambda: file_free):
         rows["WordNet only"] = run(True)
-    windowed._offered_ancestors.cache_clear()
+    hierarchy.prompt_links.cache_clear()
     print(f"{args.set} {args.split}, {len(docs)} texts, coarse-run labels, {args.model or 'the shipped checkpoint'}")
     print("| decoding | strict entity F1 | gold given a coarser label |\n|---|---|---|")
     for name, (f1, share) in rows.items():

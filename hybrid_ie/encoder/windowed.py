@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
@@ -34,7 +33,7 @@ from hybrid_ie.encoder.decoding import (
 )
 from hybrid_ie.encoder.label_groups import grouped_windows, needs_groups
 from hybrid_ie.errors import HybridIEError
-from hybrid_ie.labels.hierarchy import offered_ancestors
+from hybrid_ie.labels.hierarchy import general_labels
 from hybrid_ie.schema import Schema, prompt_key
 from hybrid_ie.tiers import CANDIDATE_FLOOR, ENCODER_BATCH_SIZE
 
@@ -245,21 +244,6 @@ class SpanEncoder(FieldAPI):
 
             return tqdm(batches, desc=desc, unit="batch")
         return batches
-
-
-def general_labels(schema: Schema) -> dict[str, frozenset[str]]:
-    """Entity type name -> the schema's types whose prompts are more general than its prompt."""
-    prompts = tuple(t.prompt for t in schema.entity_types)
-    if len(prompts) < 2:
-        return {}
-    name_of = {t.prompt: t.name for t in schema.entity_types}
-    above = _offered_ancestors(prompts)
-    return {name_of[p]: frozenset(name_of[a] for a in general) for p, general in above.items()}
-
-
-@lru_cache(maxsize=64)
-def _offered_ancestors(prompts: tuple[str, ...]) -> dict[str, frozenset[str]]:
-    return offered_ancestors(prompts)
 
 
 def add_span_candidates(windows: Sequence[Window], probs: torch.Tensor, names: Sequence[str], floor: float) -> None:

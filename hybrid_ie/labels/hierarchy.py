@@ -13,8 +13,8 @@ taxonomies; its `_doc` names the sources), optionally completed with WordNet hyp
 (`wordnet_parents`): a prompt the file does not list gets as parents the given roots that lie on
 the hypernym chain of its head word's first sense ("writer" -> communicator -> person).
 Catch-alls count as ancestors of every prompt below a `catch_all_covers` root. `LabelSampler`
-(training) uses `ancestors` and `descendants`; decoding uses `offered_ancestors`, the links among
-the labels of one schema.
+(training) uses `ancestors` and `descendants`; decoding uses `general_labels`, the links among
+the labels of one schema (`offered_ancestors`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from pathlib import Path
 
 from hybrid_ie.errors import InputError
 from hybrid_ie.labels.wordnet import DEFAULT_WORDNET_DIR, NounSenses, has_wordnet, noun_lookup, read_nouns
+from hybrid_ie.schema import Schema
 from hybrid_ie.settings_files import read_settings
 
 HIERARCHY_FILE = Path(__file__).with_name("label_hierarchy.json")
@@ -174,3 +175,19 @@ def offered_ancestors(
 def default_hierarchy() -> LabelHierarchy:
     """The links of `label_hierarchy.json`, read once."""
     return load_hierarchy()
+
+
+def general_labels(schema: Schema) -> dict[str, frozenset[str]]:
+    """Entity type name -> the schema's types whose prompts are more general than its prompt
+    (`offered_ancestors` over the prompts, remembered per prompt tuple: `prompt_links`)."""
+    prompts = tuple(t.prompt for t in schema.entity_types)
+    if len(prompts) < 2:
+        return {}
+    name_of = {t.prompt: t.name for t in schema.entity_types}
+    return {name_of[p]: frozenset(name_of[a] for a in above) for p, above in prompt_links(prompts).items()}
+
+
+@lru_cache(maxsize=64)
+def prompt_links(prompts: tuple[str, ...]) -> dict[str, frozenset[str]]:
+    """`offered_ancestors(prompts)` with the default sources, computed once per prompt tuple."""
+    return offered_ancestors(prompts)
