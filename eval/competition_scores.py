@@ -1,9 +1,10 @@
 """Does the specific label outscore its coarse parent on the specific label's own mentions?
 
 For a set of `eval/label_competition.json` (default multiconer2-en, split dev: selection only), the
-encoder reads each text with the protocol's coarse-run labels (fine labels, coarse parents and the
-catch-all offered together). For every gold mention of a fine type that is not a merged "other"
-type, it reads the score of the gold label and of its coarse parent on the gold span (before
+encoder reads each text with the protocol's coarse-run labels (`benchmark.suite_parts.coarse_schema`:
+fine labels, coarse parents and the catch-all offered together). For every gold mention of a fine
+type that is not a merged "other" type, it reads the score of the gold label and of its coarse
+parent on the gold span (before
 decoding: the Document's near-miss candidates hold the labels decoding dropped; a label under
 the candidate floor counts as 0). Per coarse group: mentions, share where the fine label scores
 above the parent, share where each clears 0.5.
@@ -14,13 +15,12 @@ above the parent, share where each clears 0.5.
 from __future__ import annotations
 
 import argparse
-import json
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from hybrid_ie.datasets import discover_sets
+from hybrid_ie.benchmark.suite_parts import coarse_schema, load_hierarchies
+from hybrid_ie.datasets import get_set
 from hybrid_ie.encoder import JointEncoder
-from hybrid_ie.encoder.api import labels_schema
 
 COMPETITION = Path(__file__).with_name("label_competition.json")
 
@@ -33,15 +33,15 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=300, help="first N texts that hold a fine mention")
     args = ap.parse_args()
 
-    spec = json.loads(COMPETITION.read_text())[args.set]
-    data = next(s for s in discover_sets() if s.name == args.set)
-    verbose = {t.name: t.prompt for t in data.schema().entity_types}
-    fine = {k: verbose[k] for k in spec["parent"] if k not in spec["merge"]}
-    coarse = spec["coarse"]
-    labels = [*fine.values(), *coarse.values(), *spec["catch_all"].values()]
+    data = get_set(args.set)
+    h = load_hierarchies(COMPETITION, {args.set: data})[args.set]
+    fine = {name for name in h.parent if name not in h.merge}
     docs = [d for d in data.load(args.split) if any(e.label in fine for e in d.entities)][: args.limit]
     encoder = JointEncoder.from_pretrained(args.model)
-    outputs = encoder.predict([d.text for d in docs], labels_schema(labels), candidate_floor=0.01, batch_size=32)
+    schema = coarse_schema(data.types_schema, h)  # the protocol's coarse run
+    # every label's own score: no label is dropped for a more specific one (specific_labels=False)
+    outputs = encoder.predict([d.text for d in docs], schema, candidate_floor=0.01, batch_size=32,
+                              specific_labels=False)  # fmt: skip
     counts: dict[str, Counter] = defaultdict(Counter)
     for gold, out in zip(docs, outputs, strict=True):
         scores = {(e.start, e.end, e.label): e.score for e in out.entities}
@@ -50,9 +50,9 @@ def main() -> None:
         for e in gold.entities:
             if e.label not in fine:
                 continue
-            group = spec["parent"][e.label]
-            f = scores.get((e.start, e.end, fine[e.label]), 0.0)
-            p = scores.get((e.start, e.end, coarse[group]), 0.0)
+            group = h.parent[e.label]
+            f = scores.get((e.start, e.end, e.label), 0.0)
+            p = scores.get((e.start, e.end, group), 0.0)
             for key in (group, "all"):
                 row = counts[key]
                 row["mentions"] += 1
