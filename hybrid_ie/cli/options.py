@@ -61,7 +61,7 @@ def given(**options: Any) -> dict[str, Any]:
     return {name: value for name, value in options.items() if value is not None}
 
 
-def labels_schema(schema: str | None, labels: str | None, relations: str | None) -> dict[str, list[str]]:
+def label_options_schema(schema: str | None, labels: str | None, relations: str | None) -> dict[str, list[str]]:
     """The schema of `--labels` / `--relations` (comma-separated labels), which replace `--schema`:
     `{"entities": [...], "relations": [...]}`, as `load_schema` takes it. InputError names the
     option when they are combined with `--schema`, relations come without entities, or a label is
@@ -81,4 +81,4 @@ def labels_schema(schema: str | None, labels: str | None, relations: str | None)
 
 
 __all__ = ["EXTRACTOR", "POLICY", "Escalation", "LLMConfigFile", "LLMScore", "Model", "Nested", "Rank", "Reconcile",
-           "given", "labels_schema"]  # fmt: skip
+           "given", "label_options_schema"]  # fmt: skip

@@ -29,7 +29,7 @@ from hybrid_ie.cli.options import (
     Rank,
     Reconcile,
     given,
-    labels_schema,
+    label_options_schema,
 )
 from hybrid_ie.engines import DEFAULT_ENGINE, ENGINES
 from hybrid_ie.engines.ray import RayOptions
@@ -204,7 +204,7 @@ def extract(
             raise InputError("--resume and --overwrite exclude each other")
         check_output_path(output, folder=engine == "ray")
         if labels is not None or relations is not None:
-            schema = labels_schema(schema, labels, relations)
+            schema = label_options_schema(schema, labels, relations)
         if engine == "ray":
             from hybrid_ie.engines.ray import RayOptions, require_ray
 

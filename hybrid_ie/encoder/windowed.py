@@ -313,7 +313,8 @@ def build_document(
     def trimmed(span: tuple[int, int]) -> tuple[int, int]:
         return span[0], span_end_before_closing_period(text, *span)
 
-    spans = best_per_span(replace(c, end=trimmed(c.span)[1]) for w in windows for c in w.entities)
+    spans = best_per_span(replace(c, end=span_end_before_closing_period(text, c.start, c.end))
+                          for w in windows for c in w.entities)  # fmt: skip
     accepted, dropped = decode_entities(spans, cut.entity, nested=cut.nested, label_thresholds=cut.per_label,
                                         general=cut.general)  # fmt: skip
     ids = {c.span: f"E{i}" for i, c in enumerate(accepted, start=1)}

@@ -134,14 +134,17 @@ class NounLookup(NounSenses):
         return self._synsets[offset]
 
 
+def _missing(directory: str | os.PathLike) -> list[str]:
+    return [name for name in NOUN_FILES if not (Path(directory) / name).is_file()]
+
+
 def has_wordnet(directory: str | os.PathLike = DEFAULT_WORDNET_DIR) -> bool:
-    return all((Path(directory) / name).is_file() for name in NOUN_FILES)
+    return not _missing(directory)
 
 
 def _checked(directory: str) -> Path:
     root = Path(directory)
-    missing = [name for name in NOUN_FILES if not (root / name).is_file()]
-    if missing:
+    if missing := _missing(root):
         raise InputError(f"the WordNet 3.0 database in {root} lacks {', '.join(missing)} (Debian: apt-get install "
                          "wordnet-base, or set HYBRID_IE_WORDNET)")  # fmt: skip
     return root
