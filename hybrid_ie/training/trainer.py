@@ -37,6 +37,7 @@ from hybrid_ie.encoder.inputs import collate
 from hybrid_ie.labels.hierarchy import HIERARCHY_FILE, LabelHierarchy, load_hierarchy, wordnet_parents
 from hybrid_ie.training.calibration import reset_scaling
 from hybrid_ie.training.config import TrainConfig
+from hybrid_ie.training.lexicon import mention_lexicon, positive_lexicon
 from hybrid_ie.training.losses import entity_loss_weights, entity_targets, partial_pairs
 from hybrid_ie.training.mixture import load_mixture, select_sets, to_examples
 from hybrid_ie.training.sampling import (
@@ -47,8 +48,6 @@ from hybrid_ie.training.sampling import (
     SetSampler,
     SetTypes,
     load_phrasings,
-    mention_lexicon,
-    positive_lexicon,
 )
 
 log = logging.getLogger("hybrid_ie.training.trainer")

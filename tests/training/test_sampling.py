@@ -3,6 +3,7 @@ from collections import Counter
 
 import pytest
 
+from hybrid_ie.training.lexicon import mention_lexicon, ngram_positions, positive_lexicon, text_ngrams
 from hybrid_ie.training.sampling import (
     Example,
     LabelSampler,
@@ -10,10 +11,6 @@ from hybrid_ie.training.sampling import (
     NearMisses,
     SetSampler,
     SetTypes,
-    mention_lexicon,
-    ngram_positions,
-    positive_lexicon,
-    text_ngrams,
 )
 
 SETS = {
