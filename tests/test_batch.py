@@ -9,8 +9,9 @@ import pytest
 import torch
 from support.tiny_encoder import tiny_encoder
 
-from hybrid_ie.batch import collect_inputs, finished_documents, repair_output, run_job, summary_path
+from hybrid_ie.batch import finished_documents, repair_output, run_job, summary_path
 from hybrid_ie.errors import InputError
+from hybrid_ie.job_inputs import collect_inputs
 from hybrid_ie.pipeline import Extractor
 
 

@@ -11,10 +11,11 @@ from support.documents import write_docx, write_encrypted_pdf, write_pdf
 from support.tiny_encoder import tiny_encoder
 from typer.testing import CliRunner
 
-from hybrid_ie.batch import collect_inputs, extract_inputs, run_job
+from hybrid_ie.batch import extract_inputs, run_job
 from hybrid_ie.cli import app
 from hybrid_ie.document import Document
 from hybrid_ie.errors import InputError
+from hybrid_ie.job_inputs import collect_inputs
 from hybrid_ie.readers import entity_pages
 
 pytest.importorskip("pypdf")

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from hybrid_ie.batch import collect_inputs
 from hybrid_ie.document import Document
 from hybrid_ie.errors import InputError, SchemaError
 from hybrid_ie.integrations.labelstudio import from_task
+from hybrid_ie.job_inputs import collect_inputs
 from hybrid_ie.render import render_html
 from hybrid_ie.schema import load_schema
 

@@ -134,7 +134,8 @@ def test_html_drops_css_hidden_text_and_reads_cells_as_lines(tmp_path):
 def test_no_entity_spans_two_table_cells(tmp_path):
     from support.tiny_encoder import tiny_encoder
 
-    from hybrid_ie.batch import collect_inputs, extract_inputs
+    from hybrid_ie.batch import extract_inputs
+    from hybrid_ie.job_inputs import collect_inputs
     from hybrid_ie.pipeline import Extractor
 
     rows = "".join(f"<tr><td>Mary Smith {i}</td><td>Acme Corp {i}</td><td>Paris</td></tr>" for i in range(4))

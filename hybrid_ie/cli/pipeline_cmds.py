@@ -17,7 +17,6 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from hybrid_ie.batch import BAD_UTF8_POLICIES, ON_BAD_UTF8
 from hybrid_ie.cli.common import err_console, user_errors
 from hybrid_ie.cli.options import (
     EXTRACTOR,
@@ -33,6 +32,7 @@ from hybrid_ie.cli.options import (
 )
 from hybrid_ie.engines import DEFAULT_ENGINE, ENGINES
 from hybrid_ie.engines.ray import RayOptions
+from hybrid_ie.job_inputs import BAD_UTF8_POLICIES, ON_BAD_UTF8
 from hybrid_ie.pipeline import DEFAULT_BATCH_SIZE
 
 RAY = RayOptions()
@@ -182,9 +182,9 @@ def extract(
     Every setting is checked (the LLM first, then the inputs, the encoder and the LLM client)
     before the output is touched; the output is locked while the job runs. Exit status: 0, 2 for
     a usage or configuration error, 1 when every document of this run failed."""
-    from hybrid_ie.batch import collect_inputs
     from hybrid_ie.engines import extract_dataset
     from hybrid_ie.errors import InputError
+    from hybrid_ie.job_inputs import collect_inputs
     from hybrid_ie.job_output import check_output_path
     from hybrid_ie.pipeline import Extractor
     from hybrid_ie.router import RoutingPolicy

@@ -117,7 +117,7 @@ class Distiller:
     # -- steps ---------------------------------------------------------------------------------
     def label(self) -> tuple[list, SilverStats, Any]:
         """Silver Documents from the LLM's answers on the sampled chunks of `config.texts`."""
-        from hybrid_ie.batch import collect_inputs
+        from hybrid_ie.job_inputs import collect_inputs
         from hybrid_ie.llm import Usage
 
         cfg = self.config

@@ -19,8 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hybrid_ie.batch import ON_BAD_UTF8, InputText, JobSummary, collect_inputs, run_job
+from hybrid_ie.batch import JobSummary, run_job
 from hybrid_ie.errors import InputError
+from hybrid_ie.job_inputs import ON_BAD_UTF8, InputText, collect_inputs
 from hybrid_ie.pipeline import DEFAULT_BATCH_SIZE
 
 ENGINES = ("local", "ray")

@@ -1,6 +1,6 @@
 """The Ray engine: a batch job on a Ray cluster (``hybrid-ie extract --engine ray``).
 
-The driver reads and checks every input (`hybrid_ie.batch.collect_inputs`: JSONL, text and
+The driver reads and checks every input (`hybrid_ie.job_inputs.collect_inputs`: JSONL, text and
 document files, folders, Parquet), skips the ids already in the output's shards (``resume``)
 and cuts the rest into the local engine's pipeline batches (`batches_of`). A Ray Data pipeline
 then maps each batch over a pool of ``workers`` actors (``map_batches`` with an
@@ -44,18 +44,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from hybrid_ie.batch import (
-    InputText,
-    JobSummary,
-    batches_of,
-    cell_breaks,
-    extract_batch,
-    read_failure,
-    write_summary,
-)
+from hybrid_ie.batch import JobSummary, batches_of, extract_batch, write_summary
 from hybrid_ie.document import Document
 from hybrid_ie.engines.shards import ShardWriter, check_format, clean_partial, read_shards, shard_files
 from hybrid_ie.errors import InputError
+from hybrid_ie.job_inputs import InputText, cell_breaks, read_failure
 from hybrid_ie.job_output import OutputLock, check_output_path, check_same_settings
 from hybrid_ie.pipeline import DEFAULT_BATCH_SIZE
 from hybrid_ie.router import BudgetState

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from hybrid_ie.batch import PARQUET_EXTRA
 from hybrid_ie.errors import InputError
+from hybrid_ie.job_inputs import PARQUET_EXTRA
 
 FORMATS = ("jsonl", "parquet")
 PREFIX = "part-"

@@ -88,7 +88,7 @@ def test_parquet_inputs_are_read_and_checked_like_jsonl(tmp_path):
     pa = pytest.importorskip("pyarrow", reason="the ray extra is not installed (pip install hybrid-ie[ray])")
     import pyarrow.parquet as pq
 
-    from hybrid_ie.batch import collect_inputs
+    from hybrid_ie.job_inputs import collect_inputs
 
     pq.write_table(pa.table({"id": ["a", None], "text": ["Ann left.", "Bob came."]}), tmp_path / "in.parquet")
     texts, _ = collect_inputs([tmp_path / "in.parquet"])

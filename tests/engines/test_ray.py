@@ -18,9 +18,10 @@ import pytest
 from support.llm_server import LLMServer, Reply, client_config
 from support.tiny_encoder import tiny_encoder
 
-from hybrid_ie.batch import collect_inputs, finished_documents
+from hybrid_ie.batch import finished_documents
 from hybrid_ie.engines import extract_dataset
 from hybrid_ie.engines.shards import read_shards, shard_files
+from hybrid_ie.job_inputs import collect_inputs
 from hybrid_ie.pipeline import Extractor
 from hybrid_ie.router import RoutingPolicy
 
