@@ -201,6 +201,17 @@ def clashes(a: Span, b: Span, *, nested: bool) -> bool:
 # -- JSONL ------------------------------------------------------------------------------------
 
 
+def json_line(line: str, where: str) -> Any:
+    """One JSONL line's value. InputError naming `where` when it is malformed JSON (with the
+    column) or nested too deeply for the parser."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where}: malformed JSON ({exc.msg} at column {exc.pos + 1})") from exc
+    except RecursionError as exc:
+        raise InputError(f"{where}: JSON nested too deeply") from exc
+
+
 def iter_json_lines(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line number, object) for each non-blank line of a JSONL file.
 
@@ -219,10 +230,7 @@ def iter_json_lines(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 raise InputError(f"{path}:{lineno}: invalid UTF-8 at byte {exc.start} of the line") from exc
             if not line.strip():
                 continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{lineno}: malformed JSON ({exc.msg} at column {exc.pos + 1})") from exc
+            obj = json_line(line, f"{path}:{lineno}")
             if not isinstance(obj, dict):
                 raise InputError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
             yield lineno, obj

@@ -24,7 +24,6 @@ or entity to its page.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -32,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hybrid_ie.document import Document
+from hybrid_ie.document import Document, json_line
 from hybrid_ie.errors import InputError
 from hybrid_ie.readers import SUFFIXES as DOCUMENT_SUFFIXES
 from hybrid_ie.readers import ReadError, format_of, page_at, read_file, require
@@ -115,12 +114,7 @@ def _jsonl_file(path: Path, on_bad_utf8: str, warnings: list[str]) -> Iterator[I
         where = f"{path}:{lineno}"
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{where}: malformed JSON ({exc.msg} at column {exc.colno})") from exc
-        except RecursionError as exc:
-            raise InputError(f"{where}: JSON nested too deeply") from exc
+        obj = json_line(line, where)
         if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
             raise InputError(f'{where}: expected an object with a "text" string, e.g. {{"id": "d1", "text": "..."}}')
         doc_id = obj.get("id", f"{path.stem}-{lineno}")

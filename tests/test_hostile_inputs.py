@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from hybrid_ie.document import Document
+from hybrid_ie.document import Document, read_jsonl
 from hybrid_ie.errors import InputError, SchemaError
 from hybrid_ie.integrations.labelstudio import from_task
 from hybrid_ie.job_inputs import collect_inputs
@@ -44,8 +44,11 @@ def test_a_schema_name_never_reaches_outside_the_shipped_schemas(tmp_path, monke
 
 
 def test_jsonl_edge_cases(tmp_path):
+    deep = write(tmp_path / "deep.jsonl", '{"text": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
     with pytest.raises(InputError, match=r"deep\.jsonl:1: JSON nested too deeply"):
-        collect_inputs([write(tmp_path / "deep.jsonl", '{"text": ' + "[" * 100_000 + "]" * 100_000 + "}\n")])
+        collect_inputs([deep])
+    with pytest.raises(InputError, match=r"deep\.jsonl:1: JSON nested too deeply"):  # Documents read back
+        list(read_jsonl(deep))
     with pytest.raises(InputError, match=r'bool\.jsonl:1: "id" must be a string or an integer'):
         collect_inputs([write(tmp_path / "bool.jsonl", '{"id": true, "text": "x"}\n')])
     texts, _ = collect_inputs([write(tmp_path / "bom.jsonl", '\ufeff{"id": "a", "text": "x"}\n')])

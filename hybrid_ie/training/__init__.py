@@ -9,7 +9,8 @@ Modules: `config` (`TrainConfig` and its sections), `trainer` (`Trainer`: the lo
 resume), `losses` (targets and weights of the losses), `mixture` (data sets -> examples, derived
 sets), `sampling` (which set, which labels each example is shown with, following
 `hybrid_ie.labels.hierarchy`), `lexicon` (which strings the sets annotate with which prompt: the
-lexical guard's and distant supervision's lexicons), `calibration` (temperatures, thresholds, label centering, relation backoff, chosen on dev),
+lexical guard's and distant supervision's lexicons), `calibration` (temperatures, thresholds,
+label centering, relation backoff, chosen on dev),
 `averaging` (model soups), `labellers/` (rule-based labellers: measures, actions, nouns, and
 their data files).
 
