@@ -2,8 +2,11 @@
 
 The key is a sha256 over everything that can change an answer: backend and model, the full
 message list (prompt templates, few-shot examples and the chunk), the response JSON schema,
-the extraction schema's fingerprint and the generation parameters. Only answers that passed
-validation are stored, so a cached answer never needs a re-ask. The file is shared safely between
+the extraction schema's fingerprint and the generation parameters. Answers are stored only when
+they passed validation, so a cached answer never needs a re-ask. A failure is stored (`put_failure`,
+a table of its own) only when the client says the model would give it again: an answer-level
+failure (cut off at max_tokens, invalid after every re-ask) at temperature 0; a transport failure or
+a deadline is never stored. `get` returns either, a failure with its `error` set. The file is shared safely between
 threads and processes (WAL journal, one connection per cache object guarded by a lock).
 
 A failure to open the file raises `HybridIEError` (the client then goes on without a cache); a
@@ -33,9 +36,10 @@ BUSY_TIMEOUT_S = 10.0  # how long a read or write waits for another process's lo
 
 @dataclass(frozen=True)
 class CachedAnswer:
-    answer: str
+    answer: str  # the validated answer's JSON; "" for a stored failure
     prompt_tokens: int
     completion_tokens: int
+    error: str | None = None  # the reason, for a stored failure
 
 
 def cache_key(**parts: Any) -> str:
@@ -61,6 +65,11 @@ class ResponseCache:
                 " answer TEXT NOT NULL, prompt_tokens INTEGER NOT NULL,"
                 " completion_tokens INTEGER NOT NULL, created REAL NOT NULL)"
             )
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS failures (key TEXT PRIMARY KEY, model TEXT NOT NULL,"
+                " error TEXT NOT NULL, prompt_tokens INTEGER NOT NULL,"
+                " completion_tokens INTEGER NOT NULL, created REAL NOT NULL)"
+            )
             self._db.commit()
         except (OSError, sqlite3.Error) as exc:
             raise HybridIEError(f"{self.path}: cannot open the LLM cache ({exc})") from exc
@@ -75,7 +84,10 @@ class ResponseCache:
             if self.failed is None:
                 try:
                     row = self._db.execute(
-                        "SELECT answer, prompt_tokens, completion_tokens FROM answers WHERE key = ?", (key,)
+                        "SELECT answer, prompt_tokens, completion_tokens, NULL FROM answers WHERE key = ?"
+                        " UNION ALL SELECT '', prompt_tokens, completion_tokens, error FROM failures"
+                        " WHERE key = ? LIMIT 1",
+                        (key, key),
                     ).fetchone()
                 except sqlite3.Error as exc:
                     self._turn_off(exc)
@@ -86,14 +98,18 @@ class ResponseCache:
             return CachedAnswer(*row)
 
     def put(self, key: str, *, model: str, answer: str, prompt_tokens: int, completion_tokens: int) -> None:
+        self._insert("answers", (key, model, answer, prompt_tokens, completion_tokens, time.time()))
+
+    def put_failure(self, key: str, *, model: str, error: str, prompt_tokens: int, completion_tokens: int) -> None:
+        """Store a failure the model would give again for this key (see the module docstring)."""
+        self._insert("failures", (key, model, error, prompt_tokens, completion_tokens, time.time()))
+
+    def _insert(self, table: str, row: tuple) -> None:
         with self._lock:
             if self.failed is not None:
                 return
             try:
-                self._db.execute(
-                    "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?)",
-                    (key, model, answer, prompt_tokens, completion_tokens, time.time()),
-                )
+                self._db.execute(f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?, ?, ?, ?)", row)
                 self._db.commit()
             except sqlite3.Error as exc:
                 with contextlib.suppress(sqlite3.Error):
@@ -101,6 +117,7 @@ class ResponseCache:
                 self._turn_off(exc)
 
     def __len__(self) -> int:
+        """The number of stored answers (failures not counted)."""
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
 

@@ -142,6 +142,14 @@ def _retry_after_s(exc: BaseException | None) -> float | None:
 
 
 TRUNCATED = "answer cut off at max_tokens (incomplete JSON)"
+INVALID_ANSWER = "invalid answer after"
+
+
+def is_answer_failure(reason: str) -> bool:
+    """True for a failure of the answer itself (cut off at max_tokens, invalid after every
+    re-ask), which the model gives again for the same request at temperature 0; False for a
+    transport failure or a deadline."""
+    return reason == TRUNCATED or reason.startswith(INVALID_ANSWER)
 
 
 def describe_error(exc: BaseException) -> str:
@@ -152,7 +160,7 @@ def describe_error(exc: BaseException) -> str:
             return describe_error(cause)
         first = str(cause or exc).strip().splitlines()
         detail = " ".join(line.strip() for line in first[:3])
-        return f"invalid answer after {exc.n_attempts} attempt(s): {detail}"
+        return f"{INVALID_ANSWER} {exc.n_attempts} attempt(s): {detail}"
     if isinstance(exc, IncompleteOutputException):
         return TRUNCATED
     if isinstance(exc, AnswerTooLarge):
@@ -255,7 +263,7 @@ class LLMClient:
         key = self._cache_key(task, schema, messages, response_model)
         cached = self.cache.get(key) if self.cache is not None else None
         answer = None
-        if cached is not None:
+        if cached is not None and cached.error is None:
             try:
                 answer = response_model.model_validate_json(cached.answer)
             except ValidationError:
@@ -263,6 +271,9 @@ class LLMClient:
         if answer is not None:
             usage = Usage(latency_s=time.monotonic() - started, cache_hit=True, cache_hits=1)
             return self._result(task, read(answer), usage, schema_valid=True)
+        if cached is not None and cached.error is not None:
+            usage = Usage(latency_s=time.monotonic() - started, cache_hit=True, cache_hits=1)
+            return LLMResult(task=task, status="llm_failed", error=cached.error, usage=usage)
 
         ledger = _CallLedger(deadline=started + self.config.deadline_s)
         structured = instructor.patch(create=partial(self._send, ledger), mode=self._mode)
@@ -279,6 +290,9 @@ class LLMClient:
         except Exception as exc:  # noqa: BLE001 - the contract: a failed call is a result, never raised
             reason = cut(describe_error(exc))
             log.warning("LLM %s call failed: %s", task, reason)
+            if self.cache is not None and self.config.temperature == 0 and is_answer_failure(reason):
+                self.cache.put_failure(key, model=self.config.model, error=reason,
+                                       prompt_tokens=ledger.prompt_tokens, completion_tokens=ledger.completion_tokens)
             return LLMResult(task=task, status="llm_failed", error=reason,
                              usage=self._usage(ledger, started))
         if self.cache is not None:

@@ -212,12 +212,34 @@ def test_cache_hit_spends_nothing_and_survives_a_new_client(server: LLMServer, c
     assert len(server.requests) == 4
 
 
-def test_failures_are_not_cached(server: LLMServer, conll04, tmp_path):
+def test_transport_failures_are_not_cached(server: LLMServer, conll04, tmp_path):
     server.script(Reply.server_error(500))
     config = client_config(server, cache=True, cache_path=tmp_path / "c.sqlite", max_retries=0)
     assert LLMClient(config).extract(TEXT, conll04).status == "llm_failed"
     assert LLMClient(config).extract(TEXT, conll04).status == "ok"
     assert len(server.requests) == 2
+
+
+def test_an_answer_cut_off_at_temperature_0_is_cached_as_a_failure(server: LLMServer, conll04, tmp_path):
+    """The model would cut the same answer off again: a re-run asks only what it has not seen."""
+    server.script(Reply.truncated(), Reply.ok())  # cut off, then the halved caps' answer
+    config = client_config(server, cache=True, cache_path=tmp_path / "c.sqlite")
+    first = LLMClient(config).extract(TEXT, conll04)
+    again = LLMClient(config).extract(TEXT, conll04)
+    assert first.status == again.status == "ok" and len(server.requests) == 2
+    assert again.usage.cache_hits == 2 and spans(again) == spans(first)
+
+    server.script(Reply.truncated(), Reply.truncated())  # cut off twice: the call fails
+    failed = LLMClient(config).extract(TEXT + " More .", conll04)
+    assert failed.status == "llm_failed" and len(server.requests) == 4
+    assert LLMClient(config).extract(TEXT + " More .", conll04).error == failed.error  # from the cache
+    assert len(server.requests) == 4
+
+    server.script(Reply.truncated(), Reply.truncated())
+    warm = client_config(server, cache=True, cache_path=tmp_path / "w.sqlite", temperature=0.7)
+    assert LLMClient(warm).extract(TEXT, conll04).status == "llm_failed"
+    # sampled answers may differ: the failure is asked again (the server now answers well)
+    assert LLMClient(warm).extract(TEXT, conll04).status == "ok" and len(server.requests) == 7
 
 
 def test_cost_from_the_price_table(server: LLMServer, conll04):
