@@ -10,7 +10,10 @@ For each set (``name:split``, ``name:split:coarse`` = the label-competition vari
 on its first `--limit` sentences it scores strict micro F1 of these rows: the encoder alone; per
 LLM (``LLM@SCORE`` gives that LLM's `--llm-score`), the LLM alone (``--mode llm``) and the hybrid
 at each budget with the old rule (today's defaults: ``verify`` escalation, ``vote``) and the new
-rule (the ``competence`` escalation: `hybrid_ie.competence`), both with that LLM score. Sets are read with their own labels, as the
+rule (the ``competence`` escalation: `hybrid_ie.competence`), both with that LLM score, and with
+``--rules ...,measured`` the competence escalation estimated on labelled examples (`--examples`
+texts drawn at random, seed 0, from the split `--examples-from`, as a user labels a few documents
+of their corpus; read by the encoder and the LLM: `Competence.measured`). Sets are read with their own labels, as the
 zero-shot protocol reads them (`eval/ZERO_SHOT.md`; conll04 with the repository's schema);
 flat decoding.
 
@@ -36,6 +39,7 @@ import functools
 import json
 import math
 import os
+import random
 import sys
 import time
 from contextlib import ExitStack
@@ -45,7 +49,7 @@ from typing import Any
 from scipy.stats import spearmanr
 
 HERE = Path(__file__).resolve().parent
-RULES = ("old", "new")
+RULES = ("old", "new")  # and "measured": the new rule's escalation, estimated on --examples-from
 
 
 class CachedEncoder:
@@ -163,6 +167,16 @@ def bench_set(spec: str, args: argparse.Namespace, encoder: Any) -> list[dict[st
     from hybrid_ie.router import RoutingPolicy
 
     schema, gold = load_set(spec, args.limit)
+    labelled: list = []  # the user's labelled examples of the "measured" rule: another split's first texts
+    if "measured" in args.rules.split(","):
+        if not args.examples_from:
+            raise SystemExit("--rules measured needs --examples-from SPLIT (a split other than the rows')")
+        name, split, *variant = spec.split(":")
+        if args.examples_from == split:
+            raise SystemExit(f"{spec}: --examples-from must name another split than the rows' ({split})")
+        pool = load_set(":".join([name, args.examples_from, *variant]), None)[1]
+        picked = sorted(random.Random(0).sample(range(len(pool)), min(args.examples, len(pool))))
+        labelled = [pool[i].model_copy(update={"id": f"example-{pool[i].id}"}) for i in picked]
     base, enc_pred = run_row(Extractor(schema, encoder=encoder, mode="encoder"), gold, schema)
     true = base["per_label"]["entities"]
     examples = Competence(schema)
@@ -176,16 +190,18 @@ def bench_set(spec: str, args: argparse.Namespace, encoder: Any) -> list[dict[st
         llm_name, _, given = llm_spec.partition("@")
         llm_score = float(given) if given else args.llm_score
         with ExitStack() as stack:
-            llm = make_llm(stack, llm_name, gold, schema, args.cache)
+            llm = make_llm(stack, llm_name, gold + labelled, schema, args.cache)
             row, _ = run_row(Extractor(schema, llm=llm, mode="llm", llm_score=llm_score), gold, schema)
             rows.append({"set": spec, "llm": llm_spec, "row": "LLM only", **row})
             say(rows[-1])
             for budget in (float(b) for b in args.budgets.split(",")):
                 for rule, settings in rule_grid(args):
-                    escalation = "competence" if rule.startswith("new") else "verify"
+                    escalation = "verify" if rule == "old" else "competence"
                     ex = Extractor(schema, encoder=encoder, llm=llm, mode="hybrid", llm_score=llm_score,
-                                   policy=RoutingPolicy(budget=budget, escalation=escalation))  # fmt: skip
-                    pipeline.Competence = functools.partial(Competence, **settings)  # the grid point
+                                   policy=RoutingPolicy(budget=budget, escalation=escalation),
+                                   examples=labelled if rule == "measured" else None)  # fmt: skip
+                    if settings:
+                        pipeline.Competence = functools.partial(Competence, **settings)  # the grid point
                     try:
                         row, _ = run_row(ex, gold, schema)
                     finally:
@@ -193,7 +209,8 @@ def bench_set(spec: str, args: argparse.Namespace, encoder: Any) -> list[dict[st
                     rows.append({"set": spec, "llm": llm_spec, "row": f"hybrid {budget:g} {rule}", **row})
                     if ex.competence is not None:
                         est = {lab: ex.competence.estimate(lab) for lab in schema.entity_labels}
-                        quality[f"agreement {llm_spec} @{budget:g}"] = estimator_quality(est, true)
+                        name = f"measured {llm_spec}" if rule == "measured" else f"agreement {llm_spec} @{budget:g}"
+                        quality[name] = estimator_quality(est, true)
                         rows[-1]["competence"] = ex.competence.to_meta()
                     say(rows[-1])
     rows[0]["estimators"] = quality
@@ -233,7 +250,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--llm-score", type=float, default=LLM_SCORE)
     ap.add_argument("--trusted", default=str(TRUSTED), help="the new rule's Competence.trusted (comma list: a grid)")
     ap.add_argument("--weak-below", default=str(WEAK_BELOW), help="the new rule's Competence.weak_below (a grid)")
-    ap.add_argument("--examples", type=int, default=20, help="labelled examples for that estimator")
+    ap.add_argument("--examples", type=int, default=20, help="labelled examples for that estimator (and the "
+                    "measured rule's)")
+    ap.add_argument("--examples-from", default=None, help="the split from which --examples texts are drawn "
+                    "(seed 0) as the measured rule's labelled examples (another split than the rows')")
     ap.add_argument("--model", default=None, help="encoder checkpoint (default: the shipped one)")
     ap.add_argument("--json", default=None, help="also write every row (with per-label scores) here")
     args = ap.parse_args(argv)

@@ -30,6 +30,18 @@ encoder's items agree with a *reference* answer for the same chunk text:
   one signal per item, so under the default rank the chunks with the most such items escalate
   first, and the ``competence`` escalation has the LLM extract those chunks with the whole schema.
 
+Measured on labelled examples (`Competence.measured`): when the user gives a few documents with
+gold, the encoder *and* the LLM read them, so both sides are measured per label instead of one
+being read through the other. Then `estimate(L)` is the encoder's agreement with gold on L and
+`llm_estimate(L)` the LLM's (both shrunk to their pooled values as above); `weak()` is the labels
+the LLM does better than the encoder; `trust(L)` = ``min(1, estimate / llm_estimate)`` and
+`llm_trust(L)` = ``min(1, llm_estimate / estimate)``: each side's votes in the reconciler weigh as
+much as its F1 on L relative to the other side's (the better side's count fully). The estimate is fixed for the
+run (`fixed`): the agreement on escalated chunks is not observed, since both sides are known.
+Why: the agreement with the LLM alone cannot tell which side is wrong where they disagree, and the
+LLM's quality is only a number the user gives (`llm_score`); a local LLM weaker than the encoder
+on every label then takes the labels it is told are weak and loses them.
+
 The estimate lives on the run's `router.BudgetState` (one per `Extractor.extract_many` call);
 the Ray engine runs batches apart, each with its own state, so there each batch estimates from
 its own answers. The answers of a batch are all observed before any of them is merged.
@@ -48,6 +60,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hybrid_ie.document import Document
+from hybrid_ie.errors import InputError
 from hybrid_ie.schema import Schema
 
 # Chosen on dev splits with oracle LLMs (eval/bench_competence.py; eval/RESULTS.md, "Competence").
@@ -91,6 +104,30 @@ class Competence:
     prior_items: float = PRIOR_ITEMS
     tallies: dict[str, dict[str, _Tally]] = field(default_factory=lambda: {ENTITIES: {}, RELATIONS: {}})
     chunks: int = 0
+    llm_tallies: dict[str, dict[str, _Tally]] | None = None  # the LLM against gold (`measured`)
+
+    @classmethod
+    def measured(
+        cls,
+        schema: Schema,
+        encoder_docs: Sequence[Document],
+        llm_docs: Sequence[Document],
+        gold: Sequence[Document],
+        **settings: Any,
+    ) -> Competence:
+        """Both sides measured on labelled examples: the encoder's and the LLM's Documents for
+        the examples' texts, against their gold (all three in the same order)."""
+        encoder = cls(schema, **settings)
+        encoder.observe_examples(encoder_docs, gold)
+        llm = cls(schema, **settings)
+        llm.observe_examples(llm_docs, gold)
+        encoder.llm_tallies = llm.tallies
+        return encoder
+
+    @property
+    def fixed(self) -> bool:
+        """True when measured on labelled examples: the run does not observe its own answers."""
+        return self.llm_tallies is not None
 
     def __post_init__(self) -> None:
         if not 0.0 < self.reference_f1 <= 1.0:
@@ -120,47 +157,100 @@ class Competence:
             self.observe(enc, ref)
 
     # -- estimates (`kind`: ENTITIES or RELATIONS; an entity and a relation type may share a name)
-    def pooled(self, kind: str) -> float | None:
+    def pooled(self, kind: str, tallies: dict[str, dict[str, _Tally]] | None = None) -> float | None:
         """The agreement of all labels of `kind` together; None before any item was seen."""
-        both = sum(t.both for t in self.tallies[kind].values())
-        total = sum(t.total for t in self.tallies[kind].values())
+        table = (self.tallies if tallies is None else tallies)[kind]
+        both = sum(t.both for t in table.values())
+        total = sum(t.total for t in table.values())
         return 2.0 * both / total if total else None
 
-    def agreement(self, label: str, kind: str = ENTITIES) -> float | None:
+    def agreement(self, label: str, kind: str = ENTITIES, tallies: dict[str, dict[str, _Tally]] | None = None) -> float | None:
         """The label's Dice agreement, shrunk toward its kind's pooled agreement."""
-        pooled = self.pooled(kind)
+        pooled = self.pooled(kind, tallies)
         if pooled is None:
             return None
-        tally = self.tallies[kind].get(label, _Tally())
+        tally = (self.tallies if tallies is None else tallies)[kind].get(label, _Tally())
         return (2.0 * tally.both + pooled * 2.0 * self.prior_items) / (tally.total + 2.0 * self.prior_items)
 
     def estimate(self, label: str, kind: str = ENTITIES) -> float:
         agreement = self.agreement(label, kind)
+        if self.fixed:  # measured against gold
+            return 1.0 if agreement is None else agreement
         reference = self.reference_f1 if kind == ENTITIES else self.reference_f1**2
         return 1.0 if agreement is None else min(1.0, agreement / reference)
 
+    def llm_estimate(self, label: str, kind: str = ENTITIES) -> float | None:
+        """The LLM's F1 on `label` measured on the examples (None when not `measured`)."""
+        if self.llm_tallies is None:
+            return None
+        agreement = self.agreement(label, kind, self.llm_tallies)
+        return 0.0 if agreement is None else agreement
+
     def trust(self, label: str, kind: str = ENTITIES) -> float:
+        if self.fixed:
+            llm = self.llm_estimate(label, kind) or 0.0
+            return 1.0 if llm <= 0 else min(1.0, self.estimate(label, kind) / llm)
         return min(1.0, self.estimate(label, kind) / self.trusted) if self.trusted > 0 else 1.0
+
+    def llm_trust(self, label: str, kind: str = ENTITIES) -> float:
+        """The weight of the LLM's votes on `label`: measured, ``min(1, llm_estimate / estimate)``;
+        else 1 (the LLM's weight is the reconciler's `llm_score` alone)."""
+        if not self.fixed:
+            return 1.0
+        encoder = self.estimate(label, kind)
+        return 1.0 if encoder <= 0 else min(1.0, (self.llm_estimate(label, kind) or 0.0) / encoder)
+
+    def llm_trust_map(self) -> dict[str, dict[str, float]] | None:
+        """{kind: {label: llm_trust}} when measured (`reconcile(llm_trust=...)`), else None."""
+        if not self.fixed:
+            return None
+        return {kind: {label: self.llm_trust(label, kind) for label in table} for kind, table in self.tallies.items()}
 
     def trust_map(self) -> dict[str, dict[str, float]]:
         """{kind: {label: trust}} for every label seen or in the schema (`reconcile(trust=...)`)."""
         return {kind: {label: self.trust(label, kind) for label in table} for kind, table in self.tallies.items()}
 
     def weak(self) -> dict[str, dict[str, float]]:
-        """{kind: {label: estimate}} of the labels whose estimate is below `weak_below`."""
+        """{kind: {label: estimate}} of the labels whose estimate is below `weak_below` (measured:
+        the labels the LLM does better than the encoder)."""
         estimates = {kind: {label: self.estimate(label, kind) for label in table} for kind, table in self.tallies.items()}
+        if self.fixed:
+            return {kind: {label: e for label, e in table.items() if e < (self.llm_estimate(label, kind) or 0.0)}
+                    for kind, table in estimates.items()}  # fmt: skip
         return {kind: {label: e for label, e in table.items() if e < self.weak_below} for kind, table in estimates.items()}
 
     def to_meta(self) -> dict[str, Any]:
         """What a report shows: chunks observed, and per label its counts, estimate and trust."""
+        def row(label: str, kind: str, t: _Tally) -> dict[str, Any]:
+            out = {"both": t.both, "total": t.total, "estimate": round(self.estimate(label, kind), 4),
+                   "trust": round(self.trust(label, kind), 4)}  # fmt: skip
+            if self.fixed:
+                out["llm_estimate"] = round(self.llm_estimate(label, kind) or 0.0, 4)
+                out["llm_trust"] = round(self.llm_trust(label, kind), 4)
+            return out
+
         return {
             "chunks": self.chunks,
-            "reference_f1": self.reference_f1,
-            **{kind: {label: {"both": t.both, "total": t.total, "estimate": round(self.estimate(label, kind), 4),
-                              "trust": round(self.trust(label, kind), 4)}
-                      for label, t in table.items()}
-               for kind, table in self.tallies.items()},
-        }  # fmt: skip
+            "reference_f1": 1.0 if self.fixed else self.reference_f1,
+            "measured": self.fixed,
+            **{kind: {label: row(label, kind, t) for label, t in table.items()} for kind, table in self.tallies.items()},
+        }
+
+
+def check_examples(examples: Iterable[Document], schema: Schema) -> list[Document]:
+    """Labelled examples as a list: Documents (their gold read as such), every label a type of
+    `schema`; anything else is an `InputError` naming the example."""
+    examples = list(examples)
+    if not examples:
+        raise InputError("examples: the list is empty (give labelled Documents, or None)")
+    for i, doc in enumerate(examples):
+        if not isinstance(doc, Document):
+            raise InputError(f"examples[{i}]: expected a Document with gold entities, got {type(doc).__name__}")
+        labels = {e.label for e in doc.entities} - set(schema.entity_labels)
+        labels |= {r.label for r in doc.relations} - set(schema.relation_labels)
+        if labels:
+            raise InputError(f"examples[{i}] ({doc.id!r}): labels {sorted(labels)} are not in the schema {schema.name!r}")
+    return examples
 
 
 def competition_estimate(docs: Iterable[Document], ratio: float = RIVAL_RATIO) -> dict[str, float]:
@@ -207,6 +297,7 @@ __all__ = [
     "TRUSTED",
     "WEAK_BELOW",
     "Competence",
+    "check_examples",
     "competition_estimate",
     "weak_items",
 ]

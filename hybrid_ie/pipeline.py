@@ -49,6 +49,7 @@ from typing import Any
 
 from hybrid_ie.chunking import MAX_CHUNK_WORDS, Chunk, chunk_text
 from hybrid_ie.competence import Competence
+from hybrid_ie.competence import check_examples as check_labelled
 from hybrid_ie.document import Document, join_chunks
 from hybrid_ie.errors import InputError
 from hybrid_ie.modes import AUTO_MODE, DEFAULT_MODE, MODES, resolve_mode
@@ -64,7 +65,7 @@ from hybrid_ie.router import (
     route_chunk,
 )
 from hybrid_ie.schema import SchemaLike, load_schema, schema_labels
-from hybrid_ie.tiers import ENCODER_BATCH_SIZE, EncoderTier, LLMAnswer, LLMTier
+from hybrid_ie.tiers import ENCODER_BATCH_SIZE, EncoderTier, LLMAnswer, LLMTier, llm_workers
 
 log = logging.getLogger(__name__)
 LLM_MODE_REASON = "mode_llm"
@@ -120,6 +121,22 @@ def _as_inputs(items: Iterable[str | dict | Document]) -> Iterator[_Input]:
             raise InputError(f"input {i}: expected a str, a {{'id', 'text'}} dict or a Document, got {type(item).__name__}")
 
 
+def check_examples(
+    examples: Sequence[Document] | None, schema: Any, mode: str, policy: RoutingPolicy
+) -> list[Document] | None:
+    """The labelled examples, checked (`hybrid_ie.competence.check_examples`), for a hybrid run
+    with the ``competence`` escalation (the only one that reads them)."""
+    if examples is None:
+        return None
+    examples = check_labelled(examples, schema)
+    if mode not in ("hybrid", AUTO_MODE) or policy.escalation.name != "competence":
+        raise InputError(
+            "examples are read only by the hybrid mode's 'competence' escalation "
+            f"(this run: mode {mode!r}, escalation {policy.escalation.name!r})"
+        )
+    return examples
+
+
 class Extractor:
     """Extract a schema's entities and relations from texts with the encoder, the LLM or both.
 
@@ -133,6 +150,10 @@ class Extractor:
     reconcile: the merge strategy for escalated chunks (`hybrid_ie.reconcile.STRATEGIES`).
     threshold, relation_threshold, nested: passed to the encoder (None = its calibrated defaults).
     quantize: "int8" runs the encoder's Linear layers in int8 on CPU (`JointEncoder.quantize`).
+    examples: labelled Documents (gold entities and relations) of the user's corpus, for the
+        ``competence`` escalation: the encoder and the LLM both read them once, before the first
+        chunk is routed, and the per-label estimate comes from that measurement
+        (`Competence.measured`) instead of the run's agreement with the LLM.
     """
 
     def __init__(
@@ -151,6 +172,7 @@ class Extractor:
         max_chunk_words: int = MAX_CHUNK_WORDS,
         llm_score: float = LLM_SCORE,
         quantize: str = "none",
+        examples: Sequence[Document] | None = None,
     ) -> None:
         # What rebuilds this extractor elsewhere (the Ray engine's workers; `hybrid_ie.engines`): the
         # constructor's arguments as given, with the schema, policy and strategy resolved below.
@@ -173,6 +195,8 @@ class Extractor:
         self.encoder_batch_size = encoder_batch_size
         self.max_chunk_words = max_chunk_words
         self.llm_score = llm_score
+        self.examples = check_examples(examples, self.schema, self.mode, self.policy)
+        self._measured: Competence | None = None
         from hybrid_ie.encoder.quantize import check_mode
 
         self.quantize = check_mode(quantize)
@@ -311,7 +335,7 @@ class Extractor:
         unknown = encoder_unknown_labels(self.schema, self.encoder, self.policy)
         self._unknown = [name for name, _, _ in unknown]
         if self.policy.escalation.name == "competence" and state.competence is None:
-            state.competence = Competence(self.schema, reference_f1=self.llm_score)
+            state.competence = self.measure_examples() or Competence(self.schema, reference_f1=self.llm_score)
         self.competence = state.competence  # the run's estimate, for reports
         weak = state.competence.weak() if state.competence is not None else None
         for c in chunks:
@@ -341,18 +365,38 @@ class Extractor:
                 c.llm = self._ask(c)
                 spent += c.llm.usage.prompt_tokens + c.llm.usage.completion_tokens
                 self._answered()
-        if state.competence is not None and self.mode == "hybrid":
+        if state.competence is not None and not state.competence.fixed and self.mode == "hybrid":
             for c in escalated:
                 if c.llm is not None and c.llm.status == "ok":
                     state.competence.observe(c.result, self._llm_doc(c))
         trust = state.competence.trust_map() if state.competence is not None else None
+        llm_trust = state.competence.llm_trust_map() if state.competence is not None else None
         for c in escalated:
             if c.llm is None:
                 continue
             if c.llm.status == "ok":
-                c.result = self._merge(c, trust)
+                c.result = self._merge(c, trust, llm_trust)
             elif self.mode == "llm":
                 c.result = Document(id=f"{docs[c.doc].input.id}#{c.chunk.index}", text=c.chunk.text)
+
+    def measure_examples(self) -> Competence | None:
+        """The encoder and the LLM each read the labelled `examples` (once per Extractor, with
+        this Extractor's settings): the measured per-label competence, or None without examples."""
+        if not self.examples:
+            return None
+        if self._measured is None:
+            items = [{"id": d.id, "text": d.text} for d in self.examples]
+            sides = {}
+            for mode in ("encoder", "llm"):
+                side = Extractor(self.schema, encoder=self.encoder if mode == "encoder" else None,
+                                 llm=self.llm if mode == "llm" else None, mode=mode, threshold=self.threshold,
+                                 relation_threshold=self.relation_threshold, nested=self.nested,
+                                 encoder_batch_size=self.encoder_batch_size, max_chunk_words=self.max_chunk_words,
+                                 llm_score=self.llm_score)  # fmt: skip
+                side.llm_gate = self.llm_gate
+                sides[mode] = list(side.extract_many(items))
+            self._measured = Competence.measured(self.schema, sides["encoder"], sides["llm"], self.examples)
+        return self._measured
 
     def _answered(self) -> None:  # in llm mode an answered chunk is finished
         if self.mode == "llm" and self.on_chunks is not None:
@@ -373,13 +417,17 @@ class Extractor:
             id=f"llm#{c.chunk.index}", text=c.chunk.text, entities=list(c.llm.entities), relations=list(c.llm.relations)
         )
 
-    def _merge(self, c: _ChunkWork, trust: dict[str, dict[str, float]] | None = None) -> Document:
+    def _merge(
+        self, c: _ChunkWork, trust: dict[str, dict[str, float]] | None = None,
+        llm_trust: dict[str, dict[str, float]] | None = None,
+    ) -> Document:  # fmt: skip
         llm_doc = self._llm_doc(c)
         if self.mode == "llm":
             return normalize(llm_doc, self.schema, nested=self.nested, default_score=self.llm_score)
         return self.policy.escalation.merge(
             c.result, llm_doc, c.llm.task, self.schema, self.strategy,
             shown=lambda: self._shown(c.result), nested=self.nested, llm_score=self.llm_score, trust=trust,
+            llm_trust=llm_trust,
         )  # fmt: skip
 
     def _shown(self, candidates: Document) -> Document:
@@ -410,6 +458,8 @@ class Extractor:
                 for c in work.chunks
                 if c.decision is not None
             ]
+            from hybrid_ie.llm.usage import llm_summary
+
             meta["llm"] = llm_summary([c.llm for c in work.chunks if c.llm is not None])
         if self.mode != "llm":
             encoder_meta = next((c.result.meta.get("encoder") for c in work.chunks if c.result is not None), None)
@@ -439,36 +489,5 @@ def extractor_defaults() -> dict[str, Any]:
     return {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
 
 
-def llm_workers(llm: LLMTier) -> int:
-    """How many LLM calls may run at once: an openai-backend client's `max_concurrency`, else 1
-    (the in-process local model runs one call at a time)."""
-    config = getattr(llm, "config", None)
-    if config is None or getattr(config, "backend", None) != "openai":
-        return 1
-    return max(1, int(getattr(config, "max_concurrency", 1)))
-
-
-def llm_summary(results: Sequence[LLMAnswer]) -> dict[str, Any]:
-    """Per-document LLM accounting: calls, status, summed usage and grounding, errors."""
-    if not results:
-        return {"calls": 0, "status": "not_called"}
-    from hybrid_ie.llm import Usage
-
-    usage = Usage.total(r.usage for r in results)
-    grounding: dict[str, int] = {}
-    for r in results:
-        for key, n in (r.grounding or {}).items():
-            grounding[key] = grounding.get(key, 0) + int(n)
-    failed = [r for r in results if r.status != "ok"]
-    return {
-        "calls": len(results),
-        "status": "llm_failed" if failed else "ok",
-        "usage": usage.model_dump(mode="json"),
-        "grounding": grounding,
-        "schema_valid": sum(1 for r in results if r.schema_valid),
-        "errors": [r.error for r in failed],
-    }
-
-
 __all__ = ["AUTO_MODE", "DEFAULT_MODE", "MAX_CHUNK_WORDS", "MODES", "Extractor", "chunk_text",
-           "extractor_defaults", "llm_summary", "llm_workers", "resolve_mode"]
+           "extractor_defaults", "llm_workers", "resolve_mode"]

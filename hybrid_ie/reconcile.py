@@ -19,7 +19,9 @@ with symmetric relations in canonical order. Strategies:
     [0, 1] (`hybrid_ie.competence.Competence.trust_map`: what the encoder's answers are worth on
     that label in this run) the encoder's votes on an item of that label are multiplied by t: its
     *yes* becomes ``t * s`` and its *no* ``t * (1 - s)``; t = 1 (a label without an entry) is the
-    plain vote, t = 0 lets the LLM decide alone.
+    plain vote, t = 0 lets the LLM decide alone. A per-label `llm_trust` u weighs the LLM's votes
+    the same way (its *yes* ``u * llm``, its *no* ``u * llm_score``): measured competence gives
+    each side's votes the weight of its F1 on that label relative to the other side's.
 
 Scores: an LLM item without a score counts as `llm_score`; an item both sides returned gets the
 noisy-or ``1 - (1 - a)(1 - b)`` in ``llm_corrects`` and ``union``, the mean in ``vote``. After merging, the schema is
@@ -85,9 +87,10 @@ def _majority(yes: float, no: float, source: Source) -> tuple[float, Source] | N
 
 
 def _decide(
-    votes: _Votes, strategy: str, llm_score: float, candidate_floor: float, trust: float = 1.0
+    votes: _Votes, strategy: str, llm_score: float, candidate_floor: float, trust: float = 1.0, llm_trust: float = 1.0
 ) -> tuple[float, Source] | None:
-    """Keep or drop one item; returns (score, source) when kept (`trust`: the encoder's weight)."""
+    """Keep or drop one item; returns (score, source) when kept (`trust`, `llm_trust`: the
+    encoder's and the LLM's weights)."""
     enc, llm = votes.encoder, votes.llm
     if enc is not None and llm is not None:
         return ((enc + llm) / 2.0 if strategy == "vote" else noisy_or(enc, llm)), "both"
@@ -95,12 +98,12 @@ def _decide(
         if strategy != "vote":
             return llm, "llm"
         against = votes.encoder_candidate if votes.encoder_candidate is not None else candidate_floor
-        return _majority(llm, trust * (1.0 - against), "llm")
+        return _majority(llm_trust * llm, trust * (1.0 - against), "llm")
     if enc is None or strategy == "llm_corrects":
         return None
     if strategy == "union":
         return enc, "encoder"
-    return _majority(trust * enc, llm_score, "encoder")
+    return _majority(trust * enc, llm_trust * llm_score, "encoder")
 
 
 def _canonical(head: Span, tail: Span, label: str, symmetric: set[str]) -> RelationKey:
@@ -197,27 +200,31 @@ def reconcile(
     llm_score: float = LLM_SCORE,
     candidate_floor: float = CANDIDATE_FLOOR,
     trust: Mapping[str, Mapping[str, float]] | None = None,
+    llm_trust: Mapping[str, Mapping[str, float]] | None = None,
 ) -> Document:
     """Merge the encoder's and the LLM's Documents for one chunk (same text) into one Document.
 
     The result keeps the encoder Document's id and meta; every item carries its provenance
     (`source` encoder | llm | both) and a combined score (see the module docstring). `trust`
     ({"entities": {label: t}, "relations": {label: t}}) weighs the encoder's votes per label in
-    ``vote``; None or a missing label is 1.
+    ``vote``; None or a missing label is 1; `llm_trust` (same shape) weighs the LLM's votes.
     """
     check_strategy(strategy)
     if encoder.text != llm.text:
         raise InputError(f"reconcile: the encoder and LLM documents of {encoder.id!r} have different texts")
     symmetric = schema.symmetric_relations
     ent_trust, rel_trust = (trust or {}).get("entities", {}), (trust or {}).get("relations", {})
+    ent_llm, rel_llm = (llm_trust or {}).get("entities", {}), (llm_trust or {}).get("relations", {})
     entities = []
     for key, votes in _entity_votes(encoder, llm, llm_score).items():
-        decided = _decide(votes, strategy, llm_score, candidate_floor, ent_trust.get(key[2], 1.0))
+        label = key[2]
+        decided = _decide(votes, strategy, llm_score, candidate_floor, ent_trust.get(label, 1.0), ent_llm.get(label, 1.0))
         if decided is not None:
             entities.append((key, *decided))
     relations = []
     for key, votes in _relation_votes(encoder, llm, llm_score, symmetric).items():
-        decided = _decide(votes, strategy, llm_score, candidate_floor, rel_trust.get(key[2], 1.0))
+        label = key[2]
+        decided = _decide(votes, strategy, llm_score, candidate_floor, rel_trust.get(label, 1.0), rel_llm.get(label, 1.0))
         if decided is not None:
             relations.append((key, *decided))
     kept = resolve_spans(entities, schema, nested=nested)

@@ -57,6 +57,8 @@ one choice: the `Escalation` (``RoutingPolicy.escalation``; `Escalation.task`, `
                          chunks holding items of weak labels escalate first (``weak_label``) and
                          are extracted with the whole schema (so are ``empty_long_chunk`` ones),
                          others verified; the vote weighs the encoder per label by its trust
+                         (with labelled examples, `Extractor(examples=...)`, both sides are
+                         measured and each side's votes weigh by its F1 relative to the other's)
 =======================  ===========================================================================
 
 Verify cannot add an entity the encoder never proposed; ``extract-unfamiliar`` can. The default
@@ -145,9 +147,10 @@ class Escalation:
         nested: bool = False,
         llm_score: float,
         trust: Mapping[str, Mapping[str, float]] | None = None,
+        llm_trust: Mapping[str, Mapping[str, float]] | None = None,
     ) -> Document:
         """The chunk's answer: the encoder's and the LLM's (asked `task`) reconciled with
-        `strategy` (and the per-label `trust` of the vote), except that an extract-unfamiliar
+        `strategy` (and the per-label `trust` and `llm_trust` of the vote), except that an extract-unfamiliar
         extraction merges by union and a verify-no-add answer first loses every item outside
         `shown()` (the candidates the verify prompt listed)."""
         if self.name == "extract-unfamiliar" and task == "extract":
@@ -159,7 +162,8 @@ class Escalation:
             pairs = {((ents[r.head].start, ents[r.head].end), (ents[r.tail].start, ents[r.tail].end))
                      for r in listed.relations}  # fmt: skip
             llm_doc = only_candidates(llm_doc, spans, pairs)
-        return reconcile(encoder_doc, llm_doc, schema, strategy, nested=nested, llm_score=llm_score, trust=trust)
+        return reconcile(encoder_doc, llm_doc, schema, strategy, nested=nested, llm_score=llm_score, trust=trust,
+                         llm_trust=llm_trust)
 
 
 @dataclass(frozen=True)

@@ -69,4 +69,13 @@ class LLMTier(Protocol):
     def verify(self, text: str, schema: Schema, candidates: Document) -> LLMAnswer: ...
 
 
-__all__ = ["CANDIDATE_FLOOR", "ENCODER_BATCH_SIZE", "EncoderTier", "LLMAnswer", "LLMTier"]
+def llm_workers(llm: LLMTier) -> int:
+    """How many LLM calls may run at once: an openai-backend client's `max_concurrency`, else 1
+    (the in-process local model runs one call at a time)."""
+    config = getattr(llm, "config", None)
+    if config is None or getattr(config, "backend", None) != "openai":
+        return 1
+    return max(1, int(getattr(config, "max_concurrency", 1)))
+
+
+__all__ = ["CANDIDATE_FLOOR", "ENCODER_BATCH_SIZE", "EncoderTier", "LLMAnswer", "LLMTier", "llm_workers"]

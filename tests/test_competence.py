@@ -9,6 +9,8 @@ from support.llm_server import LLMServer, Reply, client_config
 
 from hybrid_ie.competence import ENTITIES, RELATIONS, TRUSTED, Competence, competition_estimate, weak_items
 from hybrid_ie.document import Document, Entity, Relation, make_entity
+from hybrid_ie.errors import InputError
+from hybrid_ie.llm import LLMConfig
 from hybrid_ie.pipeline import Extractor
 from hybrid_ie.reconcile import reconcile
 from hybrid_ie.router import WEAK_LABEL, Escalation, RoutingPolicy, route_chunk
@@ -242,3 +244,67 @@ def test_failed_llm_answers_teach_the_estimate_nothing(server):
     assert ex.competence.chunks == 0
     assert all(d.error and d.error.startswith("llm_failed") for d in docs)
     assert all([e.label for e in d.entities] == ["person", "city"] for d in docs)  # the encoder's answer stays
+
+
+# -- both sides measured on the user's labelled examples -----------------------------------------
+
+
+def test_measured_on_examples_the_llm_owns_the_labels_it_does_better():
+    texts = TEXTS[:4]
+    llm_docs = [gold_doc(t).model_copy(update={"relations": []}) for t in texts]  # right, without relations
+    c = Competence.measured(SCHEMA, [encoder_doc(t) for t in texts], llm_docs, [gold_doc(t) for t in texts])
+    assert c.fixed and c.llm_estimate("city") == 1.0 and c.estimate("politician") < c.llm_estimate("politician")
+    # the encoder says person where gold says politician; its right cities are shrunk toward its pooled F1
+    assert set(c.weak()[ENTITIES]) == {"person", "politician", "city"}
+    assert c.trust("politician") == pytest.approx(c.estimate("politician") / c.llm_estimate("politician"))
+    assert c.trust("politician") < 0.5 < c.trust("city") < 1.0
+    # relations: the encoder finds them all, the LLM none: the encoder's
+    assert c.weak()[RELATIONS] == {} and c.trust("born in", RELATIONS) == 1.0
+    assert c.to_meta()["measured"] and c.to_meta()[ENTITIES]["politician"]["llm_estimate"] == 1.0
+
+
+def wrong_answer(request):
+    """An LLM worse than the encoder on every label: the city as the person, the senator as a city."""
+    name = request.chunk_text.split()[1]
+    if "add_entities" in request.response_schema["properties"]:
+        return {"entities": ["city", "person"], "relations": ["drop"], "add_entities": [], "add_relations": []}
+    return {"entities": [{"text": name, "type": "city"}, {"text": "Honolulu", "type": "person"}], "relations": []}
+
+
+def test_with_examples_a_weaker_llm_is_measured_and_the_encoder_keeps_its_answer(server):
+    server.default = Reply.ok(wrong_answer)
+    policy = RoutingPolicy(budget=1.0, escalation="competence", escalate_all=True)
+    examples = [gold_doc(t).model_copy(update={"id": f"ex{i}"}) for i, t in enumerate(TEXTS[:4])]
+
+    def extract(examples):
+        ex = Extractor(SCHEMA, encoder=ScriptedEncoder(), llm=client_config(server), policy=policy, mode="hybrid",
+                       llm_score=0.8, examples=examples)  # fmt: skip
+        return list(ex.extract_many(RUN_TEXTS[:8], batch_size=4)), ex
+
+    running, _ = extract(None)
+    measured, ex = extract(examples)
+    assert ex.competence.fixed and ex.competence.weak() == {ENTITIES: {}, RELATIONS: {}}
+    assert all([(e.text, e.label) for e in d.entities][1] == ("Honolulu", "city") for d in measured)
+    assert all(d.relations for d in measured)
+    # the running estimate, reading the disagreement through llm_score 0.8, hands the labels to the LLM
+    assert any(("Honolulu", "person") in [(e.text, e.label) for e in d.entities] for d in running)
+    asked = len(server.requests)
+    list(ex.extract_many(RUN_TEXTS[:2]))  # the examples are read once per Extractor
+    assert len(server.requests) == asked + 2
+
+
+LLM_CONFIG = LLMConfig(backend="openai", base_url="http://127.0.0.1:9/v1", api_key_env="HYBRID_IE_TEST_NO_KEY")
+
+
+def test_examples_are_checked_before_any_work():
+    policy = RoutingPolicy(escalation="competence")
+    good = [gold_doc(TEXTS[0])]
+    with pytest.raises(InputError, match="only by the hybrid mode's 'competence' escalation"):
+        Extractor(SCHEMA, encoder=ScriptedEncoder(), llm=LLM_CONFIG, mode="hybrid", examples=good)
+    with pytest.raises(InputError, match=r"labels \['mayor'\] are not in the schema"):
+        bad = gold_doc(TEXTS[0]).model_copy(update={"entities": [ent(TEXTS[0], "Honolulu", "mayor", None)]})
+        Extractor(SCHEMA, encoder=ScriptedEncoder(), llm=LLM_CONFIG, mode="hybrid", policy=policy, examples=[bad])
+    with pytest.raises(InputError, match="expected a Document"):
+        Extractor(SCHEMA, encoder=ScriptedEncoder(), llm=LLM_CONFIG, mode="hybrid", policy=policy, examples=["text"])
+    with pytest.raises(InputError, match="the list is empty"):
+        Extractor(SCHEMA, encoder=ScriptedEncoder(), llm=LLM_CONFIG, mode="hybrid", policy=policy, examples=[])

@@ -30,6 +30,7 @@ from hybrid_ie.cli.options import (
     given,
     label_options_schema,
 )
+from hybrid_ie.datasets import load_documents
 from hybrid_ie.engines import DEFAULT_ENGINE, ENGINES
 from hybrid_ie.engines.ray import RayOptions
 from hybrid_ie.job_inputs import BAD_UTF8_POLICIES, ON_BAD_UTF8
@@ -127,6 +128,12 @@ def extract(
     ] = None,
     reconcile: Reconcile = None,
     llm_score: LLMScore = None,
+    examples: Annotated[
+        str | None,
+        typer.Option("--examples", help="Hybrid with --escalation competence: labelled documents of your corpus "
+                     "(JSONL of Documents with gold, a SpERT file, or name:split); the encoder and the LLM both read "
+                     "them once, and each label's trust comes from that measurement."),
+    ] = None,
     threshold: Annotated[
         float | None, typer.Option("--threshold", help="Encoder entity threshold (0..1).", min=0.0, max=1.0)
     ] = None,
@@ -221,7 +228,8 @@ def extract(
         extractor = Extractor(  # resolves the mode: hybrid without a usable LLM stops here, before the inputs
             encoder=model, llm=llm, policy=policy, mode=mode,
             **given(schema=schema, reconcile=reconcile, llm_score=llm_score, threshold=threshold,
-                    relation_threshold=relation_threshold, nested=nested, quantize=quantize),
+                    relation_threshold=relation_threshold, nested=nested, quantize=quantize,
+                    examples=load_documents(examples) if examples else None),
         )  # fmt: skip
         mode = extractor.mode
         llm = llm if mode != "encoder" else None

@@ -22,8 +22,9 @@ from typing import Any
 from hybrid_ie.distill.silver import SilverSettings, SilverStats, silver_from_answer
 from hybrid_ie.document import Document
 from hybrid_ie.errors import InputError
-from hybrid_ie.pipeline import MAX_CHUNK_WORDS, chunk_text, llm_workers
+from hybrid_ie.pipeline import MAX_CHUNK_WORDS, chunk_text
 from hybrid_ie.schema import Schema
+from hybrid_ie.tiers import llm_workers
 
 
 @dataclass(frozen=True)

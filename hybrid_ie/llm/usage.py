@@ -7,7 +7,8 @@ missing from the table (and every local model) costs 0.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -75,3 +76,24 @@ def cost_of(model: str, prompt_tokens: int, completion_tokens: int, prices: Mapp
     if price is None:
         return 0.0
     return (prompt_tokens * price.prompt + completion_tokens * price.completion) / 1_000_000
+
+
+def llm_summary(results: Sequence[Any]) -> dict[str, Any]:
+    """Per-document LLM accounting of a document's answers (`hybrid_ie.tiers.LLMAnswer`): calls,
+    status, summed usage and grounding, errors."""
+    if not results:
+        return {"calls": 0, "status": "not_called"}
+    usage = Usage.total(r.usage for r in results)
+    grounding: dict[str, int] = {}
+    for r in results:
+        for key, n in (r.grounding or {}).items():
+            grounding[key] = grounding.get(key, 0) + int(n)
+    failed = [r for r in results if r.status != "ok"]
+    return {
+        "calls": len(results),
+        "status": "llm_failed" if failed else "ok",
+        "usage": usage.model_dump(mode="json"),
+        "grounding": grounding,
+        "schema_valid": sum(1 for r in results if r.schema_valid),
+        "errors": [r.error for r in failed],
+    }

@@ -77,3 +77,20 @@ def test_spearman_and_estimator_quality():
     assert bench.spearman([1, 1], [1, 2]) is None
     per_label = {"a": {"tp": 5, "fn": 0, "f1": 0.8}, "b": {"tp": 1, "fn": 1, "f1": 0.1}}
     assert bench.estimator_quality({"a": 0.6}, per_label) == {"labels": 1, "mae": 0.2, "spearman": None}
+
+
+def test_the_measured_rule_reads_examples_of_another_split(tmp_path, base, monkeypatch):
+    monkeypatch.setenv("HYBRID_IE_DATA", str(zero_shot_data_dir(tmp_path / "data")))
+    bench = load_script()
+    out = tmp_path / "rows.json"
+    argv = ["--sets", "wlp:dev", "--limit", "2", "--budgets", "1", "--model", str(base), "--llm", "oracle:0.1",
+            "--rules", "old,measured", "--examples", "3", "--examples-from", "train", "--json", str(out)]  # fmt: skip
+    assert bench.main(argv) == 0
+    rows = {r["row"]: r for r in json.loads(out.read_text())["rows"]}
+    measured = rows["hybrid 1 measured"]["competence"]
+    assert measured["measured"] and measured["chunks"] == 3  # the three examples, nothing observed after
+    assert all("llm_estimate" in v for v in measured["entities"].values())
+    with pytest.raises(SystemExit, match="another split"):
+        bench.main([*argv[:-4], "--examples-from", "dev", "--json", str(out)])
+    with pytest.raises(SystemExit, match="needs --examples-from"):
+        bench.main(["--sets", "wlp:dev", "--limit", "2", "--model", str(base), "--llm", "oracle:0.1", "--rules", "measured"])
