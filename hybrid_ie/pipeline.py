@@ -151,9 +151,10 @@ class Extractor:
     threshold, relation_threshold, nested: passed to the encoder (None = its calibrated defaults).
     quantize: "int8" runs the encoder's Linear layers in int8 on CPU (`JointEncoder.quantize`).
     examples: labelled Documents (gold entities and relations) of the user's corpus, for the
-        ``competence`` escalation: the encoder and the LLM both read them once, before the first
-        chunk is routed, and the per-label estimate comes from that measurement
-        (`Competence.measured`) instead of the run's agreement with the LLM.
+        ``competence`` escalation (the default escalation when examples are given and `policy`
+        is not): the encoder and the LLM both read them once, before the first chunk is routed,
+        and the per-label estimate comes from that measurement (`Competence.measured`) instead
+        of the run's agreement with the LLM.
     """
 
     def __init__(
@@ -187,7 +188,7 @@ class Extractor:
         if self.mode_note:
             log.warning("note: %s", self.mode_note)
         self.mode = mode
-        self.policy = policy or RoutingPolicy()
+        self.policy = policy or RoutingPolicy(**({"escalation": "competence"} if examples is not None else {}))
         self.strategy = check_strategy(reconcile)
         self.threshold = threshold
         self.relation_threshold = relation_threshold

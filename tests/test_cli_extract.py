@@ -253,12 +253,12 @@ def test_examples_are_read_by_both_sides_before_the_corpus(tmp_path, checkpoint,
     out = tmp_path / "o.jsonl"
     base = [str(corpus), "--schema", "conll04", "--model", str(checkpoint), "-o", str(out), "--no-progress",
             "--mode", "hybrid", "--llm-config", str(llm_config_file(tmp_path, server)), "--budget", "1"]  # fmt: skip
-    result = invoke("extract", *base, "--escalation", "competence", "--examples", str(examples))
+    result = invoke("extract", *base, "--examples", str(examples))  # the competence escalation, by default
     assert result.exit_code == 0, result.output
     assert server.requests[0].chunk_text == text  # the example first, extracted
     assert [doc["id"] for doc in lines(out)] == ["d1"]
     out.unlink()
-    misuse = one_error_line(invoke("extract", *base, "--examples", str(examples)))
+    misuse = one_error_line(invoke("extract", *base, "--escalation", "verify", "--examples", str(examples)))
     assert "examples are read only by the hybrid mode's 'competence' escalation" in misuse
     examples.write_text(json.dumps({**gold, "entities": gold["entities"][:1], "relations": []}).replace("Peop", "Human") + "\n")
     assert "labels ['Human'] are not in the schema" in one_error_line(

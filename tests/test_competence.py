@@ -300,7 +300,10 @@ def test_examples_are_checked_before_any_work():
     policy = RoutingPolicy(escalation="competence")
     good = [gold_doc(TEXTS[0])]
     with pytest.raises(InputError, match="only by the hybrid mode's 'competence' escalation"):
-        Extractor(SCHEMA, encoder=ScriptedEncoder(), llm=LLM_CONFIG, mode="hybrid", examples=good)
+        Extractor(SCHEMA, encoder=ScriptedEncoder(), llm=LLM_CONFIG, mode="hybrid", examples=good,
+                  policy=RoutingPolicy(escalation="verify"))
+    assert Extractor(SCHEMA, encoder=ScriptedEncoder(), llm=LLM_CONFIG, mode="hybrid",
+                     examples=good).policy.escalation.name == "competence"  # the default with examples
     with pytest.raises(InputError, match=r"labels \['mayor'\] are not in the schema"):
         bad = gold_doc(TEXTS[0]).model_copy(update={"entities": [ent(TEXTS[0], "Honolulu", "mayor", None)]})
         Extractor(SCHEMA, encoder=ScriptedEncoder(), llm=LLM_CONFIG, mode="hybrid", policy=policy, examples=[bad])

@@ -130,7 +130,7 @@ def extract(
     llm_score: LLMScore = None,
     examples: Annotated[
         str | None,
-        typer.Option("--examples", help="Hybrid with --escalation competence: labelled documents of your corpus "
+        typer.Option("--examples", help="Hybrid, --escalation competence (its default with examples): labelled documents of your corpus "
                      "(JSONL of Documents with gold, a SpERT file, or name:split); the encoder and the LLM both read "
                      "them once, and each label's trust comes from that measurement."),
     ] = None,
@@ -218,7 +218,8 @@ def extract(
             require_ray()
             RayOptions(**ray_options)  # bad values fail before the inputs are read
         policy = RoutingPolicy(**given(escalate_all=escalate_all or None, max_llm_tokens=max_llm_tokens,
-                                       escalation=escalation, rank=rank, budget=budget))  # fmt: skip
+                                       escalation=escalation or ("competence" if examples else None),
+                                       rank=rank, budget=budget))  # fmt: skip
         mode = mode or EXTRACTOR["mode"]
         llm = None
         if mode != "encoder":
