@@ -55,6 +55,7 @@ on the same span scores close to) is kept as a diagnostic; labelled examples are
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,6 +71,7 @@ PRIOR_ITEMS = 4.0  # pseudo-items of the pooled agreement every label's estimate
 RIVAL_RATIO = 0.8  # competition: a rival label scoring at least this share of the kept one's
 
 ENTITIES, RELATIONS = "entities", "relations"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -253,6 +255,26 @@ def check_examples(examples: Iterable[Document], schema: Schema) -> list[Documen
     return examples
 
 
+def measure_on_examples(
+    schema: Schema, examples: Sequence[Document], encoder_docs: Sequence[Document], llm_docs: Sequence[Document]
+) -> Competence | None:
+    """`Competence.measured` on the examples neither side failed on (the others are named in a
+    warning); None when none is left. Labels no example mentions are named in a warning: their
+    estimates are each side's pooled F1."""
+    ok = [i for i, (e, m) in enumerate(zip(encoder_docs, llm_docs, strict=True)) if not (e.error or m.error)]
+    if len(ok) < len(examples):
+        failed = [examples[i].id for i in range(len(examples)) if i not in set(ok)]
+        log.warning("labelled examples %s left out of the competence measurement: a side failed on them", failed)
+    if not ok:
+        return None
+    gold = [examples[i] for i in ok]
+    named = {e.label for d in gold for e in d.entities} | {r.label for d in gold for r in d.relations}
+    unseen = [lab for lab in (*schema.entity_labels, *schema.relation_labels) if lab not in named]
+    if unseen:
+        log.warning("no labelled example mentions %s: their competence is each side's pooled F1", unseen)
+    return Competence.measured(schema, [encoder_docs[i] for i in ok], [llm_docs[i] for i in ok], gold)
+
+
 def competition_estimate(docs: Iterable[Document], ratio: float = RIVAL_RATIO) -> dict[str, float]:
     """Sibling-label competition, from the encoder's output alone: per entity label, 1 minus the
     share of its kept entities on whose span a candidate of another label scores at least
@@ -299,5 +321,6 @@ __all__ = [
     "Competence",
     "check_examples",
     "competition_estimate",
+    "measure_on_examples",
     "weak_items",
 ]

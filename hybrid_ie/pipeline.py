@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hybrid_ie.chunking import MAX_CHUNK_WORDS, Chunk, chunk_text
-from hybrid_ie.competence import Competence
+from hybrid_ie.competence import Competence, measure_on_examples
 from hybrid_ie.competence import check_examples as check_labelled
 from hybrid_ie.document import Document, join_chunks
 from hybrid_ie.errors import InputError
@@ -382,7 +382,9 @@ class Extractor:
 
     def measure_examples(self) -> Competence | None:
         """The encoder and the LLM each read the labelled `examples` (once per Extractor, with
-        this Extractor's settings): the measured per-label competence, or None without examples."""
+        this Extractor's settings): the measured per-label competence, or None without examples.
+        When a side failed on every example the run keeps the running estimate
+        (`hybrid_ie.competence.measure_on_examples`)."""
         if not self.examples:
             return None
         if self._measured is None:
@@ -396,7 +398,9 @@ class Extractor:
                                  llm_score=self.llm_score)  # fmt: skip
                 side.llm_gate = self.llm_gate
                 sides[mode] = list(side.extract_many(items))
-            self._measured = Competence.measured(self.schema, sides["encoder"], sides["llm"], self.examples)
+            self._measured = measure_on_examples(self.schema, self.examples, sides["encoder"], sides["llm"])
+            if self._measured is None:  # a side failed on every example: the running estimate
+                self.examples = None
         return self._measured
 
     def _answered(self) -> None:  # in llm mode an answered chunk is finished

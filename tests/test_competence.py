@@ -7,7 +7,15 @@ from __future__ import annotations
 import pytest
 from support.llm_server import LLMServer, Reply, client_config
 
-from hybrid_ie.competence import ENTITIES, RELATIONS, TRUSTED, Competence, competition_estimate, weak_items
+from hybrid_ie.competence import (
+    ENTITIES,
+    RELATIONS,
+    TRUSTED,
+    Competence,
+    competition_estimate,
+    measure_on_examples,
+    weak_items,
+)
 from hybrid_ie.document import Document, Entity, Relation, make_entity
 from hybrid_ie.errors import InputError
 from hybrid_ie.llm import LLMConfig
@@ -311,3 +319,17 @@ def test_examples_are_checked_before_any_work():
         Extractor(SCHEMA, encoder=ScriptedEncoder(), llm=LLM_CONFIG, mode="hybrid", policy=policy, examples=["text"])
     with pytest.raises(InputError, match="the list is empty"):
         Extractor(SCHEMA, encoder=ScriptedEncoder(), llm=LLM_CONFIG, mode="hybrid", policy=policy, examples=[])
+
+
+def test_examples_a_side_failed_on_are_left_out_and_unmentioned_labels_named(caplog):
+    texts = TEXTS[:3]
+    gold = [gold_doc(t).model_copy(update={"id": f"ex{i}"}) for i, t in enumerate(texts)]
+    enc = [encoder_doc(t) for t in texts]
+    llm = [gold_doc(t) for t in texts]
+    llm[1] = llm[1].model_copy(update={"entities": [], "relations": [], "error": "llm_failed: transport: HTTP 500"})
+    schema = Schema.from_labels(["person", "politician", "city", "country"], ["born in"])
+    c = measure_on_examples(schema, gold, enc, llm)
+    assert c.fixed and c.chunks == 2 and c.llm_estimate("politician") > c.estimate("politician")
+    assert "['ex1'] left out" in caplog.text and "no labelled example mentions ['person', 'country']" in caplog.text
+    failed = [d.model_copy(update={"error": "llm_failed: down"}) for d in llm]
+    assert measure_on_examples(schema, gold, enc, failed) is None
