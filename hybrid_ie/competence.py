@@ -35,8 +35,10 @@ gold, the encoder *and* the LLM read them, so both sides are measured per label 
 being read through the other. Then `estimate(L)` is the encoder's agreement with gold on L and
 `llm_estimate(L)` the LLM's (both shrunk to their pooled values as above); `weak()` is the labels
 the LLM does better than the encoder; `trust(L)` = ``min(1, estimate / llm_estimate)`` and
-`llm_trust(L)` = ``min(1, llm_estimate / estimate)``: each side's votes in the reconciler weigh as
-much as its F1 on L relative to the other side's (the better side's count fully). The estimate is fixed for the
+`llm_trust(L)` = ``min(1, llm_estimate / estimate) * llm_estimate / llm_score``: each side's votes
+in the reconciler weigh as much as its F1 on L relative to the other side's (the better side's
+count fully), and the LLM's votes count its measured F1 on L where they counted `llm_score` (the
+user's guess at the LLM; `reference_f1` here). The estimate is fixed for the
 run (`fixed`): the agreement on escalated chunks is not observed, since both sides are known.
 Why: the agreement with the LLM alone cannot tell which side is wrong where they disagree, and the
 LLM's quality is only a number the user gives (`llm_score`); a local LLM weaker than the encoder
@@ -195,12 +197,14 @@ class Competence:
         return min(1.0, self.estimate(label, kind) / self.trusted) if self.trusted > 0 else 1.0
 
     def llm_trust(self, label: str, kind: str = ENTITIES) -> float:
-        """The weight of the LLM's votes on `label`: measured, ``min(1, llm_estimate / estimate)``;
-        else 1 (the LLM's weight is the reconciler's `llm_score` alone)."""
+        """The weight of the LLM's votes on `label`: measured, ``min(1, llm_estimate / estimate) *
+        llm_estimate / reference_f1`` (the reconciler multiplies `llm_score` by it, so the LLM's
+        votes count its measured F1); else 1 (the reconciler's `llm_score` alone)."""
         if not self.fixed:
             return 1.0
-        encoder = self.estimate(label, kind)
-        return 1.0 if encoder <= 0 else min(1.0, (self.llm_estimate(label, kind) or 0.0) / encoder)
+        encoder, llm = self.estimate(label, kind), self.llm_estimate(label, kind) or 0.0
+        relative = 1.0 if encoder <= 0 else min(1.0, llm / encoder)
+        return relative * llm / self.reference_f1  # the LLM's votes count its measured F1, not llm_score
 
     def llm_trust_map(self) -> dict[str, dict[str, float]] | None:
         """{kind: {label: llm_trust}} when measured (`reconcile(llm_trust=...)`), else None."""
@@ -256,10 +260,11 @@ def check_examples(examples: Iterable[Document], schema: Schema) -> list[Documen
 
 
 def measure_on_examples(
-    schema: Schema, examples: Sequence[Document], encoder_docs: Sequence[Document], llm_docs: Sequence[Document]
+    schema: Schema, examples: Sequence[Document], encoder_docs: Sequence[Document], llm_docs: Sequence[Document],
+    llm_score: float = 1.0,
 ) -> Competence | None:
     """`Competence.measured` on the examples neither side failed on (the others are named in a
-    warning); None when none is left. Labels no example mentions are named in a warning: their
+    warning), with `llm_score` (the reconciler's) as its `reference_f1`; None when none is left. Labels no example mentions are named in a warning: their
     estimates are each side's pooled F1."""
     ok = [i for i, (e, m) in enumerate(zip(encoder_docs, llm_docs, strict=True)) if not (e.error or m.error)]
     if len(ok) < len(examples):
@@ -272,7 +277,8 @@ def measure_on_examples(
     unseen = [lab for lab in (*schema.entity_labels, *schema.relation_labels) if lab not in named]
     if unseen:
         log.warning("no labelled example mentions %s: their competence is each side's pooled F1", unseen)
-    return Competence.measured(schema, [encoder_docs[i] for i in ok], [llm_docs[i] for i in ok], gold)
+    return Competence.measured(schema, [encoder_docs[i] for i in ok], [llm_docs[i] for i in ok], gold,
+                               reference_f1=llm_score)
 
 
 def competition_estimate(docs: Iterable[Document], ratio: float = RIVAL_RATIO) -> dict[str, float]:

@@ -398,7 +398,8 @@ class Extractor:
                                  llm_score=self.llm_score)  # fmt: skip
                 side.llm_gate = self.llm_gate
                 sides[mode] = list(side.extract_many(items))
-            self._measured = measure_on_examples(self.schema, self.examples, sides["encoder"], sides["llm"])
+            self._measured = measure_on_examples(self.schema, self.examples, sides["encoder"], sides["llm"],
+                                                 self.llm_score)
             if self._measured is None:  # a side failed on every example: the running estimate
                 self.examples = None
         return self._measured

@@ -269,6 +269,11 @@ def test_measured_on_examples_the_llm_owns_the_labels_it_does_better():
     # relations: the encoder finds them all, the LLM none: the encoder's
     assert c.weak()[RELATIONS] == {} and c.trust("born in", RELATIONS) == 1.0
     assert c.to_meta()["measured"] and c.to_meta()[ENTITIES]["politician"]["llm_estimate"] == 1.0
+    # the LLM's votes count its measured F1 in place of llm_score (here 0.5), weighed by min(1, q / e)
+    half = Competence.measured(SCHEMA, [encoder_doc(t) for t in texts], llm_docs, [gold_doc(t) for t in texts],
+                               reference_f1=0.5)  # fmt: skip
+    assert half.llm_trust("politician") == pytest.approx(half.llm_estimate("politician") / 0.5)
+    assert half.llm_trust("born in", RELATIONS) == 0.0  # it found no relation: its relation votes count nothing
 
 
 def wrong_answer(request):
