@@ -38,8 +38,8 @@ the LLM does better than the encoder; `trust(L)` = ``min(1, estimate / llm_estim
 `llm_trust(L)` = ``min(1, llm_estimate / estimate) * llm_estimate / llm_score``: each side's votes
 in the reconciler weigh as much as its F1 on L relative to the other side's (the better side's
 count fully), and the LLM's votes count its measured F1 on L where they counted `llm_score` (the
-user's guess at the LLM; `reference_f1` here). The estimate is fixed for the
-run (`fixed`): the agreement on escalated chunks is not observed, since both sides are known.
+user's guess at the LLM; `reference_f1` here). The estimate is fixed for the run (`fixed`):
+the agreement on escalated chunks is not observed, since both sides are known.
 Why: the agreement with the LLM alone cannot tell which side is wrong where they disagree, and the
 LLM's quality is only a number the user gives (`llm_score`); a local LLM weaker than the encoder
 on every label then takes the labels it is told are weak and loses them.

@@ -20,8 +20,9 @@ with symmetric relations in canonical order. Strategies:
     that label in this run) the encoder's votes on an item of that label are multiplied by t: its
     *yes* becomes ``t * s`` and its *no* ``t * (1 - s)``; t = 1 (a label without an entry) is the
     plain vote, t = 0 lets the LLM decide alone. A per-label `llm_trust` u weighs the LLM's votes
-    the same way (its *yes* ``u * llm``, its *no* ``u * llm_score``): measured competence gives
-    each side's votes the weight of its F1 on that label relative to the other side's.
+    the same way (its *yes* ``u * llm``, its *no* ``u * llm_score``; u may exceed 1): measured
+    competence gives each side's votes the weight of its F1 on that label relative to the other
+    side's, and makes the LLM's votes count its measured F1 (`Competence.llm_trust`).
 
 Scores: an LLM item without a score counts as `llm_score`; an item both sides returned gets the
 noisy-or ``1 - (1 - a)(1 - b)`` in ``llm_corrects`` and ``union``, the mean in ``vote``. After merging, the schema is
