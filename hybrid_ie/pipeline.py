@@ -65,6 +65,7 @@ from hybrid_ie.router import (
     route_chunk,
 )
 from hybrid_ie.schema import SchemaLike, load_schema, schema_labels
+from hybrid_ie.status import say
 from hybrid_ie.tiers import ENCODER_BATCH_SIZE, EncoderTier, LLMAnswer, LLMTier, llm_workers
 
 log = logging.getLogger(__name__)
@@ -385,11 +386,10 @@ class Extractor:
         this Extractor's settings): the measured per-label competence, or None without examples.
         When a side failed on every example the run keeps the running estimate
         (`hybrid_ie.competence.measure_on_examples`)."""
-        if not self.examples:
-            return None
-        if self._measured is None:
+        if self.examples and self._measured is None:
             items = [{"id": d.id, "text": d.text} for d in self.examples]
-            sides = {}
+            say(f"measuring the encoder and the LLM on {len(items)} labelled examples ...")
+            sides = []
             for mode in ("encoder", "llm"):
                 side = Extractor(self.schema, encoder=self.encoder if mode == "encoder" else None,
                                  llm=self.llm if mode == "llm" else None, mode=mode, threshold=self.threshold,
@@ -397,11 +397,12 @@ class Extractor:
                                  encoder_batch_size=self.encoder_batch_size, max_chunk_words=self.max_chunk_words,
                                  llm_score=self.llm_score)  # fmt: skip
                 side.llm_gate = self.llm_gate
-                sides[mode] = list(side.extract_many(items))
-            self._measured = measure_on_examples(self.schema, self.examples, sides["encoder"], sides["llm"],
-                                                 self.llm_score)
-            if self._measured is None:  # a side failed on every example: the running estimate
-                self.examples = None
+                sides.append(list(side.extract_many(items)))
+            self._measured = measure_on_examples(self.schema, self.examples, *sides, self.llm_score)
+            weak = sorted(set().union(*self._measured.weak().values())) if self._measured else None
+            say(f"measured; the LLM does better on {weak or 'no label'}" if self._measured else
+                "no labelled example could be measured: the run's own agreement is the estimate")  # fmt: skip
+            self.examples = self.examples if self._measured else None
         return self._measured
 
     def _answered(self) -> None:  # in llm mode an answered chunk is finished

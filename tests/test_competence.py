@@ -338,3 +338,15 @@ def test_examples_a_side_failed_on_are_left_out_and_unmentioned_labels_named(cap
     assert "['ex1'] left out" in caplog.text and "no labelled example mentions ['person', 'country']" in caplog.text
     failed = [d.model_copy(update={"error": "llm_failed: down"}) for d in llm]
     assert measure_on_examples(schema, gold, enc, failed) is None
+
+
+def test_an_llm_that_fails_on_every_example_leaves_the_running_estimate(server, capsys):
+    server.default = Reply.server_error(500)
+    policy = RoutingPolicy(budget=1.0, escalation="competence", escalate_all=True)
+    examples = [gold_doc(t).model_copy(update={"id": f"ex{i}"}) for i, t in enumerate(TEXTS[:2])]
+    ex = Extractor(SCHEMA, encoder=ScriptedEncoder(), llm=client_config(server), policy=policy, mode="hybrid",
+                   examples=examples)  # fmt: skip
+    docs = list(ex.extract_many(TEXTS[2:4]))
+    assert not ex.competence.fixed and ex.examples is None  # not measured again on the next run
+    assert all(d.error and d.error.startswith("llm_failed") for d in docs)
+    assert "no labelled example could be measured" in capsys.readouterr().err
