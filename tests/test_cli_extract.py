@@ -240,7 +240,7 @@ def test_a_5_mb_text_is_windowed_without_a_crash(tmp_path):
 
 
 def test_examples_are_read_by_both_sides_before_the_corpus(tmp_path, checkpoint, server):
-    """`--examples FILE`: the LLM reads the labelled examples once (then the corpus); misuse is one line."""
+    """`--labelled-examples FILE`: the LLM reads the labelled examples once (then the corpus); misuse is one line."""
     text = "Ada Lovelace lives in London ."
     gold = {"id": "ex1", "text": text, "entities": [
         {"id": "T1", "start": 0, "end": 12, "label": "Peop", "text": "Ada Lovelace"},
@@ -253,13 +253,13 @@ def test_examples_are_read_by_both_sides_before_the_corpus(tmp_path, checkpoint,
     out = tmp_path / "o.jsonl"
     base = [str(corpus), "--schema", "conll04", "--model", str(checkpoint), "-o", str(out), "--no-progress",
             "--mode", "hybrid", "--llm-config", str(llm_config_file(tmp_path, server)), "--budget", "1"]  # fmt: skip
-    result = invoke("extract", *base, "--examples", str(examples))  # the competence escalation, by default
+    result = invoke("extract", *base, "--labelled-examples", str(examples))  # the competence escalation, by default
     assert result.exit_code == 0, result.output
     assert server.requests[0].chunk_text == text  # the example first, extracted
     assert [doc["id"] for doc in lines(out)] == ["d1"]
     out.unlink()
-    misuse = one_error_line(invoke("extract", *base, "--escalation", "verify", "--examples", str(examples)))
+    misuse = one_error_line(invoke("extract", *base, "--escalation", "verify", "--labelled-examples", str(examples)))
     assert "examples are read only by the hybrid mode's 'competence' escalation" in misuse
     examples.write_text(json.dumps({**gold, "entities": gold["entities"][:1], "relations": []}).replace("Peop", "Human") + "\n")
     assert "labels ['Human'] are not in the schema" in one_error_line(
-        invoke("extract", *base, "--escalation", "competence", "--examples", str(examples)))
+        invoke("extract", *base, "--escalation", "competence", "--labelled-examples", str(examples)))

@@ -95,9 +95,13 @@ class BenchmarkConfig:
     escalation: str | None = None  # None = the routing policy's default (verify)
     rank: str | None = None  # None = the routing policy's default (signals)
     llm_score: float | None = None  # None = the reconciler's default (reconcile.LLM_SCORE)
+    labelled_examples: str | None = None  # hybrid runs measure competence on these (name:split or file)
+    labelled_limit: int = 20  # that many of them, drawn at random (seed)
 
     def __post_init__(self) -> None:
         self.output_dir = Path(self.output_dir)
+        if self.labelled_examples is not None and self.escalation not in (None, "competence"):
+            raise InputError(f"labelled examples are read only by the 'competence' escalation, not {self.escalation!r}")
         if self.capture and "encoder" not in self.modes:
             self.modes = ("encoder", *self.modes)
         if self.llms:
@@ -145,6 +149,22 @@ def load_gold(source: str, limit: int | None) -> list[Document]:
     return docs
 
 
+def load_labelled(config: BenchmarkConfig, gold: Sequence[Document]) -> list[Document]:
+    """The labelled examples of the hybrid runs (`Extractor(examples=...)`): `labelled_limit`
+    documents of `labelled_examples` drawn at random with the run's seed; none may share its text
+    with an evaluated document (that would measure competence on the test itself)."""
+    if config.labelled_examples is None:
+        return []
+    pool = load_documents(config.labelled_examples)
+    picked = sorted(random.Random(config.seed).sample(range(len(pool)), min(config.labelled_limit, len(pool))))
+    labelled = [pool[i].model_copy(update={"id": f"example-{pool[i].id}"}) for i in picked]
+    shared = {d.text for d in labelled} & {d.text for d in gold}
+    if shared:
+        raise InputError(f"{config.labelled_examples}: {len(shared)} labelled examples are texts of the evaluated "
+                         "documents; draw them from another split")  # fmt: skip
+    return labelled
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     try:
@@ -167,13 +187,15 @@ def route_counts(doc: Document) -> tuple[int, int]:
 
 
 def _make_extractor(
-    spec: RunSpec, schema: Schema, encoder: Any, llm: Any, policy: Any, config: BenchmarkConfig
-) -> Any:
+    spec: RunSpec, schema: Schema, encoder: Any, llm: Any, policy: Any, config: BenchmarkConfig,
+    labelled: Sequence[Document] = (),
+) -> Any:  # fmt: skip
     from hybrid_ie.pipeline import Extractor
 
+    options: dict[str, Any] = {"reconcile": config.reconcile, "llm_score": config.llm_score}
     if spec.mode == "hybrid":
         policy = policy.with_budget(spec.budget)
-    options = {"reconcile": config.reconcile, "llm_score": config.llm_score}
+        options["examples"] = list(labelled) or None
     return Extractor(schema, encoder=encoder, llm=llm, policy=policy, mode=spec.mode, nested=config.nested,
                      **{k: v for k, v in options.items() if v is not None})  # fmt: skip
 
@@ -350,9 +372,10 @@ def run_benchmark(
     preds_dir = config.output_dir / PREDS_DIR
     preds_dir.mkdir(parents=True, exist_ok=True)
     write_jsonl(gold, preds_dir / GOLD_FILE)
+    labelled = load_labelled(config, gold)
     wants_capture = config.capture or "hybrid" in config.modes
     if policy is None and wants_capture:
-        policy = default_policy(config.escalation, config.rank)
+        policy = default_policy(config.escalation or ("competence" if labelled else None), config.rank)
     strategy = config.reconcile or _reconcile_default()
     merge = strategy if config.llm_score is None else f"{strategy} (llm_score {config.llm_score:g})"
 
@@ -363,6 +386,8 @@ def run_benchmark(
             "seed": config.seed}  # fmt: skip
     if config.nested:
         base["nested"] = True
+    if labelled:
+        base["labelled_examples"] = documents_digest(labelled)
     fingerprints = {r: run_fingerprint(r, base, encoder_id, llm_ids.get(r.llm), policy, merge) for r in runs}
     reused = {}
     if config.resume:
@@ -381,7 +406,7 @@ def run_benchmark(
         else None
     )
     with contextlib.ExitStack() as stack:
-        metered, servers = _start_llms(config, llm, llm_ids, todo, reused, gold, schema, stack)
+        metered, servers = _start_llms(config, llm, llm_ids, todo, reused, [*gold, *labelled], schema, stack)
         outcomes = []
         for i, spec in enumerate(runs, start=1):
             if spec in reused:
@@ -392,7 +417,7 @@ def run_benchmark(
             if config.progress:
                 tqdm.write(f"run {i}/{len(runs)}: {spec.name} on {len(gold)} documents")
             run_llm = metered.get(spec.llm)
-            extractor = _make_extractor(spec, schema, shared_encoder, run_llm, policy, config)
+            extractor = _make_extractor(spec, schema, shared_encoder, run_llm, policy, config, labelled)
             outcome = execute_run(
                 spec,
                 extractor,

@@ -109,6 +109,15 @@ def benchmark(
         ),
     ] = None,
     examples: Annotated[int | None, typer.Option("--examples", help="Error examples per kind and mode.")] = None,
+    labelled_examples: Annotated[
+        str | None,
+        typer.Option("--labelled-examples", help="Hybrid runs measure competence on labelled documents of another "
+                     "split (name:split or file; --escalation competence becomes the default)."),
+    ] = None,
+    labelled_limit: Annotated[
+        int | None, typer.Option("--labelled-limit", help="How many labelled examples, drawn at random (default 20).",
+                                 min=1),
+    ] = None,
     resume: Annotated[
         bool | None,
         typer.Option(
@@ -180,7 +189,8 @@ def benchmark(
             modes = "encoder,hybrid" if capture and llms else "encoder" if capture else "encoder,llm,hybrid"
         source = dataset if Path(dataset).exists() else f"{dataset}:{split}"
         options = given(budgets=_budgets(budgets) if budgets is not None else None, seed=seed, batch_size=batch_size,
-                        nested=nested, examples_per_kind=examples, progress=progress, resume=resume, capture=capture)
+                        nested=nested, examples_per_kind=examples, progress=progress, resume=resume, capture=capture,
+                        labelled_examples=labelled_examples, labelled_limit=labelled_limit)
         if calibration is not None:  # "none": measure no calibration
             options["calibration_source"] = None if calibration.lower() == "none" else calibration
         config = BenchmarkConfig(

@@ -130,7 +130,7 @@ def extract(
     llm_score: LLMScore = None,
     examples: Annotated[
         str | None,
-        typer.Option("--examples", help="Hybrid, --escalation competence (its default with examples): labelled documents of your corpus "
+        typer.Option("--labelled-examples", help="Hybrid, --escalation competence (its default with examples): labelled documents of your corpus "
                      "(JSONL of Documents with gold, a SpERT file, or name:split); the encoder and the LLM both read "
                      "them once, and each label's trust comes from that measurement."),
     ] = None,

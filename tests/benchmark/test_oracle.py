@@ -186,3 +186,29 @@ def test_only_the_harness_knows_the_oracle(tmp_path: Path, monkeypatch: pytest.M
     package = Path(hybrid_ie.__file__).parent
     for path in [package / "llm" / "config.py", package / "pipeline.py", *(package / "distill").glob("*.py")]:
         assert "oracle" not in path.read_text(encoding="utf-8").lower(), path
+
+
+def test_benchmark_hybrid_runs_measure_competence_on_labelled_examples(tmp_path: Path) -> None:
+    """`--labelled-examples`: the hybrid runs read them first (the oracle knows their gold too),
+    under the competence escalation; examples that are evaluated texts, or another escalation,
+    are refused."""
+    lines = GOLD.read_text(encoding="utf-8").splitlines()
+    (tmp_path / "examples.jsonl").write_text("\n".join(lines[:2]) + "\n", encoding="utf-8")
+    (tmp_path / "eval.jsonl").write_text("\n".join(lines[2:]) + "\n", encoding="utf-8")
+    model_dir = tiny_encoder(seed=0).save_pretrained(tmp_path / "tiny")
+    base = ["benchmark", "--schema", "conll04", "--modes", "encoder,hybrid", "--llm", "oracle", "--budgets", "1",
+            "--model", str(model_dir), "--calibration", "none", "--threads", "1", "--no-progress"]  # fmt: skip
+    out = tmp_path / "report"
+    result = CliRunner().invoke(app, [*base, "--dataset", str(tmp_path / "eval.jsonl"), "-o", str(out),
+                                      "--labelled-examples", str(tmp_path / "examples.jsonl")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["meta"]["oracles"]["oracle"]["unmatched_chunks"] == 0
+    hybrid = next(r for r in report["runs"] if r["name"] == "hybrid-1@oracle")
+    assert hybrid["scores"]["entities"]["strict"]["f1"] == 1.0  # measured: the exact oracle owns every label
+    refused = CliRunner().invoke(app, [*base, "--dataset", str(GOLD), "-o", str(tmp_path / "r2"),
+                                       "--labelled-examples", str(tmp_path / "examples.jsonl")])  # fmt: skip
+    assert refused.exit_code == 2 and "texts of the evaluated documents" in refused.output
+    other = CliRunner().invoke(app, [*base, "--dataset", str(tmp_path / "eval.jsonl"), "-o", str(tmp_path / "r3"),
+                                     "--labelled-examples", str(tmp_path / "examples.jsonl"), "--escalation", "verify"])
+    assert other.exit_code == 2 and "only by the 'competence' escalation" in other.output
