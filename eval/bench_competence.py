@@ -39,7 +39,6 @@ import functools
 import json
 import math
 import os
-import random
 import sys
 import time
 from contextlib import ExitStack
@@ -162,21 +161,19 @@ def rule_grid(args: argparse.Namespace) -> list[tuple[str, dict[str, float]]]:
 
 def bench_set(spec: str, args: argparse.Namespace, encoder: Any) -> list[dict[str, Any]]:
     from hybrid_ie import pipeline
-    from hybrid_ie.competence import Competence, competition_estimate
+    from hybrid_ie.competence import Competence, competition_estimate, draw_examples
     from hybrid_ie.pipeline import Extractor
     from hybrid_ie.router import RoutingPolicy
 
     schema, gold = load_set(spec, args.limit)
-    labelled: list = []  # the user's labelled examples of the "measured" rule: another split's first texts
+    labelled: list = []  # the user's labelled examples of the "measured" rule, drawn from another split
     if "measured" in args.rules.split(","):
         if not args.examples_from:
             raise SystemExit("--rules measured needs --examples-from SPLIT (a split other than the rows')")
         name, split, *variant = spec.split(":")
         if args.examples_from == split:
             raise SystemExit(f"{spec}: --examples-from must name another split than the rows' ({split})")
-        pool = load_set(":".join([name, args.examples_from, *variant]), None)[1]
-        picked = sorted(random.Random(0).sample(range(len(pool)), min(args.examples, len(pool))))
-        labelled = [pool[i].model_copy(update={"id": f"example-{pool[i].id}"}) for i in picked]
+        labelled = draw_examples(load_set(":".join([name, args.examples_from, *variant]), None)[1], args.examples, 0)
     base, enc_pred = run_row(Extractor(schema, encoder=encoder, mode="encoder"), gold, schema)
     true = base["per_label"]["entities"]
     examples = Competence(schema)

@@ -58,6 +58,7 @@ on the same span scores close to) is kept as a diagnostic; labelled examples are
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -243,7 +244,7 @@ class Competence:
         }
 
 
-def check_examples(examples: Iterable[Document], schema: Schema) -> list[Document]:
+def check_labelled(examples: Iterable[Document], schema: Schema) -> list[Document]:
     """Labelled examples as a list: Documents (their gold read as such), every label a type of
     `schema`; anything else is an `InputError` naming the example."""
     examples = list(examples)
@@ -259,16 +260,24 @@ def check_examples(examples: Iterable[Document], schema: Schema) -> list[Documen
     return examples
 
 
+def draw_examples(pool: Sequence[Document], n: int, seed: int) -> list[Document]:
+    """`n` documents of `pool` drawn at random with `seed` (in pool order), ids prefixed
+    ``example-``: a user's few labelled documents of a corpus, as the benchmarks take them."""
+    picked = sorted(random.Random(seed).sample(range(len(pool)), min(n, len(pool))))
+    return [pool[i].model_copy(update={"id": f"example-{pool[i].id}"}) for i in picked]
+
+
 def measure_on_examples(
     schema: Schema, examples: Sequence[Document], encoder_docs: Sequence[Document], llm_docs: Sequence[Document],
     llm_score: float = 1.0,
 ) -> Competence | None:
     """`Competence.measured` on the examples neither side failed on (the others are named in a
-    warning), with `llm_score` (the reconciler's) as its `reference_f1`; None when none is left. Labels no example mentions are named in a warning: their
-    estimates are each side's pooled F1."""
+    warning), with `llm_score` (the reconciler's) as its `reference_f1`; None when none is left.
+    Labels no example mentions are named in a warning: their estimates are each side's pooled F1."""
     ok = [i for i, (e, m) in enumerate(zip(encoder_docs, llm_docs, strict=True)) if not (e.error or m.error)]
     if len(ok) < len(examples):
-        failed = [examples[i].id for i in range(len(examples)) if i not in set(ok)]
+        kept = set(ok)
+        failed = [d.id for i, d in enumerate(examples) if i not in kept]
         log.warning("labelled examples %s left out of the competence measurement: a side failed on them", failed)
     if not ok:
         return None
@@ -325,8 +334,9 @@ __all__ = [
     "TRUSTED",
     "WEAK_BELOW",
     "Competence",
-    "check_examples",
+    "check_labelled",
     "competition_estimate",
+    "draw_examples",
     "measure_on_examples",
     "weak_items",
 ]

@@ -48,8 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hybrid_ie.chunking import MAX_CHUNK_WORDS, Chunk, chunk_text
-from hybrid_ie.competence import Competence, measure_on_examples
-from hybrid_ie.competence import check_examples as check_labelled
+from hybrid_ie.competence import Competence, check_labelled, measure_on_examples
 from hybrid_ie.document import Document, join_chunks
 from hybrid_ie.errors import InputError
 from hybrid_ie.modes import AUTO_MODE, DEFAULT_MODE, MODES, resolve_mode
@@ -125,7 +124,7 @@ def _as_inputs(items: Iterable[str | dict | Document]) -> Iterator[_Input]:
 def check_examples(
     examples: Sequence[Document] | None, schema: Any, mode: str, policy: RoutingPolicy
 ) -> list[Document] | None:
-    """The labelled examples, checked (`hybrid_ie.competence.check_examples`), for a hybrid run
+    """The labelled examples, checked (`hybrid_ie.competence.check_labelled`), for a hybrid run
     with the ``competence`` escalation (the only one that reads them)."""
     if examples is None:
         return None

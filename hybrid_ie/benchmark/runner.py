@@ -56,6 +56,7 @@ from hybrid_ie.benchmark.outcome import (
     save_outcome,
 )
 from hybrid_ie.benchmark.report import GOLD_FILE, PREDS_DIR, build_report
+from hybrid_ie.competence import draw_examples
 from hybrid_ie.datasets import load_documents
 from hybrid_ie.document import Document, read_jsonl, write_document, write_jsonl
 from hybrid_ie.errors import InputError
@@ -155,9 +156,7 @@ def load_labelled(config: BenchmarkConfig, gold: Sequence[Document]) -> list[Doc
     with an evaluated document (that would measure competence on the test itself)."""
     if config.labelled_examples is None:
         return []
-    pool = load_documents(config.labelled_examples)
-    picked = sorted(random.Random(config.seed).sample(range(len(pool)), min(config.labelled_limit, len(pool))))
-    labelled = [pool[i].model_copy(update={"id": f"example-{pool[i].id}"}) for i in picked]
+    labelled = draw_examples(load_documents(config.labelled_examples), config.labelled_limit, config.seed)
     shared = {d.text for d in labelled} & {d.text for d in gold}
     if shared:
         raise InputError(f"{config.labelled_examples}: {len(shared)} labelled examples are texts of the evaluated "

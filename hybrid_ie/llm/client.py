@@ -263,7 +263,10 @@ class LLMClient:
         key = self._cache_key(task, schema, messages, response_model)
         cached = self.cache.get(key) if self.cache is not None else None
         answer = None
-        if cached is not None and cached.error is None:
+        if cached is not None and cached.error is not None:  # a failure the model would give again
+            usage = Usage(latency_s=time.monotonic() - started, cache_hit=True, cache_hits=1)
+            return LLMResult(task=task, status="llm_failed", error=cached.error, usage=usage)
+        if cached is not None:
             try:
                 answer = response_model.model_validate_json(cached.answer)
             except ValidationError:
@@ -271,9 +274,6 @@ class LLMClient:
         if answer is not None:
             usage = Usage(latency_s=time.monotonic() - started, cache_hit=True, cache_hits=1)
             return self._result(task, read(answer), usage, schema_valid=True)
-        if cached is not None and cached.error is not None:
-            usage = Usage(latency_s=time.monotonic() - started, cache_hit=True, cache_hits=1)
-            return LLMResult(task=task, status="llm_failed", error=cached.error, usage=usage)
 
         ledger = _CallLedger(deadline=started + self.config.deadline_s)
         structured = instructor.patch(create=partial(self._send, ledger), mode=self._mode)

@@ -8,9 +8,12 @@ missing from the table (and every local model) costs 0.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from hybrid_ie.tiers import LLMAnswer
 
 
 class Price(BaseModel):
@@ -78,7 +81,7 @@ def cost_of(model: str, prompt_tokens: int, completion_tokens: int, prices: Mapp
     return (prompt_tokens * price.prompt + completion_tokens * price.completion) / 1_000_000
 
 
-def llm_summary(results: Sequence[Any]) -> dict[str, Any]:
+def llm_summary(results: Sequence[LLMAnswer]) -> dict[str, Any]:
     """Per-document LLM accounting of a document's answers (`hybrid_ie.tiers.LLMAnswer`): calls,
     status, summed usage and grounding, errors."""
     if not results:
