@@ -306,6 +306,27 @@ def get_set(name: str, root: str | Path | None = None) -> DataSet:
     return sets[name]
 
 
+def source_schema(source: str | Path, root: str | Path | None = None) -> Schema | None:
+    """The schema of a dataset reference, read from its `types.json`: the shipped schema named like
+    the set when there is one, else the one built from `types.json` (`name:split` looks in the data
+    dir, a SpERT file beside its own `types.json`). None when there is no `types.json` to read."""
+    text = str(source)
+    if ":" in text and not Path(text).exists():
+        name = text.split(":", 1)[0]
+        base = Path(root) if root else data_dir()
+        folder = base / name
+    else:
+        folder = Path(text).parent
+    types_file = folder / "types.json"
+    if not types_file.is_file():
+        return None
+    try:
+        types = json.loads(types_file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{types_file}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    return DataSet(folder.name, folder, types, _declared_annotation(folder.name, types)).schema()
+
+
 __all__ = [
     "DATASETS",
     "SPLITS",
@@ -319,6 +340,7 @@ __all__ = [
     "load_documents",
     "load_types",
     "read_spert",
+    "source_schema",
     "spert_to_document",
     "to_spert",
     "token_offsets",

@@ -17,6 +17,7 @@ from hybrid_ie.datasets import (
     load_dataset,
     load_documents,
     read_spert,
+    source_schema,
     spert_to_document,
     token_offsets,
 )
@@ -200,3 +201,25 @@ def test_bad_annotation_and_unknown_set_are_input_errors(tmp_path):
     (tmp_path / "odd" / "types.json").write_text("{", encoding="utf-8")
     with pytest.raises(InputError, match=r"types.json: not valid JSON"):
         discover_sets(tmp_path)
+
+
+def test_a_source_without_a_shipped_schema_takes_the_one_its_types_json_describes(tmp_path):
+    from hybrid_ie.benchmark.runner import resolve_schema
+
+    root = tiny_data_dir(tmp_path)
+    by_name = source_schema("news:test", root)
+    by_file = source_schema(root / "news" / "test.json")
+    assert by_name == by_file == get_set("news", root).types_schema
+    assert source_schema("nothing-here:test", root) is None
+    assert source_schema(tmp_path / "loose.json") is None
+    assert resolve_schema(str(root / "news" / "test.json"), None) == by_file
+    (tmp_path / "loose.json").write_text("[]", encoding="utf-8")
+    with pytest.raises(InputError, match=r"cannot tell the schema of .*loose.json.*no types.json beside it.*--schema"):
+        resolve_schema(str(tmp_path / "loose.json"), None)
+
+
+@needs_data
+def test_a_set_with_a_shipped_schema_keeps_it():
+    from hybrid_ie.schema import load_schema
+
+    assert source_schema("conll04:test") == load_schema("conll04")

@@ -57,7 +57,7 @@ from hybrid_ie.benchmark.outcome import (
 )
 from hybrid_ie.benchmark.report import GOLD_FILE, PREDS_DIR, build_report
 from hybrid_ie.competence import draw_examples
-from hybrid_ie.datasets import load_documents
+from hybrid_ie.datasets import load_documents, source_schema
 from hybrid_ie.document import Document, read_jsonl, write_document, write_jsonl
 from hybrid_ie.errors import InputError
 from hybrid_ie.metrics import score
@@ -128,7 +128,7 @@ class BenchmarkConfig:
 
 def resolve_schema(source: str, schema: str | None) -> Schema:
     """The schema given, else the one named like the data set (`conll04:test` -> `conll04`,
-    `.../scierc/test.json` -> `scierc`)."""
+    `.../scierc/test.json` -> `scierc`), else the one the set's `types.json` describes."""
     if schema:
         return load_schema(schema)
     name = (
@@ -136,8 +136,12 @@ def resolve_schema(source: str, schema: str | None) -> Schema:
     )
     if name in available_schemas():
         return load_schema(name)
+    described = source_schema(source)
+    if described is not None:
+        return described
     raise InputError(
-        f"cannot tell the schema of {source!r}; pass --schema (available: {', '.join(available_schemas())})"
+        f"cannot tell the schema of {source!r} (no schema named {name!r}, no types.json beside it); "
+        f"pass --schema (available: {', '.join(available_schemas())})"
     )
 
 

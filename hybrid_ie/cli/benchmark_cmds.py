@@ -96,7 +96,7 @@ def benchmark(
     model: Model = None,
     llm_config: LLMConfigFile = None,
     schema: Annotated[
-        str | None, typer.Option("--schema", help="Schema name or file (default: named like the data set).")
+        str | None, typer.Option("--schema", help="Schema name or file (default: the one named like the data set, else the one its types.json describes).")
     ] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", help="Documents per pipeline batch.", min=1)] = None,
     nested: Nested = None,
