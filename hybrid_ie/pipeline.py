@@ -154,7 +154,8 @@ class Extractor:
         ``competence`` escalation (the default escalation when examples are given and `policy`
         is not): the encoder and the LLM both read them once, before the first chunk is routed,
         and the per-label estimate comes from that measurement (`Competence.measured`) instead
-        of the run's agreement with the LLM.
+        of the run's agreement with the LLM; a policy without a budget gets the one the
+        measurement picks (`RoutingPolicy.budget_for`).
     """
 
     def __init__(
@@ -197,6 +198,8 @@ class Extractor:
         self.max_chunk_words = max_chunk_words
         self.llm_score = llm_score
         self.examples = check_examples(examples, self.schema, self.mode, self.policy)
+        if self.examples is None:  # else the measurement on the examples picks a default budget
+            self.policy = self.policy.with_budget(self.policy.share)
         self._measured: Competence | None = None
         from hybrid_ie.encoder.quantize import check_mode
 
@@ -399,8 +402,11 @@ class Extractor:
                 sides.append(list(side.extract_many(items)))
             self._measured = measure_on_examples(self.schema, self.examples, *sides, self.llm_score)
             weak = sorted(set().union(*self._measured.weak().values())) if self._measured else None
-            say(f"measured; the LLM does better on {weak or 'no label'}" if self._measured else
-                "no labelled example could be measured: the run's own agreement is the estimate")  # fmt: skip
+            default = self.policy.budget is None
+            self.policy = self.policy.budget_for(bool(weak))
+            budget = f"; budget {self.policy.budget:g}{' (chosen by the measurement)' if default else ''}"
+            say(f"measured; the LLM does better on {weak or 'no label'}{budget}" if self._measured else
+                f"no labelled example could be measured: the run's own agreement is the estimate{budget}")  # fmt: skip
             self.examples = self.examples if self._measured else None
         return self._measured
 

@@ -103,6 +103,11 @@ REASONS = (
 RANKS = ("signals", "uncertainty")
 ESCALATIONS = ("verify", "extract", "extract-unfamiliar", "verify-no-add", "competence")
 
+# The share of chunks that may reach the LLM when none is given; under the competence escalation
+# with labelled examples that show the LLM better on some label, every chunk (`budget_for`).
+DEFAULT_BUDGET = 0.2
+MEASURED_WEAK_BUDGET = 1.0
+
 # Skipped-by-budget markers written into meta["route"].
 SKIPPED_BUDGET = "budget"
 SKIPPED_TOKENS = "token_budget"
@@ -178,6 +183,8 @@ class RoutingPolicy:
     empty_min_words: a chunk with at least this many words and no entity escalates (0 = off).
     escalate_all: every chunk wants the LLM (the "always" policy), whatever its signals.
     budget: the fraction of chunks (0..1) that may reach the LLM, first-ranked first (see `rank`).
+        None, the default, is `DEFAULT_BUDGET`, except under the ``competence`` escalation with
+        labelled examples: there the measurement picks it (`budget_for`).
     max_llm_tokens: at most this many LLM tokens (prompt + completion) per batch; None = no cap.
     rank: which wanting chunks get the budget first: "signals" (most signals, then most uncertain)
         or "uncertainty" (most uncertain, then most signals).
@@ -193,13 +200,13 @@ class RoutingPolicy:
     check_type_violations: bool = True
     empty_min_words: int = 15
     escalate_all: bool = False
-    budget: float = 0.2
+    budget: float | None = None
     max_llm_tokens: int | None = None
     rank: str = "signals"
     escalation: Escalation = Escalation()
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.budget <= 1.0:
+        if self.budget is not None and not 0.0 <= self.budget <= 1.0:
             raise InputError(f"routing budget must be a fraction in [0, 1], got {self.budget}")
         for name in ("entity_band", "relation_band"):
             if not 0.0 <= getattr(self, name) <= 1.0:
@@ -223,6 +230,21 @@ class RoutingPolicy:
 
     def with_budget(self, budget: float) -> RoutingPolicy:
         return replace(self, budget=budget)
+
+    @property
+    def share(self) -> float:
+        """The budget as a number (`DEFAULT_BUDGET` while it is None)."""
+        return DEFAULT_BUDGET if self.budget is None else self.budget
+
+    def budget_for(self, weak_labels: bool) -> RoutingPolicy:
+        """This policy with its budget decided by a measurement on labelled examples: a budget
+        given stays; the default is every chunk (`MEASURED_WEAK_BUDGET`) when the examples show
+        the LLM doing better than the encoder on some label (`weak_labels`: the encoder's
+        answers there are worth less everywhere, not only on its most uncertain chunks), else
+        `DEFAULT_BUDGET`."""
+        if self.budget is not None:
+            return self
+        return self.with_budget(MEASURED_WEAK_BUDGET if weak_labels else DEFAULT_BUDGET)
 
 
 @dataclass
@@ -472,7 +494,7 @@ def apply_budget(decisions: Sequence[RouteDecision], policy: RoutingPolicy, stat
     Chunks that wanted the LLM but found no slot get `skipped = "budget"`.
     """
     order = escalation_order(decisions, policy.rank)
-    slots = state.slots(policy.budget, len(decisions))
+    slots = state.slots(policy.share, len(decisions))
     chosen = order[:slots]
     for i in order:
         decisions[i].escalate = i in chosen
@@ -482,7 +504,9 @@ def apply_budget(decisions: Sequence[RouteDecision], policy: RoutingPolicy, stat
 
 
 __all__ = [
+    "DEFAULT_BUDGET",
     "ESCALATIONS",
+    "MEASURED_WEAK_BUDGET",
     "REASONS",
     "BudgetState",
     "Escalation",

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from hybrid_ie.cli import app
 from hybrid_ie.cli.options import given
 from hybrid_ie.pipeline import Extractor, extractor_defaults
-from hybrid_ie.router import RoutingPolicy
+from hybrid_ie.router import DEFAULT_BUDGET, RoutingPolicy
 
 SHARED = {"--model", "--nested", "--flat", "--escalation", "--rank", "--reconcile", "--llm-score", "--llm-config"}
 
@@ -36,7 +36,7 @@ def test_defaults_come_from_the_policy_and_the_extractor():
     ex = Extractor(mode="encoder", **given(reconcile=None, llm_score=None))
     defaults = extractor_defaults()
     assert (ex.strategy, ex.llm_score, ex.nested) == (defaults["reconcile"], defaults["llm_score"], defaults["nested"])
-    assert ex.options["threshold"] is None and ex.options["policy"] == RoutingPolicy()
+    assert ex.options["threshold"] is None and ex.options["policy"] == RoutingPolicy(budget=DEFAULT_BUDGET)
 
 
 def test_bad_values_of_shared_options_are_one_line_errors(tmp_path):

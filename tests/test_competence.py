@@ -21,7 +21,14 @@ from hybrid_ie.errors import InputError
 from hybrid_ie.llm import LLMConfig
 from hybrid_ie.pipeline import Extractor
 from hybrid_ie.reconcile import reconcile
-from hybrid_ie.router import WEAK_LABEL, Escalation, RoutingPolicy, route_chunk
+from hybrid_ie.router import (
+    DEFAULT_BUDGET,
+    MEASURED_WEAK_BUDGET,
+    WEAK_LABEL,
+    Escalation,
+    RoutingPolicy,
+    route_chunk,
+)
 from hybrid_ie.schema import Schema
 
 SCHEMA = Schema.from_labels(["person", "politician", "city"], ["born in"])
@@ -350,3 +357,25 @@ def test_an_llm_that_fails_on_every_example_leaves_the_running_estimate(server, 
     assert not ex.competence.fixed and ex.examples is None  # not measured again on the next run
     assert all(d.error and d.error.startswith("llm_failed") for d in docs)
     assert "no labelled example could be measured" in capsys.readouterr().err
+
+
+def test_without_a_given_budget_the_measurement_picks_it(server, capsys):
+    examples = [gold_doc(t).model_copy(update={"id": f"ex{i}"}) for i, t in enumerate(TEXTS[:4])]
+
+    def budget_after(answer, policy=None):
+        server.default = Reply.ok(answer)
+        ex = Extractor(SCHEMA, encoder=ScriptedEncoder(), llm=client_config(server), policy=policy, mode="hybrid",
+                       examples=examples)  # fmt: skip
+        assert ex.policy.budget is None or policy is not None  # not decided before the examples are read
+        docs = list(ex.extract_many(RUN_TEXTS[:10], batch_size=5))
+        return ex.policy.budget, sum(bool(d.meta["llm"]["calls"]) for d in docs)
+
+    # the LLM does better on person / politician: every chunk may go to it
+    assert budget_after(politician_answer) == (MEASURED_WEAK_BUDGET, 10)
+    assert "budget 1 (chosen by the measurement)" in capsys.readouterr().err
+    # an LLM worse on every label: the usual default share
+    assert budget_after(wrong_answer)[0] == DEFAULT_BUDGET
+    # a budget the user gives is kept whatever the measurement says
+    given = RoutingPolicy(budget=0.4, escalation="competence")
+    assert budget_after(politician_answer, given) == (0.4, 4)
+    assert "budget 0.4" in capsys.readouterr().err

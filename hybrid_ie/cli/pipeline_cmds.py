@@ -35,6 +35,7 @@ from hybrid_ie.engines import DEFAULT_ENGINE, ENGINES
 from hybrid_ie.engines.ray import RayOptions
 from hybrid_ie.job_inputs import BAD_UTF8_POLICIES, ON_BAD_UTF8
 from hybrid_ie.pipeline import DEFAULT_BATCH_SIZE
+from hybrid_ie.router import DEFAULT_BUDGET, MEASURED_WEAK_BUDGET
 
 RAY = RayOptions()
 
@@ -112,7 +113,9 @@ def extract(
     ] = None,
     budget: Annotated[
         float | None,
-        typer.Option("--budget", help="Hybrid: fraction of chunks that may go to the LLM (0..1).", min=0.0, max=1.0),
+        typer.Option("--budget", help=f"Hybrid: fraction of chunks that may go to the LLM (0..1; default "
+                     f"{DEFAULT_BUDGET:g}; with --labelled-examples, {MEASURED_WEAK_BUDGET:g} when they show the "
+                     "LLM better on some label).", min=0.0, max=1.0),
     ] = None,
     escalate_all: Annotated[
         bool, typer.Option("--escalate-all", help="Hybrid: every chunk wants the LLM (with --budget 1: always).")
@@ -246,7 +249,7 @@ def extract(
             "model": model,
             "quantize": extractor.quantize,
             "llm_model": f"{llm.backend}:{llm.model}" if llm is not None else None,
-            "budget": policy.budget if mode == "hybrid" else None,
+            "budget": extractor.policy.budget if mode == "hybrid" else None,  # None: the measurement picks it
             "escalate_all": escalate_all,
             "escalation": policy.escalation.name if mode == "hybrid" else None,
             "reconcile": extractor.strategy if mode == "hybrid" else None,

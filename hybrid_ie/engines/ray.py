@@ -160,14 +160,15 @@ class BatchWorker:
     def __call__(self, rows: dict[str, Any]) -> dict[str, Any]:
         import numpy as np
 
-        docs, routable = [], []
+        docs, routable, budgets = [], [], []
         for seen, payload in zip(rows["seen"], rows["items"], strict=True):
             state = BudgetState(chunks_seen=int(seen))
             result = extract_batch(pickle.loads(payload), self.extractor, state)
             docs.append("\n".join(doc.to_json() for doc in result))
             routable.append(state.chunks_seen - int(seen))
+            budgets.append(self.extractor.policy.share)  # as the worker's measurement may have chosen it
         return {"batch": rows["batch"], "seen": rows["seen"], "routable": np.asarray(routable, dtype=np.int64),
-                "docs": np.asarray(docs, dtype=object)}  # fmt: skip
+                "budget": np.asarray(budgets, dtype=np.float64), "docs": np.asarray(docs, dtype=object)}  # fmt: skip
 
 
 # -- the driver --------------------------------------------------------------------------------
@@ -307,7 +308,7 @@ def _run_batches(ray: Any, batches: list[list[InputText]], extractor: Any, spec:
         while next_batch in arrived:
             done = arrived.pop(next_batch)
             routable = int(done["routable"])
-            budget = extractor.policy.budget
+            budget = float(done["budget"])
             if hybrid and _slots(budget, actual, routable) != _slots(budget, int(done["seen"]), routable):
                 reruns.append({**rows[next_batch], "seen": actual})
             else:
