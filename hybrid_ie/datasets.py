@@ -287,15 +287,21 @@ def discover_sets(root: str | Path | None = None) -> list[DataSet]:
         raise InputError(f"data folder {base} not found (pass --data DIR or set $HYBRID_IE_DATA)")
     out = []
     for folder in sorted(p for p in base.iterdir() if p.is_dir()):
-        types_file = folder / "types.json"
-        if not types_file.exists() or not any((folder / f"{s}.json").exists() for s in SPLITS):
-            continue
-        try:
-            types = json.loads(types_file.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{types_file}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
-        out.append(DataSet(folder.name, folder, types, _declared_annotation(folder.name, types)))
+        if any((folder / f"{s}.json").exists() for s in SPLITS) and (found := _read_set(folder)) is not None:
+            out.append(found)
     return out
+
+
+def _read_set(folder: Path) -> DataSet | None:
+    """The set a folder's `types.json` describes; None without one (a clear error when it is not JSON)."""
+    types_file = folder / "types.json"
+    if not types_file.is_file():
+        return None
+    try:
+        types = json.loads(types_file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{types_file}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    return DataSet(folder.name, folder, types, _declared_annotation(folder.name, types))
 
 
 def get_set(name: str, root: str | Path | None = None) -> DataSet:
@@ -312,19 +318,11 @@ def source_schema(source: str | Path, root: str | Path | None = None) -> Schema 
     dir, a SpERT file beside its own `types.json`). None when there is no `types.json` to read."""
     text = str(source)
     if ":" in text and not Path(text).exists():
-        name = text.split(":", 1)[0]
-        base = Path(root) if root else data_dir()
-        folder = base / name
+        folder = (Path(root) if root else data_dir()) / text.split(":", 1)[0]
     else:
         folder = Path(text).parent
-    types_file = folder / "types.json"
-    if not types_file.is_file():
-        return None
-    try:
-        types = json.loads(types_file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{types_file}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
-    return DataSet(folder.name, folder, types, _declared_annotation(folder.name, types)).schema()
+    found = _read_set(folder)
+    return None if found is None else found.schema()
 
 
 __all__ = [
