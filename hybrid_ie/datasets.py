@@ -174,14 +174,23 @@ def is_spert_file(path: str | Path) -> bool:
     return head.startswith(b"[")
 
 
+def set_reference(source: str | Path) -> tuple[str, str] | None:
+    """(name, split) of a dataset reference written `name:split` (e.g. `conll04:test`); None for
+    a path (an existing file whose name holds a colon is a path)."""
+    text = str(source)
+    if ":" not in text or Path(text).exists():
+        return None
+    name, split = text.split(":", 1)
+    return name, split
+
+
 def load_documents(source: str | Path, root: str | Path | None = None) -> list[Document]:
     """Documents from a dataset reference: `name:split` (e.g. `conll04:test`), a SpERT JSON file
     or a JSONL file of Documents (JSONL of `{"id", "text"}` gives documents without gold)."""
-    text = str(source)
-    if ":" in text and not Path(text).exists():
-        name, split = text.split(":", 1)
-        return load_dataset(name, split, root)
-    path = Path(text)
+    reference = set_reference(source)
+    if reference is not None:
+        return load_dataset(*reference, root)
+    path = Path(source)
     if not path.exists():
         raise InputError(f"{path}: no such file (or use name:split, e.g. conll04:test)")
     if is_spert_file(path):
@@ -316,11 +325,8 @@ def source_schema(source: str | Path, root: str | Path | None = None) -> Schema 
     """The schema of a dataset reference, read from its `types.json`: the shipped schema named like
     the set when there is one, else the one built from `types.json` (`name:split` looks in the data
     dir, a SpERT file beside its own `types.json`). None when there is no `types.json` to read."""
-    text = str(source)
-    if ":" in text and not Path(text).exists():
-        folder = (Path(root) if root else data_dir()) / text.split(":", 1)[0]
-    else:
-        folder = Path(text).parent
+    reference = set_reference(source)
+    folder = (Path(root) if root else data_dir()) / reference[0] if reference else Path(source).parent
     found = _read_set(folder)
     return None if found is None else found.schema()
 
@@ -338,6 +344,7 @@ __all__ = [
     "load_documents",
     "load_types",
     "read_spert",
+    "set_reference",
     "source_schema",
     "spert_to_document",
     "to_spert",

@@ -17,6 +17,7 @@ from hybrid_ie.datasets import (
     load_dataset,
     load_documents,
     read_spert,
+    set_reference,
     source_schema,
     spert_to_document,
     token_offsets,
@@ -74,6 +75,15 @@ def test_load_documents_accepts_name_split_spert_file_and_jsonl(tmp_path):
     jsonl = tmp_path / "t.jsonl"
     write_jsonl(by_name, jsonl)
     assert by_name == by_file == load_documents(jsonl)
+
+
+def test_a_set_reference_is_name_colon_split_unless_a_file_has_that_name(tmp_path):
+    assert set_reference("conll04:test") == ("conll04", "test")
+    assert set_reference("multiconer2-en:dev:coarse") == ("multiconer2-en", "dev:coarse")
+    assert set_reference(tmp_path / "plain.json") is None
+    odd = tmp_path / "a:b.jsonl"
+    odd.write_text("", encoding="utf-8")
+    assert set_reference(odd) is None and set_reference(str(odd)) is None
 
 
 def test_tiny_spert_fixture():

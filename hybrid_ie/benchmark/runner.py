@@ -57,7 +57,7 @@ from hybrid_ie.benchmark.outcome import (
 )
 from hybrid_ie.benchmark.report import GOLD_FILE, PREDS_DIR, build_report
 from hybrid_ie.competence import draw_examples
-from hybrid_ie.datasets import load_documents, source_schema
+from hybrid_ie.datasets import load_documents, set_reference, source_schema
 from hybrid_ie.document import Document, read_jsonl, write_document, write_jsonl
 from hybrid_ie.errors import InputError
 from hybrid_ie.metrics import score
@@ -131,9 +131,8 @@ def resolve_schema(source: str, schema: str | None) -> Schema:
     `.../scierc/test.json` -> `scierc`), else the one the set's `types.json` describes."""
     if schema:
         return load_schema(schema)
-    name = (
-        source.split(":", 1)[0] if ":" in source and not Path(source).exists() else Path(source).parent.name
-    )
+    reference = set_reference(source)
+    name = reference[0] if reference else Path(source).parent.name
     if name in available_schemas():
         return load_schema(name)
     described = source_schema(source)
