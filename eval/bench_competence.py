@@ -13,7 +13,8 @@ at each budget with the old rule (today's defaults: ``verify`` escalation, ``vot
 rule (the ``competence`` escalation: `hybrid_ie.competence`), both with that LLM score, and with
 ``--rules ...,measured`` the competence escalation estimated on labelled examples (`--examples`
 texts drawn at random, seed 0, from the split `--examples-from`, as a user labels a few documents
-of their corpus; read by the encoder and the LLM: `Competence.measured`). Sets are read with their own labels, as the
+of their corpus; read by the encoder and the LLM: `Competence.measured`; ``measured-rel``,
+``measured-abs``, ``measured-cap``: the same with another vote, `VARIANTS`). Sets are read with their own labels, as the
 zero-shot protocol reads them (`eval/ZERO_SHOT.md`; conll04 with the repository's schema);
 flat decoding.
 
@@ -49,6 +50,46 @@ from scipy.stats import spearmanr
 
 HERE = Path(__file__).resolve().parent
 RULES = ("old", "new")  # and "measured": the new rule's escalation, estimated on --examples-from
+# Variants of the measured rule's vote, tried beside it: rule name -> (encoder's weight, LLM's
+# weight) as functions of the encoder's and the LLM's measured F1 on the label (e, q) and the
+# reconciler's llm_score (the LLM's votes are llm_score times its weight).
+VARIANTS = {
+    # the first form: each side's weight is its F1 relative to the other's
+    "measured-rel": (lambda e, q, s: min(1.0, e / q) if q > 0 else 1.0,
+                     lambda e, q, s: min(1.0, q / e) if e > 0 else 1.0),
+    # one absolute scale: each side's votes count its measured F1 on the label (the LLM as sure
+    # of its items as the encoder of its silence; the same decisions as relative weights
+    # min(1, e/q), min(1, q/e) with the LLM's votes not scaled by llm_score)
+    "measured-abs": (lambda e, q, s: e, lambda e, q, s: q / s),
+    # the kept form's votes (each side's F1 on the label times its confidence; the LLM, which gives
+    # no scores, is as confident as its F1), with the encoder's confidence also capped by its F1
+    "measured-cap": (lambda e, q, s: e, lambda e, q, s: q),  # with _capped_decide: the raw F1s
+}
+
+
+def _capped_decide(votes: Any, strategy: str, llm_score: float, candidate_floor: float, trust: float = 1.0,
+                   llm_trust: float = 1.0) -> Any:
+    """`reconcile._decide` for "measured-cap": `trust` and `llm_trust` carry e and q themselves."""
+    from hybrid_ie.reconcile import _majority
+
+    e, q = trust, llm_trust
+    enc, llm = votes.encoder, votes.llm
+    if enc is not None and llm is not None:
+        return (enc + llm) / 2.0, "both"
+    if llm is not None:
+        against = votes.encoder_candidate if votes.encoder_candidate is not None else candidate_floor
+        return _majority(q * q, e * min(1.0 - against, e), "llm")
+    if enc is None:
+        return None
+    return _majority(e * min(enc, e), q * q, "encoder")
+
+
+def _variant(fn: Any) -> Any:
+    def weight(self: Any, label: str, kind: str = "entities") -> float:
+        if not self.fixed:
+            return 1.0
+        return fn(self.estimate(label, kind), self.llm_estimate(label, kind) or 0.0, self.reference_f1)
+    return weight
 
 
 class CachedEncoder:
@@ -161,19 +202,23 @@ def rule_grid(args: argparse.Namespace) -> list[tuple[str, dict[str, float]]]:
 
 def bench_set(spec: str, args: argparse.Namespace, encoder: Any) -> list[dict[str, Any]]:
     from hybrid_ie import pipeline
+    from hybrid_ie import reconcile as reconcile_module
     from hybrid_ie.competence import Competence, competition_estimate, draw_examples
     from hybrid_ie.pipeline import Extractor
     from hybrid_ie.router import RoutingPolicy
 
     schema, gold = load_set(spec, args.limit)
     labelled: list = []  # the user's labelled examples of the "measured" rule, drawn from another split
-    if "measured" in args.rules.split(","):
+    if any(r == "measured" or r in VARIANTS for r in args.rules.split(",")):
         if not args.examples_from:
             raise SystemExit("--rules measured needs --examples-from SPLIT (a split other than the rows')")
         name, split, *variant = spec.split(":")
-        if args.examples_from == split:
-            raise SystemExit(f"{spec}: --examples-from must name another split than the rows' ({split})")
-        labelled = draw_examples(load_set(":".join([name, args.examples_from, *variant]), None)[1], args.examples, 0)
+        pool = load_set(":".join([name, args.examples_from, *variant]), None)[1]
+        if args.examples_from == split:  # a set without a dev split: the examples come after the rows
+            pool = pool[args.limit:]
+            if not pool:
+                raise SystemExit(f"{spec}: --examples-from {split} leaves no text after the first --limit rows")
+        labelled = draw_examples(pool, args.examples, 0)
     base, enc_pred = run_row(Extractor(schema, encoder=encoder, mode="encoder"), gold, schema)
     true = base["per_label"]["entities"]
     examples = Competence(schema)
@@ -194,19 +239,26 @@ def bench_set(spec: str, args: argparse.Namespace, encoder: Any) -> list[dict[st
             for budget in (float(b) for b in args.budgets.split(",")):
                 for rule, settings in rule_grid(args):
                     escalation = "verify" if rule == "old" else "competence"
+                    measured = rule == "measured" or rule in VARIANTS
                     ex = Extractor(schema, encoder=encoder, llm=llm, mode="hybrid", llm_score=llm_score,
                                    policy=RoutingPolicy(budget=budget, escalation=escalation),
-                                   examples=labelled if rule == "measured" else None)  # fmt: skip
+                                   examples=labelled if measured else None)  # fmt: skip
                     if settings:
                         pipeline.Competence = functools.partial(Competence, **settings)  # the grid point
+                    kept_trust = Competence.trust, Competence.llm_trust, reconcile_module._decide
+                    if rule in VARIANTS:
+                        Competence.trust, Competence.llm_trust = map(_variant, VARIANTS[rule])
+                    if rule == "measured-cap":
+                        reconcile_module._decide = _capped_decide
                     try:
                         row, _ = run_row(ex, gold, schema)
                     finally:
                         pipeline.Competence = Competence
+                        Competence.trust, Competence.llm_trust, reconcile_module._decide = kept_trust
                     rows.append({"set": spec, "llm": llm_spec, "row": f"hybrid {budget:g} {rule}", **row})
                     if ex.competence is not None:
                         est = {lab: ex.competence.estimate(lab) for lab in schema.entity_labels}
-                        name = f"measured {llm_spec}" if rule == "measured" else f"agreement {llm_spec} @{budget:g}"
+                        name = f"{rule} {llm_spec}" if measured else f"agreement {llm_spec} @{budget:g}"
                         quality[name] = estimator_quality(est, true)
                         rows[-1]["competence"] = ex.competence.to_meta()
                     say(rows[-1])
@@ -250,7 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--examples", type=int, default=20, help="labelled examples for that estimator (and the "
                     "measured rule's)")
     ap.add_argument("--examples-from", default=None, help="the split from which --examples texts are drawn "
-                    "(seed 0) as the measured rule's labelled examples (another split than the rows')")
+                    "(seed 0) as the measured rule's labelled examples (the rows' own split: drawn after its "
+                    "first --limit texts)")
     ap.add_argument("--model", default=None, help="encoder checkpoint (default: the shipped one)")
     ap.add_argument("--json", default=None, help="also write every row (with per-label scores) here")
     args = ap.parse_args(argv)
