@@ -19,9 +19,10 @@ from typer.testing import CliRunner
 
 from hybrid_ie.cli import app
 from hybrid_ie.encoder import JointEncoder
+from hybrid_ie.job_output import summary_path
 from hybrid_ie.llm import LLMConfig
 from hybrid_ie.pipeline import Extractor
-from hybrid_ie.router import RoutingPolicy
+from hybrid_ie.router import DEFAULT_BUDGET, MEASURED_WEAK_BUDGET, RoutingPolicy
 
 HYBRID_IE = str(Path(sys.executable).parent / "hybrid-ie")
 N_DOCS = 16
@@ -257,6 +258,12 @@ def test_examples_are_read_by_both_sides_before_the_corpus(tmp_path, checkpoint,
     assert result.exit_code == 0, result.output
     assert server.requests[0].chunk_text == text  # the example first, extracted
     assert [doc["id"] for doc in lines(out)] == ["d1"]
+    unbudgeted = [a for a in base if a not in ("--budget", "1")]
+    result = invoke("extract", *unbudgeted, "--labelled-examples", str(examples), "--overwrite")
+    assert result.exit_code == 0, result.output
+    recorded = json.loads(summary_path(out).read_text(encoding="utf-8"))["settings"]["budget"]
+    assert recorded in (DEFAULT_BUDGET, MEASURED_WEAK_BUDGET)  # the budget the measurement picked, not None
+    assert f"budget {recorded:g} (chosen by the measurement)" in result.output
     out.unlink()
     misuse = one_error_line(invoke("extract", *base, "--escalation", "verify", "--labelled-examples", str(examples)))
     assert "examples are read only by the hybrid mode's 'competence' escalation" in misuse

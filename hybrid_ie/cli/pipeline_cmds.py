@@ -249,7 +249,7 @@ def extract(
             "model": model,
             "quantize": extractor.quantize,
             "llm_model": f"{llm.backend}:{llm.model}" if llm is not None else None,
-            "budget": extractor.policy.budget if mode == "hybrid" else None,  # None: the measurement picks it
+            "budget": extractor.policy.budget if mode == "hybrid" else None,  # None: picked by the measurement (below)
             "escalate_all": escalate_all,
             "escalation": policy.escalation.name if mode == "hybrid" else None,
             "reconcile": extractor.strategy if mode == "hybrid" else None,
@@ -288,6 +288,11 @@ def extract(
                 warnings=warnings,
                 **ray_options,
             )
+    if by_chunks and settings["budget"] is None and mode == "hybrid" and extractor.policy.budget is not None:
+        from hybrid_ie.batch import write_summary
+
+        summary.settings["budget"] = extractor.policy.budget  # the one the measurement on the examples picked
+        write_summary(output, summary)
     for warning in summary.warnings[len(warnings) :]:
         err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     if summary.torn_bytes_removed:
