@@ -14,7 +14,7 @@ rule (the ``competence`` escalation: `hybrid_ie.competence`), both with that LLM
 ``--rules ...,measured`` the competence escalation estimated on labelled examples (`--examples`
 texts drawn at random, seed 0, from the split `--examples-from`, as a user labels a few documents
 of their corpus; read by the encoder and the LLM: `Competence.measured`; ``measured-rel``,
-``measured-abs``, ``measured-cap``: the same with another vote, `VARIANTS`). Sets are read with their own labels, as the
+``measured-abs``, ``measured-cap``, ``measured-keep``: the same with another vote, `VARIANTS`). Sets are read with their own labels, as the
 zero-shot protocol reads them (`eval/ZERO_SHOT.md`; conll04 with the repository's schema);
 flat decoding.
 
@@ -64,7 +64,31 @@ VARIANTS = {
     # the kept form's votes (each side's F1 on the label times its confidence; the LLM, which gives
     # no scores, is as confident as its F1), with the encoder's confidence also capped by its F1
     "measured-cap": (lambda e, q, s: e, lambda e, q, s: q),  # with _capped_decide: the raw F1s
+    # the kept form, but on a label the encoder is measured better on, its items stay whatever the
+    # LLM says (the LLM's silence outweighs encoder items scored below its measured F1 otherwise)
+    "measured-keep": (lambda e, q, s: e, lambda e, q, s: q),  # with _keep_decide: the raw F1s
 }
+
+
+def _keep_decide(votes: Any, strategy: str, llm_score: float, candidate_floor: float, trust: float = 1.0,
+                 llm_trust: float = 1.0) -> Any:
+    """`reconcile._decide` for "measured-keep": `trust` and `llm_trust` carry e and q themselves."""
+    from hybrid_ie.reconcile import _majority
+
+    e, q = trust, llm_trust
+    enc_w = min(1.0, e / q) if q > 0 else 1.0
+    llm_w = min(1.0, q / e) if e > 0 else 1.0
+    enc, llm = votes.encoder, votes.llm
+    if enc is not None and llm is not None:
+        return (enc + llm) / 2.0, "both"
+    if llm is not None:
+        against = votes.encoder_candidate if votes.encoder_candidate is not None else candidate_floor
+        return _majority(llm_w * q, enc_w * (1.0 - against), "llm")
+    if enc is None:
+        return None
+    if e >= q:
+        return enc, "encoder"
+    return _majority(enc_w * enc, llm_w * q, "encoder")
 
 
 def _capped_decide(votes: Any, strategy: str, llm_score: float, candidate_floor: float, trust: float = 1.0,
@@ -248,8 +272,8 @@ def bench_set(spec: str, args: argparse.Namespace, encoder: Any) -> list[dict[st
                     kept_trust = Competence.trust, Competence.llm_trust, reconcile_module._decide
                     if rule in VARIANTS:
                         Competence.trust, Competence.llm_trust = map(_variant, VARIANTS[rule])
-                    if rule == "measured-cap":
-                        reconcile_module._decide = _capped_decide
+                    if rule in ("measured-cap", "measured-keep"):
+                        reconcile_module._decide = _capped_decide if rule == "measured-cap" else _keep_decide
                     try:
                         row, _ = run_row(ex, gold, schema)
                     finally:
