@@ -232,13 +232,13 @@ def bench_set(spec: str, args: argparse.Namespace, encoder: Any) -> list[dict[st
     from hybrid_ie.router import RoutingPolicy
 
     schema, gold = load_set(spec, args.limit)
-    labelled: list = []  # the user's labelled examples of the "measured" rule, drawn from another split
+    labelled: list = []  # the user's labelled examples of the "measured" rule, never among the rows
     if any(r == "measured" or r in VARIANTS for r in args.rules.split(",")):
         if not args.examples_from:
-            raise SystemExit("--rules measured needs --examples-from SPLIT (a split other than the rows')")
+            raise SystemExit("--rules measured needs --examples-from SPLIT (another split, or the rows' own: then drawn after them)")
         name, split, *variant = spec.split(":")
         pool = load_set(":".join([name, args.examples_from, *variant]), None)[1]
-        if args.examples_from == split:  # a set without a dev split: the examples come after the rows
+        if args.examples_from == split:  # the rows' own corpus: the examples come after the rows
             pool = pool[args.limit:]
             if not pool:
                 raise SystemExit(f"{spec}: --examples-from {split} leaves no text after the first --limit rows")

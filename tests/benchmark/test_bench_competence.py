@@ -90,7 +90,15 @@ def test_the_measured_rule_reads_examples_of_another_split(tmp_path, base, monke
     measured = rows["hybrid 1 measured"]["competence"]
     assert measured["measured"] and measured["chunks"] == 3  # the three examples, nothing observed after
     assert all("llm_estimate" in v for v in measured["entities"].values())
-    with pytest.raises(SystemExit, match="another split"):
-        bench.main([*argv[:-4], "--examples-from", "dev", "--json", str(out)])
+    from hybrid_ie import competence
+
+    pools, draw = [], competence.draw_examples
+    monkeypatch.setattr(competence, "draw_examples", lambda pool, n, seed: pools.append(pool) or draw(pool, n, seed))
+    own = [*argv[:2], "--limit", "1", *argv[4:-4], "--examples-from", "dev", "--json", str(out)]
+    assert bench.main(own) == 0  # the rows' own split
+    rows_ids = {d.id for d in bench.load_set("wlp:dev", 1)[1]}
+    assert pools[-1] and not rows_ids & {d.id for d in pools[-1]}  # drawn after the rows' first --limit texts
+    with pytest.raises(SystemExit, match="leaves no text"):
+        bench.main([*argv[:2], "--limit", "100000", *argv[4:-4], "--examples-from", "dev", "--json", str(out)])
     with pytest.raises(SystemExit, match="needs --examples-from"):
         bench.main(["--sets", "wlp:dev", "--limit", "2", "--model", str(base), "--llm", "oracle:0.1", "--rules", "measured"])
