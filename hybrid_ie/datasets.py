@@ -146,10 +146,15 @@ def write_set(docs: Iterable[Document], folder: str | Path, schema: Schema, spli
     return counts
 
 
+def _data_root(root: str | Path | None) -> Path:
+    """The data folder given, else the default one (`hybrid_ie.paths.data_dir`)."""
+    return Path(root) if root else data_dir()
+
+
 def dataset_path(name: str, split: str, root: str | Path | None = None) -> Path:
     if split not in SPLITS:
         raise InputError(f"unknown split {split!r}; expected one of {SPLITS}")
-    base = Path(root) if root else data_dir()
+    base = _data_root(root)
     path = base / name / f"{split}.json"
     if not path.exists():
         raise InputError(f"dataset {name!r} split {split!r} not found at {path}")
@@ -163,7 +168,7 @@ def load_dataset(name: str, split: str, root: str | Path | None = None) -> list[
 
 def load_types(name: str, root: str | Path | None = None) -> dict[str, Any]:
     """The dataset's `types.json` (short and verbose names of each type)."""
-    base = Path(root) if root else data_dir()
+    base = _data_root(root)
     return json.loads((base / name / "types.json").read_text(encoding="utf-8"))
 
 
@@ -291,7 +296,7 @@ def _declared_annotation(name: str, types: dict[str, Any]) -> str:
 
 def discover_sets(root: str | Path | None = None) -> list[DataSet]:
     """Every folder of the data dir that has a `types.json` and at least one split, by name."""
-    base = Path(root) if root else data_dir()
+    base = _data_root(root)
     if not base.is_dir():
         raise InputError(f"data folder {base} not found (pass --data DIR or set $HYBRID_IE_DATA)")
     out = []
@@ -326,7 +331,7 @@ def source_schema(source: str | Path, root: str | Path | None = None) -> Schema 
     the set when there is one, else the one built from `types.json` (`name:split` looks in the data
     dir, a SpERT file beside its own `types.json`). None when there is no `types.json` to read."""
     reference = set_reference(source)
-    folder = (Path(root) if root else data_dir()) / reference[0] if reference else Path(source).parent
+    folder = _data_root(root) / reference[0] if reference else Path(source).parent
     found = _read_set(folder)
     return None if found is None else found.schema()
 
