@@ -51,61 +51,57 @@ from scipy.stats import spearmanr
 HERE = Path(__file__).resolve().parent
 RULES = ("old", "new")  # and "measured": the new rule's escalation, estimated on --examples-from
 # Variants of the measured rule's vote, tried beside it: rule name -> (encoder's weight, LLM's
-# weight) as functions of the encoder's and the LLM's measured F1 on the label (e, q) and the
-# reconciler's llm_score (the LLM's votes are llm_score times its weight).
+# weight[, decide]). The weights are functions of the encoder's and the LLM's measured F1 on the
+# label (e, q) and the reconciler's llm_score (the LLM's votes are llm_score times its weight);
+# `decide`, when given, stands in for `reconcile._decide`, and the weights then carry e and q raw.
+def _ratio(a: float, b: float) -> float:
+    return min(1.0, a / b) if b > 0 else 1.0
+
+
+def _majority(yes: float, no: float, source: str) -> Any:
+    from hybrid_ie.reconcile import _majority as majority
+
+    return majority(yes, no, source)
+
+
+def _raw_f1_decide(llm_alone: Any, encoder_alone: Any) -> Any:
+    """A `reconcile._decide` for weights that carry the raw F1s e and q: an item both sides
+    returned gets their mean (the ``vote`` strategy's rule); a lone item is decided by
+    `llm_alone(e, q, against)` or `encoder_alone(e, q, score)`, each giving (score, source) or None
+    (`against`: the encoder's candidate score for the item, else the candidate floor)."""
+
+    def decide(votes: Any, strategy: str, llm_score: float, candidate_floor: float, trust: float = 1.0,
+               llm_trust: float = 1.0) -> Any:
+        enc, llm = votes.encoder, votes.llm
+        if enc is not None and llm is not None:
+            return (enc + llm) / 2.0, "both"
+        if llm is not None:
+            against = votes.encoder_candidate if votes.encoder_candidate is not None else candidate_floor
+            return llm_alone(trust, llm_trust, against)
+        return None if enc is None else encoder_alone(trust, llm_trust, enc)
+
+    return decide
+
+
+RAW_F1 = (lambda e, q, s: e, lambda e, q, s: q)
 VARIANTS = {
     # the first form: each side's weight is its F1 relative to the other's
-    "measured-rel": (lambda e, q, s: min(1.0, e / q) if q > 0 else 1.0,
-                     lambda e, q, s: min(1.0, q / e) if e > 0 else 1.0),
+    "measured-rel": (lambda e, q, s: _ratio(e, q), lambda e, q, s: _ratio(q, e)),
     # one absolute scale: each side's votes count its measured F1 on the label (the LLM as sure
     # of its items as the encoder of its silence; the same decisions as relative weights
     # min(1, e/q), min(1, q/e) with the LLM's votes not scaled by llm_score)
     "measured-abs": (lambda e, q, s: e, lambda e, q, s: q / s),
     # the kept form's votes (each side's F1 on the label times its confidence; the LLM, which gives
     # no scores, is as confident as its F1), with the encoder's confidence also capped by its F1
-    "measured-cap": (lambda e, q, s: e, lambda e, q, s: q),  # with _capped_decide: the raw F1s
+    "measured-cap": (*RAW_F1, _raw_f1_decide(
+        lambda e, q, against: _majority(q * q, e * min(1.0 - against, e), "llm"),
+        lambda e, q, score: _majority(e * min(score, e), q * q, "encoder"))),
     # the kept form, but on a label the encoder is measured better on, its items stay whatever the
     # LLM says (the LLM's silence outweighs encoder items scored below its measured F1 otherwise)
-    "measured-keep": (lambda e, q, s: e, lambda e, q, s: q),  # with _keep_decide: the raw F1s
+    "measured-keep": (*RAW_F1, _raw_f1_decide(
+        lambda e, q, against: _majority(_ratio(q, e) * q, _ratio(e, q) * (1.0 - against), "llm"),
+        lambda e, q, score: (score, "encoder") if e >= q else _majority(_ratio(e, q) * score, _ratio(q, e) * q, "encoder"))),
 }
-
-
-def _keep_decide(votes: Any, strategy: str, llm_score: float, candidate_floor: float, trust: float = 1.0,
-                 llm_trust: float = 1.0) -> Any:
-    """`reconcile._decide` for "measured-keep": `trust` and `llm_trust` carry e and q themselves."""
-    from hybrid_ie.reconcile import _majority
-
-    e, q = trust, llm_trust
-    enc_w = min(1.0, e / q) if q > 0 else 1.0
-    llm_w = min(1.0, q / e) if e > 0 else 1.0
-    enc, llm = votes.encoder, votes.llm
-    if enc is not None and llm is not None:
-        return (enc + llm) / 2.0, "both"
-    if llm is not None:
-        against = votes.encoder_candidate if votes.encoder_candidate is not None else candidate_floor
-        return _majority(llm_w * q, enc_w * (1.0 - against), "llm")
-    if enc is None:
-        return None
-    if e >= q:
-        return enc, "encoder"
-    return _majority(enc_w * enc, llm_w * q, "encoder")
-
-
-def _capped_decide(votes: Any, strategy: str, llm_score: float, candidate_floor: float, trust: float = 1.0,
-                   llm_trust: float = 1.0) -> Any:
-    """`reconcile._decide` for "measured-cap": `trust` and `llm_trust` carry e and q themselves."""
-    from hybrid_ie.reconcile import _majority
-
-    e, q = trust, llm_trust
-    enc, llm = votes.encoder, votes.llm
-    if enc is not None and llm is not None:
-        return (enc + llm) / 2.0, "both"
-    if llm is not None:
-        against = votes.encoder_candidate if votes.encoder_candidate is not None else candidate_floor
-        return _majority(q * q, e * min(1.0 - against, e), "llm")
-    if enc is None:
-        return None
-    return _majority(e * min(enc, e), q * q, "encoder")
 
 
 def _variant(fn: Any) -> Any:
@@ -271,9 +267,9 @@ def bench_set(spec: str, args: argparse.Namespace, encoder: Any) -> list[dict[st
                         pipeline.Competence = functools.partial(Competence, **settings)  # the grid point
                     kept_trust = Competence.trust, Competence.llm_trust, reconcile_module._decide
                     if rule in VARIANTS:
-                        Competence.trust, Competence.llm_trust = map(_variant, VARIANTS[rule])
-                    if rule in ("measured-cap", "measured-keep"):
-                        reconcile_module._decide = _capped_decide if rule == "measured-cap" else _keep_decide
+                        trust, llm_trust, *decide = VARIANTS[rule]
+                        Competence.trust, Competence.llm_trust = _variant(trust), _variant(llm_trust)
+                        reconcile_module._decide = decide[0] if decide else reconcile_module._decide
                     try:
                         row, _ = run_row(ex, gold, schema)
                     finally:
