@@ -44,6 +44,17 @@ Why: the agreement with the LLM alone cannot tell which side is wrong where they
 LLM's quality is only a number the user gives (`llm_score`); a local LLM weaker than the encoder
 on every label then takes the labels it is told are weak and loses them.
 
+How sure each call is: mentions cluster in documents (one example sentence listing eleven
+airlines holds half of a label's mentions), so the unit of sampling is the example document, not
+the mention. `measured` also keeps, per label, each example document's paired difference (the
+LLM's F1 on that label in the document minus the encoder's; a document where neither side nor the
+gold has the label is left out); `side_call(L)` gives the difference of the two estimates beside the
+mean of those per-document differences and its standard error, and `measure_on_examples` warns about labels
+called weak whose interval of two standard errors (about 95%) holds a tie: more labelled examples
+would settle them. The
+calls themselves do not change with it: soft-thresholding the differences by their standard error
+lost with the oracle LLMs on dev (eval/RESULTS.md, "Competence").
+
 The estimate lives on the run's `router.BudgetState` (one per `Extractor.extract_many` call);
 the Ray engine runs batches apart, each with its own state, so there each batch estimates from
 its own answers. The answers of a batch are all observed before any of them is merged.
@@ -72,6 +83,7 @@ WEAK_BELOW = 0.6  # a label whose estimate is below this is weak: its chunks go 
 TRUSTED = 0.4  # the estimate at and above which the encoder's votes count fully
 PRIOR_ITEMS = 4.0  # pseudo-items of the pooled agreement every label's estimate starts with
 RIVAL_RATIO = 0.8  # competition: a rival label scoring at least this share of the kept one's
+NOISE_SE = 2.0  # a call is named as noise when a tie is within this many standard errors (about 95%)
 
 ENTITIES, RELATIONS = "entities", "relations"
 log = logging.getLogger(__name__)
@@ -98,6 +110,41 @@ def _relation_keys(doc: Document, symmetric: set[str]) -> set[tuple[tuple[int, i
     return keys
 
 
+def _keys(doc: Document, symmetric: set[str]) -> dict[str, set[tuple]]:
+    return {ENTITIES: _entity_keys(doc), RELATIONS: _relation_keys(doc, symmetric)}
+
+
+def _f1(pred: set[tuple], gold: set[tuple]) -> float:
+    """One document's F1 on one label's items; 1 when neither side has any (nothing is wrong)."""
+    n = len(pred) + len(gold)
+    return 2.0 * len(pred & gold) / n if n else 1.0
+
+
+def paired_differences(
+    schema: Schema, encoder_docs: Sequence[Document], llm_docs: Sequence[Document], gold: Sequence[Document]
+) -> dict[str, dict[str, list[float]]]:
+    """{kind: {label: [the LLM's F1 minus the encoder's, per example document]}}, over the
+    documents where the gold or either side has the label."""
+    out: dict[str, dict[str, list[float]]] = {ENTITIES: {}, RELATIONS: {}}
+    symmetric = schema.symmetric_relations
+    for enc, llm, ref in zip(encoder_docs, llm_docs, gold, strict=True):
+        e, q, g = _keys(enc, symmetric), _keys(llm, symmetric), _keys(ref, symmetric)
+        for kind, table in out.items():
+            for label in {k[-1] for k in e[kind] | q[kind] | g[kind]}:
+                enc_l, llm_l, gold_l = ({k for k in keys if k[-1] == label} for keys in (e[kind], q[kind], g[kind]))
+                table.setdefault(label, []).append(_f1(llm_l, gold_l) - _f1(enc_l, gold_l))
+    return out
+
+
+def standard_error(values: Sequence[float]) -> float | None:
+    """The standard error of the mean of `values`; None under two values."""
+    n = len(values)
+    if n < 2:
+        return None
+    mean = sum(values) / n
+    return (sum((v - mean) ** 2 for v in values) / (n - 1) / n) ** 0.5
+
+
 @dataclass
 class Competence:
     """The running per-label estimate of one run (see the module docstring)."""
@@ -110,6 +157,7 @@ class Competence:
     tallies: dict[str, dict[str, _Tally]] = field(default_factory=lambda: {ENTITIES: {}, RELATIONS: {}})
     chunks: int = 0
     llm_tallies: dict[str, dict[str, _Tally]] | None = None  # the LLM against gold (`measured`)
+    paired: dict[str, dict[str, list[float]]] | None = None  # per example document (`paired_differences`)
 
     @classmethod
     def measured(
@@ -127,6 +175,7 @@ class Competence:
         llm = cls(schema, **settings)
         llm.observe_examples(llm_docs, gold)
         encoder.llm_tallies = llm.tallies
+        encoder.paired = paired_differences(schema, encoder_docs, llm_docs, gold)
         return encoder
 
     @property
@@ -207,6 +256,42 @@ class Competence:
         relative = 1.0 if encoder <= 0 else min(1.0, llm / encoder)
         return relative * llm / self.reference_f1  # the LLM's votes count its measured F1, not llm_score
 
+    def side_call(self, label: str, kind: str = ENTITIES) -> dict[str, Any] | None:
+        """How sure the examples' call on `label` is (None when not `measured`): ``difference``
+        (the LLM's estimate minus the encoder's, what the calls use), ``per_document`` (the mean of
+        the per-document differences) with ``se`` (its standard error; None under two documents)
+        and ``documents`` (how many had the label)."""
+        if self.paired is None:
+            return None
+        diffs = self.paired.get(kind, {}).get(label, [])
+        se = standard_error(diffs)
+        return {"difference": round((self.llm_estimate(label, kind) or 0.0) - self.estimate(label, kind), 4),
+                "per_document": round(sum(diffs) / len(diffs), 4) if diffs else None,
+                "se": None if se is None else round(se, 4), "documents": len(diffs)}  # fmt: skip
+
+    def describe_weak(self) -> str:
+        """The weak labels for a status line, each with both sides' estimates and how sure the
+        call is: ``Org (LLM 0.88 vs encoder 0.62; per document +0.20 ± 0.13 over 12 documents)``."""
+        parts = []
+        for kind, labels in self.weak().items():
+            for label, estimate in labels.items():
+                call = self.side_call(label, kind) or {}
+                per_doc = "" if call.get("se") is None else f"; per document {call['per_document']:+.2f} ± {call['se']:.2f}"
+                parts.append(f"{label} (LLM {self.llm_estimate(label, kind) or 0.0:.2f} vs encoder {estimate:.2f}"
+                             f"{per_doc} over {call.get('documents', 0)} documents)")  # fmt: skip
+        return ", ".join(parts) or "no label"
+
+    def within_noise(self) -> list[str]:
+        """The labels called weak whose mean per-document difference is within `NOISE_SE`
+        standard errors of a tie (or that fewer than two example documents had)."""
+        out = []
+        for kind, labels in self.weak().items():
+            for label in labels:
+                call = self.side_call(label, kind)
+                if call is not None and (call["se"] is None or call["per_document"] <= NOISE_SE * call["se"]):
+                    out.append(label)
+        return out
+
     def llm_trust_map(self) -> dict[str, dict[str, float]] | None:
         """{kind: {label: llm_trust}} when measured (`reconcile(llm_trust=...)`), else None."""
         if not self.fixed:
@@ -234,6 +319,7 @@ class Competence:
             if self.fixed:
                 out["llm_estimate"] = round(self.llm_estimate(label, kind) or 0.0, 4)
                 out["llm_trust"] = round(self.llm_trust(label, kind), 4)
+                out.update(self.side_call(label, kind) or {})
             return out
 
         return {
@@ -286,8 +372,13 @@ def measure_on_examples(
     unseen = [lab for lab in (*schema.entity_labels, *schema.relation_labels) if lab not in named]
     if unseen:
         log.warning("no labelled example mentions %s: their competence is each side's pooled F1", unseen)
-    return Competence.measured(schema, [encoder_docs[i] for i in ok], [llm_docs[i] for i in ok], gold,
-                               reference_f1=llm_score)
+    measured = Competence.measured(schema, [encoder_docs[i] for i in ok], [llm_docs[i] for i in ok], gold,
+                                   reference_f1=llm_score)  # fmt: skip
+    noisy = measured.within_noise()
+    if noisy:
+        log.warning("the examples call %s weak within %g standard errors of a tie (per-document differences): "
+                    "more labelled examples would settle them", noisy, NOISE_SE)  # fmt: skip
+    return measured
 
 
 def competition_estimate(docs: Iterable[Document], ratio: float = RIVAL_RATIO) -> dict[str, float]:
@@ -329,6 +420,7 @@ def weak_items(chunk: Document, weak: Mapping[str, Mapping[str, float]], entity_
 
 
 __all__ = [
+    "NOISE_SE",
     "PRIOR_ITEMS",
     "RIVAL_RATIO",
     "TRUSTED",
@@ -338,5 +430,7 @@ __all__ = [
     "competition_estimate",
     "draw_examples",
     "measure_on_examples",
+    "paired_differences",
+    "standard_error",
     "weak_items",
 ]

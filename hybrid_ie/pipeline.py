@@ -405,7 +405,7 @@ class Extractor:
             default = self.policy.budget is None
             self.policy = self.policy.budget_for(bool(weak))
             budget = f"; budget {self.policy.budget:g}{' (chosen by the measurement)' if default else ''}"
-            say(f"measured; the LLM does better on {weak or 'no label'}{budget}" if self._measured else
+            say(f"measured; the LLM does better on {self._measured.describe_weak()}{budget}" if self._measured else
                 f"no labelled example could be measured: the run's own agreement is the estimate{budget}")  # fmt: skip
             self.examples = self.examples if self._measured else None
         return self._measured

@@ -261,8 +261,11 @@ def test_examples_are_read_by_both_sides_before_the_corpus(tmp_path, checkpoint,
     unbudgeted = [a for a in base if a not in ("--budget", "1")]
     result = invoke("extract", *unbudgeted, "--labelled-examples", str(examples), "--overwrite")
     assert result.exit_code == 0, result.output
-    recorded = json.loads(summary_path(out).read_text(encoding="utf-8"))["settings"]["budget"]
+    settings = json.loads(summary_path(out).read_text(encoding="utf-8"))["settings"]
+    recorded = settings["budget"]
     assert recorded in (DEFAULT_BUDGET, MEASURED_WEAK_BUDGET)  # the budget the measurement picked, not None
+    # and the measurement itself, per label: both sides' F1 on the example, and how many documents had it
+    assert settings["competence"]["measured"] and settings["competence"]["entities"]["Peop"]["documents"] == 1
     assert f"budget {recorded:g} (chosen by the measurement)" in result.output
     out.unlink()
     misuse = one_error_line(invoke("extract", *base, "--escalation", "verify", "--labelled-examples", str(examples)))

@@ -283,6 +283,49 @@ def test_measured_on_examples_the_llm_owns_the_labels_it_does_better():
     assert half.llm_trust("born in", RELATIONS) == 0.0  # it found no relation: its relation votes count nothing
 
 
+AIRLINES = Schema.from_labels(["airline", "city"], [])
+
+
+def airline_docs(mentions: list[str], found_by_encoder: int, found_by_llm: int) -> tuple[Document, Document, Document]:
+    """(encoder, LLM, gold) of one sentence listing `mentions`, each side finding the first few."""
+    text = "Flights by " + " , ".join(mentions) + " land in Boston ."
+
+    def doc(names: list[str]) -> Document:
+        ents = [ent(text, m, "airline", None, i + 1) for i, m in enumerate(names)]
+        return Document(id="d", text=text, entities=[*ents, ent(text, "Boston", "city", None, len(ents) + 1)])
+
+    return doc(mentions[:found_by_encoder]), doc(mentions[:found_by_llm]), doc(mentions)
+
+
+def test_a_call_resting_on_one_crowded_document_is_named_as_within_noise(caplog):
+    # one example sentence lists eleven airlines: the LLM finds nine, the encoder one; in four
+    # one-airline sentences both sides find it. Mention by mention the LLM looks far better.
+    crowded = airline_docs([f"Air{i}" for i in range(11)], 1, 9)
+    single = [airline_docs([f"Jet{i}"], 1, 1) for i in range(4)]
+    enc, llm, gold = (list(side) for side in zip(crowded, *single, strict=True))
+    c = measure_on_examples(AIRLINES, gold, enc, llm)
+    assert "airline" in c.weak()[ENTITIES] and c.estimate("airline") < 0.6 < c.llm_estimate("airline")
+    call = c.side_call("airline")
+    # documents are the unit of sampling: the differences are [d, 0, 0, 0, 0] with d = F1 0.9 - 2/12,
+    # whose standard error is d / 5
+    assert call["documents"] == 5 and call["se"] == pytest.approx((0.9 - 2 / 12) / 5, abs=1e-4)
+    assert call["per_document"] == pytest.approx(call["se"]) and call["per_document"] < call["difference"]
+    # both sides get every city right; shrunk toward each side's pooled F1 the call still says
+    # weak: a tie the warning names too
+    assert "city" in c.weak()[ENTITIES] and c.side_call("city")["per_document"] == 0.0
+    assert c.within_noise() == ["airline", "city"]
+    assert "call ['airline', 'city'] weak within 2 standard errors of a tie" in caplog.text
+    assert c.to_meta()[ENTITIES]["airline"]["documents"] == 5
+    assert "airline (LLM " in c.describe_weak() and "per document +0.15 ± 0.15 over 5 documents" in c.describe_weak()
+    # the LLM ahead in every document: the same call, not within noise
+    steady = [airline_docs([f"Air{i}", f"Jet{i}"], 1, 2) for i in range(5)]
+    enc, llm, gold = (list(side) for side in zip(*steady, strict=True))
+    c = measure_on_examples(AIRLINES, gold, enc, llm)
+    assert "airline" in c.weak()[ENTITIES] and c.side_call("airline")["se"] == 0.0
+    assert c.within_noise() == ["city"]  # the tie again
+    assert Competence(AIRLINES).side_call("airline") is None  # only a measurement on examples has calls
+
+
 def wrong_answer(request):
     """An LLM worse than the encoder on every label: the city as the person, the senator as a city."""
     name = request.chunk_text.split()[1]

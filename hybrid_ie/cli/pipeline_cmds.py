@@ -288,10 +288,16 @@ def extract(
                 warnings=warnings,
                 **ray_options,
             )
-    if by_chunks and settings["budget"] is None and mode == "hybrid" and extractor.policy.budget is not None:
+    measured: dict = {}  # what the run measured (local engine: the Extractor ran here)
+    if by_chunks and mode == "hybrid":
+        if settings["budget"] is None and extractor.policy.budget is not None:
+            measured["budget"] = extractor.policy.budget  # the one the measurement on the examples picked
+        if extractor.competence is not None:
+            measured["competence"] = extractor.competence.to_meta()  # per label: estimates, calls, their noise
+    if measured:
         from hybrid_ie.batch import write_summary
 
-        summary.settings["budget"] = extractor.policy.budget  # the one the measurement on the examples picked
+        summary.settings.update(measured)
         write_summary(output, summary)
     for warning in summary.warnings[len(warnings) :]:
         err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
