@@ -44,16 +44,15 @@ Why: the agreement with the LLM alone cannot tell which side is wrong where they
 LLM's quality is only a number the user gives (`llm_score`); a local LLM weaker than the encoder
 on every label then takes the labels it is told are weak and loses them.
 
-How sure each call is: mentions cluster in documents (one example sentence listing eleven
-airlines holds half of a label's mentions), so the unit of sampling is the example document, not
-the mention. `measured` also keeps, per label, each example document's paired difference (the
-LLM's F1 on that label in the document minus the encoder's; a document where neither side nor the
-gold has the label is left out); `side_call(L)` gives the difference of the two estimates beside the
-mean of those per-document differences and its standard error, and `measure_on_examples` warns about labels
-called weak whose interval of two standard errors (about 95%) holds a tie: more labelled examples
-would settle them. The
-calls themselves do not change with it: soft-thresholding the differences by their standard error
-lost with the oracle LLMs on dev (eval/RESULTS.md, "Competence").
+How sure each call is: mentions cluster in documents (one sentence listing a dozen airlines can
+hold half of a label's mentions), so the unit of sampling is the example document, not the
+mention. `measured` also keeps, per label, each example document's paired difference (the LLM's
+F1 on that label in the document minus the encoder's; a document where neither side nor the gold
+has the label is left out). `side_call(L)` gives the difference of the two estimates beside the
+mean of those per-document differences and its standard error; `measure_on_examples` warns about
+the labels called weak whose interval of `NOISE_SE` standard errors holds a tie (more labelled
+examples would settle them). The calls themselves do not read it (rules that did were measured on
+dev splits and not kept: eval/RESULTS.md, "Competence").
 
 The estimate lives on the run's `router.BudgetState` (one per `Extractor.extract_many` call);
 the Ray engine runs batches apart, each with its own state, so there each batch estimates from
