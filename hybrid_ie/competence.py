@@ -69,6 +69,7 @@ from __future__ import annotations
 
 import logging
 import random
+import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -110,13 +111,23 @@ def _relation_keys(doc: Document, symmetric: set[str]) -> set[tuple[tuple[int, i
 
 
 def _keys(doc: Document, symmetric: set[str]) -> dict[str, set[tuple]]:
+    """{kind: the item keys of `doc`} as the reconciler matches items."""
     return {ENTITIES: _entity_keys(doc), RELATIONS: _relation_keys(doc, symmetric)}
 
 
-def _f1(pred: set[tuple], gold: set[tuple]) -> float:
-    """One document's F1 on one label's items; 1 when neither side has any (nothing is wrong)."""
-    n = len(pred) + len(gold)
-    return 2.0 * len(pred & gold) / n if n else 1.0
+def _counts(mine: set[tuple], reference: set[tuple]) -> dict[str, _Tally]:
+    """Per label (a key's last field): the items both sides returned and the items each returned."""
+    out: dict[str, _Tally] = {}
+    for key in mine | reference:
+        tally = out.setdefault(key[-1], _Tally())
+        tally.total += (key in mine) + (key in reference)
+        tally.both += key in mine and key in reference
+    return out
+
+
+def _dice(tally: _Tally | None) -> float:
+    """One document's F1 on one label; 1 when neither side has any of it (nothing is wrong)."""
+    return 1.0 if tally is None or not tally.total else 2.0 * tally.both / tally.total
 
 
 def paired_differences(
@@ -129,19 +140,15 @@ def paired_differences(
     for enc, llm, ref in zip(encoder_docs, llm_docs, gold, strict=True):
         e, q, g = _keys(enc, symmetric), _keys(llm, symmetric), _keys(ref, symmetric)
         for kind, table in out.items():
-            for label in {k[-1] for k in e[kind] | q[kind] | g[kind]}:
-                enc_l, llm_l, gold_l = ({k for k in keys if k[-1] == label} for keys in (e[kind], q[kind], g[kind]))
-                table.setdefault(label, []).append(_f1(llm_l, gold_l) - _f1(enc_l, gold_l))
+            enc_counts, llm_counts = _counts(e[kind], g[kind]), _counts(q[kind], g[kind])
+            for label in enc_counts.keys() | llm_counts.keys():
+                table.setdefault(label, []).append(_dice(llm_counts.get(label)) - _dice(enc_counts.get(label)))
     return out
 
 
 def standard_error(values: Sequence[float]) -> float | None:
     """The standard error of the mean of `values`; None under two values."""
-    n = len(values)
-    if n < 2:
-        return None
-    mean = sum(values) / n
-    return (sum((v - mean) ** 2 for v in values) / (n - 1) / n) ** 0.5
+    return statistics.stdev(values) / len(values) ** 0.5 if len(values) >= 2 else None
 
 
 @dataclass
@@ -195,14 +202,12 @@ class Competence:
         """Count one chunk's agreement per label (the two Documents cover the same text)."""
         self.chunks += 1
         symmetric = self.schema.symmetric_relations
-        pairs = ((ENTITIES, _entity_keys(encoder), _entity_keys(reference)),
-                 (RELATIONS, _relation_keys(encoder, symmetric), _relation_keys(reference, symmetric)))  # fmt: skip
-        for kind, enc, ref in pairs:
-            table = self.tallies[kind]
-            for key in enc | ref:
-                tally = table.setdefault(key[-1], _Tally())
-                tally.total += (key in enc) + (key in ref)
-                tally.both += key in enc and key in ref
+        enc, ref = _keys(encoder, symmetric), _keys(reference, symmetric)
+        for kind, table in self.tallies.items():
+            for label, counts in _counts(enc[kind], ref[kind]).items():
+                tally = table.setdefault(label, _Tally())
+                tally.total += counts.total
+                tally.both += counts.both
 
     def observe_examples(self, encoder_docs: Sequence[Document], gold: Sequence[Document]) -> None:
         """Labelled examples: the encoder's Documents for their texts against their gold."""
