@@ -256,13 +256,19 @@ def bench_set(spec: str, args: argparse.Namespace, encoder: Any) -> list[dict[st
             row, _ = run_row(Extractor(schema, llm=llm, mode="llm", llm_score=llm_score), gold, schema)
             rows.append({"set": spec, "llm": llm_spec, "row": "LLM only", **row})
             say(rows[-1])
+            if labelled and args.demonstrations:  # the LLM shown the labelled examples
+                row, _ = run_row(Extractor(schema, llm=llm, mode="llm", llm_score=llm_score, examples=labelled,
+                                           demonstrations=args.demonstrations), gold, schema)  # fmt: skip
+                rows.append({"set": spec, "llm": llm_spec, "row": "LLM only + examples", **row})
+                say(rows[-1])
             for budget in (float(b) for b in args.budgets.split(",")):
                 for rule, settings in rule_grid(args):
                     escalation = "verify" if rule == "old" else "competence"
                     measured = rule == "measured" or rule in VARIANTS
                     ex = Extractor(schema, encoder=encoder, llm=llm, mode="hybrid", llm_score=llm_score,
                                    policy=RoutingPolicy(budget=budget, escalation=escalation),
-                                   examples=labelled if measured else None)  # fmt: skip
+                                   examples=labelled if measured else None,
+                                   demonstrations=args.demonstrations)  # fmt: skip
                     if settings:
                         pipeline.Competence = functools.partial(Competence, **settings)  # the grid point
                     kept_trust = Competence.trust, Competence.llm_trust, reconcile_module._decide
@@ -306,6 +312,7 @@ def print_rows(rows: list[dict[str, Any]]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     from hybrid_ie.competence import TRUSTED, WEAK_BELOW
+    from hybrid_ie.demonstrations import COUNT as DEMONSTRATIONS
     from hybrid_ie.reconcile import LLM_SCORE
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -324,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--examples-from", default=None, help="the split from which --examples texts are drawn "
                     "(seed 0) as the measured rule's labelled examples (the rows' own split: drawn after its "
                     "first --limit texts)")
+    ap.add_argument("--demonstrations", type=int, default=DEMONSTRATIONS,
+                    help="how many pieces of the labelled examples the LLM is shown (0: none, the rows before "
+                         "the LLM was shown them); with them, also the row 'LLM only + examples'")
     ap.add_argument("--model", default=None, help="encoder checkpoint (default: the shipped one)")
     ap.add_argument("--json", default=None, help="also write every row (with per-label scores) here")
     args = ap.parse_args(argv)

@@ -49,6 +49,9 @@ from typing import Any
 
 from hybrid_ie.chunking import MAX_CHUNK_WORDS, Chunk, chunk_text
 from hybrid_ie.competence import Competence, check_labelled, measure_on_examples
+from hybrid_ie.demonstrations import COUNT as DEMONSTRATIONS
+from hybrid_ie.demonstrations import pick as pick_demonstrations
+from hybrid_ie.demonstrations import reading_plan
 from hybrid_ie.document import Document, join_chunks
 from hybrid_ie.errors import InputError
 from hybrid_ie.modes import AUTO_MODE, DEFAULT_MODE, MODES, resolve_mode
@@ -63,7 +66,7 @@ from hybrid_ie.router import (
     encoder_unknown_labels,
     route_chunk,
 )
-from hybrid_ie.schema import SchemaLike, load_schema, schema_labels
+from hybrid_ie.schema import Schema, SchemaLike, load_schema, schema_labels
 from hybrid_ie.status import say
 from hybrid_ie.tiers import ENCODER_BATCH_SIZE, EncoderTier, LLMAnswer, LLMTier, llm_workers
 
@@ -124,15 +127,16 @@ def _as_inputs(items: Iterable[str | dict | Document]) -> Iterator[_Input]:
 def check_examples(
     examples: Sequence[Document] | None, schema: Any, mode: str, policy: RoutingPolicy
 ) -> list[Document] | None:
-    """The labelled examples, checked (`hybrid_ie.competence.check_labelled`), for a hybrid run
-    with the ``competence`` escalation (the only one that reads them)."""
+    """The labelled examples, checked (`hybrid_ie.competence.check_labelled`), for a run that
+    reads them: the LLM alone (as demonstrations) or the hybrid mode's ``competence`` escalation
+    (demonstrations and the competence measurement)."""
     if examples is None:
         return None
     examples = check_labelled(examples, schema)
-    if mode not in ("hybrid", AUTO_MODE) or policy.escalation.name != "competence":
+    if not (mode == "llm" or (mode in ("hybrid", AUTO_MODE) and policy.escalation.name == "competence")):
         raise InputError(
-            "examples are read only by the hybrid mode's 'competence' escalation "
-            f"(this run: mode {mode!r}, escalation {policy.escalation.name!r})"
+            "examples are read only by the LLM mode (as demonstrations) and the hybrid mode's 'competence' "
+            f"escalation (this run: mode {mode!r}, escalation {policy.escalation.name!r})"
         )
     return examples
 
@@ -155,7 +159,10 @@ class Extractor:
         is not): the encoder and the LLM both read them once, before the first chunk is routed,
         and the per-label estimate comes from that measurement (`Competence.measured`) instead
         of the run's agreement with the LLM; a policy without a budget gets the one the
-        measurement picks (`RoutingPolicy.budget_for`).
+        measurement picks (`RoutingPolicy.budget_for`). In ``llm`` mode and in the hybrid mode
+        they are also the LLM's demonstrations.
+    demonstrations: how many pieces of the examples the LLM's extract prompt shows
+        (`hybrid_ie.demonstrations`; 0 = none).
     """
 
     def __init__(
@@ -175,6 +182,7 @@ class Extractor:
         llm_score: float = LLM_SCORE,
         quantize: str = "none",
         examples: Sequence[Document] | None = None,
+        demonstrations: int = DEMONSTRATIONS,
     ) -> None:
         # What rebuilds this extractor elsewhere (the Ray engine's workers; `hybrid_ie.engines`): the
         # constructor's arguments as given, with the schema, policy and strategy resolved below.
@@ -198,6 +206,12 @@ class Extractor:
         self.max_chunk_words = max_chunk_words
         self.llm_score = llm_score
         self.examples = check_examples(examples, self.schema, self.mode, self.policy)
+        if demonstrations < 0:
+            raise InputError(f"demonstrations must be 0 or more, got {demonstrations}")
+        self.demonstrations = demonstrations
+        # The schema the LLM is asked with: the user's, with their examples as demonstrations.
+        self.llm_schema = self.schema if not self.examples else self.schema.with_demonstrations(
+            pick_demonstrations(self.examples, demonstrations, max_words=max_chunk_words))
         if self.examples is None:  # else the measurement on the examples picks a default budget
             self.policy = self.policy.with_budget(self.policy.share)
         self._measured: Competence | None = None
@@ -388,18 +402,15 @@ class Extractor:
         this Extractor's settings): the measured per-label competence, or None without examples.
         When a side failed on every example the run keeps the running estimate
         (`hybrid_ie.competence.measure_on_examples`)."""
-        if self.examples and self._measured is None:
-            items = [{"id": d.id, "text": d.text} for d in self.examples]
-            say(f"measuring the encoder and the LLM on {len(items)} labelled examples ...")
-            sides = []
-            for mode in ("encoder", "llm"):
-                side = Extractor(self.schema, encoder=self.encoder if mode == "encoder" else None,
-                                 llm=self.llm if mode == "llm" else None, mode=mode, threshold=self.threshold,
-                                 relation_threshold=self.relation_threshold, nested=self.nested,
-                                 encoder_batch_size=self.encoder_batch_size, max_chunk_words=self.max_chunk_words,
-                                 llm_score=self.llm_score)  # fmt: skip
-                side.llm_gate = self.llm_gate
-                sides.append(list(side.extract_many(items)))
+        if self.examples and self._measured is None and self.mode != "llm":
+            say(f"measuring the encoder and the LLM on {len(self.examples)} labelled examples ...")
+            encoder_side = self._side("encoder", self.schema, range(len(self.examples)))
+            llm_side: dict[int, Document] = {}  # no example is read with itself shown
+            for demos, indices in reading_plan(self.examples, self.llm_schema.demonstrations, self.demonstrations,
+                                               max_words=self.max_chunk_words).items():  # fmt: skip
+                llm_side.update(zip(indices, self._side("llm", self.schema.with_demonstrations(demos), indices),
+                                    strict=True))  # fmt: skip
+            sides = encoder_side, [llm_side[i] for i in range(len(self.examples))]
             self._measured = measure_on_examples(self.schema, self.examples, *sides, self.llm_score)
             weak = sorted(set().union(*self._measured.weak().values())) if self._measured else None
             default = self.policy.budget is None
@@ -410,6 +421,17 @@ class Extractor:
             self.examples = self.examples if self._measured else None
         return self._measured
 
+    def _side(self, mode: str, schema: Schema, indices: Iterable[int]) -> list[Document]:
+        """The examples at `indices` read by one side alone (``encoder`` / ``llm``), with this
+        Extractor's settings; the LLM asked with `schema`."""
+        side = Extractor(schema, encoder=self.encoder if mode == "encoder" else None,
+                         llm=self.llm if mode == "llm" else None, mode=mode, threshold=self.threshold,
+                         relation_threshold=self.relation_threshold, nested=self.nested,
+                         encoder_batch_size=self.encoder_batch_size, max_chunk_words=self.max_chunk_words,
+                         llm_score=self.llm_score)  # fmt: skip
+        side.llm_gate = self.llm_gate
+        return list(side.extract_many([{"id": self.examples[i].id, "text": self.examples[i].text} for i in indices]))
+
     def _answered(self) -> None:  # in llm mode an answered chunk is finished
         if self.mode == "llm" and self.on_chunks is not None:
             self.on_chunks(1)
@@ -417,8 +439,8 @@ class Extractor:
     def _ask(self, c: _ChunkWork) -> LLMAnswer:
         with self.llm_gate():
             if self.mode == "llm":
-                return self.llm.extract(c.chunk.text, self.schema)
-            task, schema = self.policy.escalation.task(c.decision.reasons, self.schema, self._unknown)
+                return self.llm.extract(c.chunk.text, self.llm_schema)
+            task, schema = self.policy.escalation.task(c.decision.reasons, self.llm_schema, self._unknown)
             if task == "extract":
                 return self.llm.extract(c.chunk.text, schema)
             return self.llm.verify(c.chunk.text, self.schema, c.result)
@@ -464,6 +486,8 @@ class Extractor:
                 "chunks": len(work.chunks),
             }
         }
+        if self.mode != "encoder" and self.llm_schema.demonstrations:
+            meta["pipeline"]["demonstrations"] = len(self.llm_schema.demonstrations)
         if self.mode != "encoder":
             meta["route"] = [
                 {"start": c.chunk.start, "end": c.chunk.end, **c.decision.to_meta()}

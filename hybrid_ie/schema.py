@@ -13,16 +13,19 @@ import json
 import os
 import re
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import jsonschema
 
 from hybrid_ie.errors import SchemaError
 from hybrid_ie.paths import SCHEMAS_DIR
+
+if TYPE_CHECKING:
+    from hybrid_ie.demonstrations import Demonstration
 
 META_SCHEMA_FILE = SCHEMAS_DIR / "schema.schema.json"
 
@@ -78,6 +81,9 @@ class Schema:
     relation_types: tuple[RelationType, ...] = ()
     description: str = ""
     source: str = field(default="", compare=False)
+    # Worked examples the LLM's extract prompt shows (`hybrid_ie.demonstrations`); not part of
+    # the schema's file form or fingerprint.
+    demonstrations: tuple[Demonstration, ...] = ()
 
     # -- lookups ---------------------------------------------------------------------------
     @property
@@ -139,7 +145,11 @@ class Schema:
         data["name"] = name or self.name
         data["entity_types"] = [t for t in data["entity_types"] if t["name"] in entity_types]
         data["relation_types"] = [t for t in data["relation_types"] if t["name"] in relation_types]
-        return Schema.from_dict(data, source=f"{self.source} ({why})")
+        return Schema.from_dict(data, source=f"{self.source} ({why})").with_demonstrations(self.demonstrations)
+
+    def with_demonstrations(self, demonstrations: Sequence[Demonstration]) -> Schema:
+        """The same schema with these demonstrations for the LLM (in place of any it had)."""
+        return replace(self, demonstrations=tuple(demonstrations))
 
     @property
     def fingerprint(self) -> str:

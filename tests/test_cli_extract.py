@@ -269,7 +269,8 @@ def test_examples_are_read_by_both_sides_before_the_corpus(tmp_path, checkpoint,
     assert f"budget {recorded:g} (chosen by the measurement)" in result.output
     out.unlink()
     misuse = one_error_line(invoke("extract", *base, "--escalation", "verify", "--labelled-examples", str(examples)))
-    assert "examples are read only by the hybrid mode's 'competence' escalation" in misuse
+    assert "examples are read only by the LLM mode (as demonstrations) and the hybrid mode's 'competence' escalation" in misuse
+    assert "give those too" in one_error_line(invoke("extract", *base, "--demonstrations", "2"))
     examples.write_text(json.dumps({**gold, "entities": gold["entities"][:1], "relations": []}).replace("Peop", "Human") + "\n")
     assert "labels ['Human'] are not in the schema" in one_error_line(
         invoke("extract", *base, "--escalation", "competence", "--labelled-examples", str(examples)))

@@ -362,7 +362,7 @@ LLM_CONFIG = LLMConfig(backend="openai", base_url="http://127.0.0.1:9/v1", api_k
 def test_examples_are_checked_before_any_work():
     policy = RoutingPolicy(escalation="competence")
     good = [gold_doc(TEXTS[0])]
-    with pytest.raises(InputError, match="only by the hybrid mode's 'competence' escalation"):
+    with pytest.raises(InputError, match=r"only by the LLM mode \(as demonstrations\) and the hybrid mode's 'competence' escalation"):
         Extractor(SCHEMA, encoder=ScriptedEncoder(), llm=LLM_CONFIG, mode="hybrid", examples=good,
                   policy=RoutingPolicy(escalation="verify"))
     assert Extractor(SCHEMA, encoder=ScriptedEncoder(), llm=LLM_CONFIG, mode="hybrid",

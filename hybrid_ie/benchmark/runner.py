@@ -96,7 +96,7 @@ class BenchmarkConfig:
     escalation: str | None = None  # None = the routing policy's default (verify)
     rank: str | None = None  # None = the routing policy's default (signals)
     llm_score: float | None = None  # None = the reconciler's default (reconcile.LLM_SCORE)
-    labelled_examples: str | None = None  # hybrid runs measure competence on these (name:split or file)
+    labelled_examples: str | None = None  # LLM and hybrid runs read these (name:split or file)
     labelled_limit: int = 20  # that many of them, drawn at random (seed)
 
     def __post_init__(self) -> None:
@@ -154,7 +154,7 @@ def load_gold(source: str, limit: int | None) -> list[Document]:
 
 
 def load_labelled(config: BenchmarkConfig, gold: Sequence[Document]) -> list[Document]:
-    """The labelled examples of the hybrid runs (`Extractor(examples=...)`): `labelled_limit`
+    """The labelled examples of the LLM and hybrid runs (`Extractor(examples=...)`): `labelled_limit`
     documents of `labelled_examples` drawn at random with the run's seed; none may share its text
     with an evaluated document (that would measure competence on the test itself)."""
     if config.labelled_examples is None:
@@ -197,6 +197,7 @@ def _make_extractor(
     options: dict[str, Any] = {"reconcile": config.reconcile, "llm_score": config.llm_score}
     if spec.mode == "hybrid":
         policy = policy.with_budget(spec.budget)
+    if spec.mode != "encoder":  # the LLM is shown them; a hybrid run also measures competence on them
         options["examples"] = list(labelled) or None
     return Extractor(schema, encoder=encoder, llm=llm, policy=policy, mode=spec.mode, nested=config.nested,
                      **{k: v for k, v in options.items() if v is not None})  # fmt: skip

@@ -111,8 +111,9 @@ def benchmark(
     examples: Annotated[int | None, typer.Option("--examples", help="Error examples per kind and mode.")] = None,
     labelled_examples: Annotated[
         str | None,
-        typer.Option("--labelled-examples", help="Hybrid runs measure competence on labelled documents of another "
-                     "split (name:split or file; --escalation competence becomes the default)."),
+        typer.Option("--labelled-examples", help="Labelled documents of another split (name:split or file): LLM and "
+                     "hybrid runs show a few to the LLM as demonstrations; hybrid runs measure competence on them "
+                     "(--escalation competence becomes the default)."),
     ] = None,
     labelled_limit: Annotated[
         int | None, typer.Option("--labelled-limit", help="How many labelled examples, drawn at random (default 20).",

@@ -133,9 +133,16 @@ def extract(
     llm_score: LLMScore = None,
     examples: Annotated[
         str | None,
-        typer.Option("--labelled-examples", help="Hybrid, --escalation competence (its default with examples): labelled documents of your corpus "
-                     "(JSONL of Documents with gold, a SpERT file, or name:split); the encoder and the LLM both read "
-                     "them once, and each label's trust comes from that measurement."),
+        typer.Option("--labelled-examples", help="Hybrid, --escalation competence (its default with examples), or "
+                     "--mode llm: labelled documents of your corpus (JSONL of Documents with gold, a SpERT file, or "
+                     "name:split). The LLM's extract prompt shows a few of them (--demonstrations); in the hybrid "
+                     "mode the encoder and the LLM both read them once, and each label's trust comes from that "
+                     "measurement."),
+    ] = None,
+    demonstrations: Annotated[
+        int | None,
+        typer.Option("--demonstrations", help="With --labelled-examples: how many pieces of them the LLM's extract "
+                     f"prompt shows (0: none; default {EXTRACTOR['demonstrations']}).", min=0),
     ] = None,
     threshold: Annotated[
         float | None, typer.Option("--threshold", help="Encoder entity threshold (0..1).", min=0.0, max=1.0)
@@ -223,6 +230,8 @@ def extract(
         policy = RoutingPolicy(**given(escalate_all=escalate_all or None, max_llm_tokens=max_llm_tokens,
                                        escalation=escalation or ("competence" if examples else None),
                                        rank=rank, budget=budget))  # fmt: skip
+        if demonstrations is not None and not examples:
+            raise InputError("--demonstrations: the demonstrations are pieces of --labelled-examples; give those too")
         mode = mode or EXTRACTOR["mode"]
         llm = None
         if mode != "encoder":
@@ -233,7 +242,7 @@ def extract(
             encoder=model, llm=llm, policy=policy, mode=mode,
             **given(schema=schema, reconcile=reconcile, llm_score=llm_score, threshold=threshold,
                     relation_threshold=relation_threshold, nested=nested, quantize=quantize,
-                    examples=load_documents(examples) if examples else None),
+                    examples=load_documents(examples) if examples else None, demonstrations=demonstrations),
         )  # fmt: skip
         mode = extractor.mode
         llm = llm if mode != "encoder" else None

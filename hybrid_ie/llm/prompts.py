@@ -2,9 +2,10 @@
 
 `prompts/<task>.md` holds a system part and a user part (after the marker lines `--- system ---`
 and `--- user ---`), both `string.Template`s. `prompts/examples/<schema>.json` holds the schema's
-extra rules and few-shot examples per task. The system message and the few-shot turns depend only on the task and the
-schema, so every call for a schema starts with the same prefix (llama.cpp evaluates it once);
-the chunk comes last.
+extra rules and few-shot examples per task; the extract prompt then shows the schema's
+demonstrations (the user's labelled examples, `Schema.demonstrations`), even with `few_shot` off.
+The system message and the few-shot turns depend only on the task and the schema, so every call
+for a schema starts with the same prefix (llama.cpp evaluates it once); the chunk comes last.
 """
 
 from __future__ import annotations
@@ -156,10 +157,12 @@ def _system(task: str, schema: Schema, labels: LabelSet) -> str:
 def extract_messages(text: str, schema: Schema, labels: LabelSet, *, few_shot: bool = True) -> list[Message]:
     template = load_template("extract")
     messages: list[Message] = [{"role": "system", "content": _system("extract", schema, labels)}]
-    if few_shot:
-        for ex in load_examples(schema.name).get("extract", []):
-            messages.append({"role": "user", "content": _fill(template.user, text=ex["text"])})
-            messages.append({"role": "assistant", "content": _answer_json(ex["answer"], labels)})
+    shots = [(ex["text"], ex["answer"]) for ex in load_examples(schema.name).get("extract", [])] if few_shot else []
+    # The user's labelled examples (`hybrid_ie.demonstrations`), with only this schema's types.
+    shots += [(d.text, d.answer(schema.entity_labels, schema.relation_labels)) for d in schema.demonstrations]
+    for shot_text, answer in shots:
+        messages.append({"role": "user", "content": _fill(template.user, text=shot_text)})
+        messages.append({"role": "assistant", "content": _answer_json(answer, labels)})
     messages.append({"role": "user", "content": _fill(template.user, text=text)})
     return messages
 
