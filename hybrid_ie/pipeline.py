@@ -486,9 +486,9 @@ class Extractor:
                 "chunks": len(work.chunks),
             }
         }
-        if self.mode != "encoder" and self.llm_schema.demonstrations:
-            meta["pipeline"]["demonstrations"] = len(self.llm_schema.demonstrations)
         if self.mode != "encoder":
+            if self.llm_schema.demonstrations:
+                meta["pipeline"]["demonstrations"] = len(self.llm_schema.demonstrations)
             meta["route"] = [
                 {"start": c.chunk.start, "end": c.chunk.end, **c.decision.to_meta()}
                 for c in work.chunks
